@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Runs every test/**/*.test.ts with Node's own test runner and tsx as the loader.
+// Node 20's `--test` does not expand globs, so the files are listed here.
+// Usage: node scripts/run-tests.js [path-filter ...]
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
+}
+
+const filters = process.argv.slice(2);
+const files = walk('test')
+  .filter((f) => f.endsWith('.test.ts'))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+console.log(`running ${files.length} test files: ${files.map((f) => relative('test', f)).join(' ')}`);
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'test' } },
+);
+process.exit(result.status ?? 1);
