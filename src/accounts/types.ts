@@ -1,0 +1,74 @@
+/**
+ * The durable account model (DESIGN.md, "Accounts and claims"). An account outlives every login;
+ * sessions, codes, tokens and grants are ephemeral and live in the store's `op:` namespace.
+ */
+import type { UpstreamIdentity } from '../upstreams/types.js';
+
+export const ACCOUNT_SCHEMA_VERSION = 1;
+
+export type AccountStatus = 'active' | 'left' | 'tombstoned';
+
+export interface Account {
+  schemaVersion: number;
+  /** Hash of (linkDomain, linkKey): ≤ 63 chars, a valid Kubernetes label value. */
+  sub: string;
+  linkDomain: string;
+  linkKey: string;
+  /** preferred_username: lowercase DNS-1123, ≤ 32, unique, assigned once, never reused. */
+  username: string;
+  status: AccountStatus;
+  /** Upstream id of the last login (informational; renaming an upstream changes nothing). */
+  upstream: string;
+  /** Snapshot of the last identity the upstream gave (connectorData included: never emitted). */
+  profile: UpstreamIdentity;
+  createdAt: number;   // epoch seconds
+  updatedAt: number;
+  /** Last time the upstream confirmed this person (login, recheck). */
+  checkedAt: number;
+}
+
+/** Per-client claim shaping (the client's `emitEmail` and `groups` config). */
+export interface ClaimPolicy {
+  emitEmail: 'verified' | 'any' | 'never';
+  groups?: { prefix: string; allow?: string[]; max: number };
+}
+
+/** Where audit lines and warnings go: a pino logger fits. */
+export interface AccountsLog {
+  info(obj: Record<string, unknown>, msg?: string): void;
+  warn(obj: Record<string, unknown>, msg?: string): void;
+}
+
+/** What revoking ended, and the account as it is afterwards. */
+export interface RevokeResult {
+  account: Account;
+  grants: number;
+  sessions: number;
+}
+
+/**
+ * The accounts library. Every method works on any replica: the state is the store's `acct:`
+ * records (`account:<sub>` → Account, `username:<name>` → sub), never process memory.
+ * `ref` is a sub or a username (current or former).
+ */
+export interface Accounts {
+  /** Login: finds or creates the account of (linkDomain, linkKey); throws AccountDisabledError when tombstoned. */
+  link(identity: UpstreamIdentity): Promise<Account>;
+  get(sub: string): Promise<Account | undefined>;
+  /** By current or former username (a former name stays its person's). */
+  findByUsername(username: string): Promise<Account | undefined>;
+  /** By sub, else by username. */
+  find(ref: string): Promise<Account | undefined>;
+  /** Every account, sorted by username. */
+  list(): Promise<Account[]>;
+  /** Gives the person a new username; the old one stays reserved for them. */
+  rename(ref: string, newUsername: string): Promise<Account>;
+  /** Ends every grant (with its tokens) and every browser session of the person now; status unchanged. */
+  revoke(ref: string, options?: { reason?: string }): Promise<RevokeResult>;
+  /** The person left the organisation: status `left` (unless tombstoned), then revoke. A later login reactivates. */
+  markLeft(ref: string, options?: { reason?: string }): Promise<RevokeResult>;
+  /** Disables the account for good: status `tombstoned`, then revoke. Later logins are refused. */
+  tombstone(ref: string, options?: { reason?: string }): Promise<RevokeResult>;
+  /** A recheck confirmed the person: refreshes checkedAt and the profile snapshot. */
+  markChecked(sub: string, identity: UpstreamIdentity): Promise<Account>;
+}

@@ -1,0 +1,154 @@
+/**
+ * Reads config.yaml: YAML → `${ENV}` interpolation → schema. Every mistake is collected and
+ * reported at once with its path, before anything listens.
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, DEFAULT_RESERVED_USERNAMES, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly source: string, readonly problems: string[]) {
+    super(`${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** `--config <path>`, then `OIDC_BRIDGE_CONFIG`, then `./config.yaml` when it exists. */
+export function resolveConfigPath(argv: string[], env: NodeJS.ProcessEnv): string | undefined {
+  const i = argv.findIndex((a) => a === '--config' || a === '-c');
+  const inline = argv.find((a) => a.startsWith('--config='));
+  const explicit = inline?.slice('--config='.length) ?? (i >= 0 ? argv[i + 1] : undefined) ?? env.OIDC_BRIDGE_CONFIG;
+  if (explicit) return resolve(explicit);
+  return existsSync('config.yaml') ? resolve('config.yaml') : undefined;
+}
+
+export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  return parseConfig(text, env, path);
+}
+
+/** Parses config text; `source` names it in error messages. */
+export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'config'): Config {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  }
+  const problems: string[] = [];
+  const raw = interpolate(doc.toJS() ?? {}, env, [], problems);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    // A value whose variable is unset was already reported; its follow-on schema error adds nothing.
+    const unset = new Set(problems.map((p) => p.slice(0, p.indexOf(': '))));
+    problems.push(...formatIssues(result.error.issues.filter((i) => !unset.has(formatPath(i.path))), raw));
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  const config = result.data!;
+  const semantic = checkUsernamePins(config);
+  if (semantic.length > 0) throw new ConfigError(source, semantic);
+  return config;
+}
+
+/** Things that are allowed but that an operator should hear about (printed by `check` and at start). */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  config.upstreams.forEach((u, i) => {
+    if (u.type === 'dingtalk' && u.allowAnyDingTalkUser) {
+      warnings.push(`upstreams[${i}] (${u.id}): allowAnyDingTalkUser is on: ANYONE with a DingTalk account can log in, not only members of an organisation`);
+    }
+  });
+  if (!config.issuer.startsWith('https://')) {
+    warnings.push(`issuer: ${config.issuer} is not https; relying parties such as kube-apiserver refuse it outside development`);
+  }
+  return warnings;
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const WHOLE_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
+
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` in string values (not in keys, and after YAML parsing, so a
+ * value can never inject YAML structure). A value that is exactly one reference and reads as a number
+ * or boolean becomes one, so `port: ${PORT}` works.
+ */
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: string[]): unknown {
+  if (typeof value === 'string') {
+    const replaced = value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      problems.push(`${formatPath(path)}: environment variable ${name} is not set (write \${${name}:-default} for a default)`);
+      return '';
+    });
+    if (WHOLE_REF.test(value)) {
+      if (/^-?\d+(\.\d+)?$/.test(replaced)) return Number(replaced);
+      if (replaced === 'true' || replaced === 'false') return replaced === 'true';
+    }
+    return replaced;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems)]));
+  }
+  return value;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+/** `clients[1]` reads better as `clients[1] (kubectl)`; likewise upstreams by id. */
+function describePath(path: PropertyKey[], raw: unknown): string {
+  const where = formatPath(path);
+  const [area, index] = path;
+  if ((area === 'clients' || area === 'upstreams') && typeof index === 'number') {
+    const entry = (raw as Record<string, unknown[]> | undefined)?.[area]?.[index] as Record<string, unknown> | undefined;
+    const name = area === 'clients' ? entry?.client_id : entry?.id;
+    if (typeof name === 'string' && name) return `${where} (${area === 'clients' ? 'client' : 'upstream'} "${name}")`;
+  }
+  return where;
+}
+
+function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[] {
+  return issues.map((issue) => {
+    const where = describePath(issue.path, raw);
+    if (issue.code === 'unrecognized_keys') {
+      return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    if (issue.code === 'invalid_key') {
+      return `${where}: invalid key: ${issue.issues[0]?.message ?? issue.message}`;
+    }
+    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+      return `${where}: required (expected ${issue.expected})`;
+    }
+    return `${where}: ${issue.message}`;
+  });
+}
+
+const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function checkUsernamePins(config: Config): string[] {
+  const problems: string[] = [];
+  const reserved = new Set([...DEFAULT_RESERVED_USERNAMES, ...config.usernames.reserved.map((r) => r.toLowerCase())]);
+  const seen = new Map<string, string>();
+  for (const [key, name] of Object.entries(config.usernames.pins)) {
+    const where = `usernames.pins["${key}"]`;
+    if (!DNS1123.test(name) || name.length > 32) {
+      problems.push(`${where}: "${name}" is not a valid username (lowercase DNS-1123, at most 32 characters)`);
+    } else if (reserved.has(name)) {
+      problems.push(`${where}: "${name}" is a reserved username`);
+    } else if (seen.has(name)) {
+      problems.push(`${where}: "${name}" is already pinned to ${seen.get(name)}`);
+    }
+    seen.set(name, key);
+  }
+  return problems;
+}

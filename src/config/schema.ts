@@ -1,0 +1,351 @@
+/**
+ * The config contract (DESIGN.md, "The config contract"). One zod schema per area; each default
+ * sits in `.default()` with a note on what it controls and when to change it. Key names are fixed:
+ * later work adds keys in the same style and never renames these.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------
+// Shared value types
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_SECONDS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+/** A duration: seconds as a number, or a string such as `90s`, `15m`, `1h`, `30d`. Parsed to seconds. */
+export const durationSchema = z.union([
+  z.number().nonnegative(),
+  z.string().regex(DURATION, 'expected a duration such as 30s, 15m, 1h or 7d'),
+]).transform((value) => {
+  if (typeof value === 'number') return value;
+  const [, amount, unit] = DURATION.exec(value)!;
+  return Math.round(Number(amount) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS]);
+});
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
+/** A name shown to people: one string, or one per locale (`{ zh-CN: 钉钉, en: DingTalk }`). */
+export const displayNameSchema = z.union([z.string().min(1), z.record(z.string(), z.string().min(1))]);
+export type DisplayName = z.infer<typeof displayNameSchema>;
+
+/** `host:port` as used for Sentinel and Cluster node lists. */
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
+
+// ---------------------------------------------------------------------------------------------
+// Process-level areas
+
+export const listenSchema = z.strictObject({
+  /** Interface to bind. 0.0.0.0 inside a container; 127.0.0.1 when a local proxy fronts it. */
+  host: z.string().default('0.0.0.0'),
+  /** TCP port. 0 picks a free one (tests). */
+  port: z.number().int().min(0).max(65535).default(8080),
+});
+
+/**
+ * Which proxies may set X-Forwarded-For/-Proto. Default: trust nothing, so a client cannot spoof
+ * its address or scheme. Behind one ingress: `{ hops: 1 }`; or list the proxies' networks.
+ */
+export const trustProxySchema = z.union([
+  z.strictObject({ hops: z.number().int().min(0) }),
+  z.strictObject({ cidrs: z.array(z.string().min(1)).min(1) }),
+]);
+
+export const memoryStoreSchema = z.strictObject({
+  /** One process only; nothing survives a restart. For development and the demo. */
+  type: z.literal('memory'),
+});
+
+export const redisStoreSchema = z.strictObject({
+  type: z.literal('redis'),
+  /** `redis://[user:password@]host:port/db`; `rediss://` for TLS. Ignored host when `sentinel` or `cluster` is set, but its credentials and TLS still apply. */
+  url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').default('redis://127.0.0.1:6379/0'),
+  /** Prefix of every key the bridge writes, so several deployments can share one Redis. */
+  keyPrefix: z.string().default('oidc-bridge:'),
+  /** Redis Sentinel: the master's name and the sentinels to ask. */
+  sentinel: z.strictObject({
+    name: z.string().min(1),
+    nodes: z.array(hostPort).min(1),
+    /** Password of the sentinels themselves, when they require one. */
+    password: z.string().optional(),
+  }).optional(),
+  /** Redis Cluster: seed nodes. Every multi-key operation of the bridge stays in one hash slot. */
+  cluster: z.strictObject({ nodes: z.array(hostPort).min(1) }).optional(),
+  /** Milliseconds before a command fails while Redis is unreachable (routes then answer 503). */
+  commandTimeoutMs: z.number().int().positive().default(2000),
+}).refine((s) => !(s.sentinel && s.cluster), { message: 'choose either sentinel or cluster, not both' });
+
+export const storeSchema = z.discriminatedUnion('type', [memoryStoreSchema, redisStoreSchema]);
+export type StoreConfig = z.infer<typeof storeSchema>;
+
+export const keysSchema = z.strictObject({
+  /** Directory of the private signing keys (JWKS). Mount a Secret here in Kubernetes. */
+  dir: z.string().default('./keys'),
+  /** How long a rotated key is published before replicas sign with it: longer than any RP caches JWKS. */
+  rotationLead: durationSchema.default(3600),
+});
+
+const usernameCandidate = z.enum(['orgEmail', 'email', 'pinyin', 'jobNumber', 'userid', 'hash']);
+export type UsernameCandidate = z.infer<typeof usernameCandidate>;
+
+/** Built-in reserved usernames; `usernames.reserved` adds to them. */
+export const DEFAULT_RESERVED_USERNAMES = ['admin', 'root', 'system', 'kubesphere'];
+
+export const usernamesSchema = z.strictObject({
+  /** Where a new person's username comes from, first usable wins. `hash` always yields one. */
+  candidates: z.array(usernameCandidate).min(1).default(['orgEmail', 'pinyin', 'jobNumber', 'userid', 'hash']),
+  /** Names nobody may get, in addition to admin, root, system and kubesphere. */
+  reserved: z.array(z.string()).default([]),
+  /**
+   * Fixed usernames: `"<linkDomain-type>:<attribute>:<value>": username`, e.g.
+   * `"dingtalk:userid:manager4220": zhangwei`. A pin that collides with another is a config error.
+   */
+  pins: z.record(z.string().regex(/^[a-z0-9]+:[A-Za-z]+:.+$/, 'expected <type>:<attribute>:<value>'), z.string()).default({}),
+});
+
+export const ttlSchema = z.strictObject({
+  /** Access tokens (userinfo, introspection). Short: they cannot be recalled from resource servers that cache. */
+  accessToken: durationSchema.default(3600),
+  /** ID tokens; kubectl/kube-apiserver use them as bearer tokens, so this is how long a kubeconfig works offline. */
+  idToken: durationSchema.default(3600),
+  /** Authorization codes: redeemed within seconds by a healthy RP. */
+  authorizationCode: durationSchema.default(60),
+  /** Refresh tokens; each winning refresh rechecks the upstream, so people who left lose access at once. */
+  refreshToken: durationSchema.default(30 * 86400),
+  /** Browser sessions at the bridge: how long "already signed in" lasts. */
+  session: durationSchema.default(14 * 86400),
+  /** A login page (and its upstream leg) stays usable this long. */
+  interaction: durationSchema.default(600),
+  /** Grants (what a client may do for a person) live as long as their longest token. */
+  grant: durationSchema.default(30 * 86400),
+});
+
+export const uiSchema = z.strictObject({
+  /** Language when neither `ui_locales` nor Accept-Language names a supported one. */
+  defaultLocale: z.enum(['zh-CN', 'en']).default('zh-CN'),
+  /** Product name in page titles. */
+  title: displayNameSchema.default({ 'zh-CN': '统一登录', en: 'Sign in' }),
+  /** Lines shown on the chooser above the upstream buttons; empty hides the block. */
+  notice: displayNameSchema.optional(),
+});
+
+export const loggingSchema = z.strictObject({
+  /** pino level. `debug` adds protocol detail, never secrets. */
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Upstreams
+
+const upstreamId = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a lowercase id like "dingtalk" or "idaas"');
+
+const upstreamCommon = {
+  /** Config id: used in URLs (`/upstream/<id>/callback`) and the `upstream` parameter. Renaming it changes no `sub`. */
+  id: upstreamId,
+  displayName: displayNameSchema.optional(),
+  /** Which people two upstreams share: same linkDomain + linkKey = same account. Default: type and tenant. */
+  linkDomain: z.string().min(1).optional(),
+  /** Milliseconds before a call to the upstream gives up. */
+  timeoutMs: z.number().int().positive().default(5000),
+};
+
+const deptGroups = z.strictObject({
+  source: z.literal('departments'),
+  /** `path`: `研发中心/平台组`; `id`: stable `dept:<id>` values that survive renames. */
+  format: z.enum(['path', 'id']).default('path'),
+  /** Also emit every ancestor department (`研发中心`). */
+  ancestors: z.boolean().default(true),
+});
+/** `departments` is shorthand for `{ source: departments, format: path, ancestors: true }`; `none` emits no groups. */
+const dingtalkGroups = z.union([z.literal('departments'), z.literal('none'), deptGroups]).default('departments')
+  .transform((g) => (g === 'departments' ? { source: 'departments' as const, format: 'path' as const, ancestors: true }
+    : g === 'none' ? undefined : g));
+
+export const dingtalkUpstreamSchema = z.strictObject({
+  ...upstreamCommon,
+  type: z.literal('dingtalk'),
+  /** The internal app's AppKey (ClientID). */
+  clientId: z.string().min(1),
+  /** The internal app's AppSecret. */
+  clientSecret: z.string().min(1),
+  /** Only members of this organisation log in. Required unless `allowAnyDingTalkUser`. */
+  corpId: z.string().min(1).optional(),
+  /** Lets anyone with a DingTalk account in (no membership check). `check` warns loudly. */
+  allowAnyDingTalkUser: z.boolean().default(false),
+  groups: dingtalkGroups,
+  /** Which DingTalk attribute links accounts: `unionId` (default) or the organisation `userid`. */
+  linkKey: z.enum(['unionId', 'userid']).default('unionId'),
+  /** A reused browser session rechecks membership when its last check is older than this. */
+  recheckAfter: durationSchema.default(15 * 60),
+  /** While DingTalk is unreachable, refresh keeps failing softly (503) until the last good check is this old. */
+  recheckGrace: durationSchema.default(30 * 60),
+  /** How often one replica rechecks every account with live grants. 0 turns the sweep off. */
+  sweepInterval: durationSchema.default(3600),
+  endpoints: z.strictObject({
+    authorize: httpUrl.default('https://login.dingtalk.com/oauth2/auth'),
+    api: httpUrl.default('https://api.dingtalk.com'),
+    oapi: httpUrl.default('https://oapi.dingtalk.com'),
+  }).default({ authorize: 'https://login.dingtalk.com/oauth2/auth', api: 'https://api.dingtalk.com', oapi: 'https://oapi.dingtalk.com' }),
+}).superRefine((u, ctx) => {
+  if (!u.corpId && !u.allowAnyDingTalkUser) {
+    ctx.addIssue({ code: 'custom', path: ['corpId'], message: 'required: only members of this organisation may log in (or set allowAnyDingTalkUser: true)' });
+  }
+});
+
+/** Claim mapping by dotted path into the upstream's userinfo / ID token (`data.sub`). */
+export const claimMapSchema = z.strictObject({
+  subject: z.string().min(1),
+  name: z.string().optional(),
+  email: z.string().optional(),
+  emailVerified: z.string().optional(),
+  username: z.string().optional(),
+  phoneNumber: z.string().optional(),
+  picture: z.string().optional(),
+  groups: z.string().optional(),
+  /** The attribute that links accounts (default: the subject). Never an email or mobile number. */
+  linkKey: z.string().optional(),
+});
+export type ClaimMap = z.infer<typeof claimMapSchema>;
+
+const clientAuth = z.enum(['client_secret_basic', 'client_secret_post']);
+
+export const oauth2UpstreamSchema = z.strictObject({
+  ...upstreamCommon,
+  type: z.literal('oauth2'),
+  /** `aliyun-idaas`: EIAM 1.0 paths below `baseURL`, scope `read` and its wrapped `data.*` userinfo. */
+  preset: z.enum(['aliyun-idaas']).optional(),
+  /** With a preset: the instance URL (`https://xxx.login.aliyunidaas.com`) the preset's paths hang off. */
+  baseURL: httpUrl.optional(),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  authorizationURL: httpUrl.optional(),
+  tokenURL: httpUrl.optional(),
+  userInfoURL: httpUrl.optional(),
+  scope: z.string().optional(),
+  /** How the bridge authenticates at the token endpoint. */
+  clientAuth: clientAuth.default('client_secret_post'),
+  /** Send PKCE (S256) to upstreams that support it. */
+  pkce: z.boolean().default(false),
+  claims: claimMapSchema.partial({ subject: true }).optional(),
+}).superRefine((u, ctx) => {
+  for (const key of ['authorizationURL', 'tokenURL', 'userInfoURL'] as const) {
+    if (!u[key] && !(u.preset && u.baseURL)) {
+      ctx.addIssue({ code: 'custom', path: [key], message: 'required (or give preset and baseURL)' });
+    }
+  }
+  if (!u.preset && !u.claims?.subject) {
+    ctx.addIssue({ code: 'custom', path: ['claims', 'subject'], message: 'required: the userinfo path of the stable user id' });
+  }
+});
+
+export const oidcUpstreamSchema = z.strictObject({
+  ...upstreamCommon,
+  type: z.literal('oidc'),
+  /** The upstream issuer; its discovery document is fetched at start-up and cached. */
+  issuer: httpUrl,
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1).optional(),
+  scope: z.string().default('openid profile email'),
+  clientAuth: clientAuth.default('client_secret_basic'),
+  /** PKCE S256; on by default (OAuth 2.1), turn off only for an upstream that rejects it. */
+  pkce: z.boolean().default(true),
+  /** Also call the userinfo endpoint and merge its claims over the ID token's. */
+  userInfo: z.boolean().default(false),
+  claims: claimMapSchema.partial({ subject: true }).default({}),
+});
+
+export const upstreamSchema = z.discriminatedUnion('type', [dingtalkUpstreamSchema, oauth2UpstreamSchema, oidcUpstreamSchema]);
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+export type DingTalkUpstreamConfig = z.infer<typeof dingtalkUpstreamSchema>;
+export type OAuth2UpstreamConfig = z.infer<typeof oauth2UpstreamSchema>;
+export type OidcUpstreamConfig = z.infer<typeof oidcUpstreamSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Clients: our keys plus the oidc-provider client metadata we support.
+
+export const clientExtrasSchema = {
+  /** First-party client: the bridge answers consent itself (also for prompt=consent; see DESIGN). */
+  skipConsent: z.boolean().default(false),
+  /** Which upstreams this client offers, by id. Default: all. */
+  upstreams: z.array(upstreamId).min(1).optional(),
+  /** `verified`: only emails the upstream vouches for; `any`: also admin-entered ones; `never`. */
+  emitEmail: z.enum(['verified', 'any', 'never']).default('verified'),
+  /** Group claim shaping for this client, applied when tokens are issued. */
+  groups: z.strictObject({
+    prefix: z.string().default(''),
+    /** Only groups matching these (before the prefix is added) are emitted; a trailing `*` matches any rest. */
+    allow: z.array(z.string()).optional(),
+    /** At most this many groups; kube-apiserver and cookies have limits. */
+    max: z.number().int().positive().default(100),
+  }).optional(),
+  /** A resource server may introspect any token; other clients only their own. */
+  resourceServer: z.boolean().default(false),
+};
+
+export const clientSchema = z.strictObject({
+  ...clientExtrasSchema,
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1).optional(),
+  client_name: z.string().optional(),
+  redirect_uris: z.array(z.string().min(1)).min(1),
+  post_logout_redirect_uris: z.array(z.string().min(1)).optional(),
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
+  response_types: z.array(z.literal('code')).optional(),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none']).optional(),
+  application_type: z.enum(['web', 'native']).optional(),
+  id_token_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
+  userinfo_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
+  introspection_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
+  backchannel_logout_uri: z.string().optional(),
+  backchannel_logout_session_required: z.boolean().optional(),
+  scope: z.string().optional(),
+  jwks_uri: z.string().optional(),
+  logo_uri: z.string().optional(),
+  client_uri: z.string().optional(),
+  policy_uri: z.string().optional(),
+  tos_uri: z.string().optional(),
+}).superRefine((c, ctx) => {
+  if (c.token_endpoint_auth_method !== 'none' && !c.client_secret && c.token_endpoint_auth_method !== 'private_key_jwt') {
+    ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'required for a confidential client (or set token_endpoint_auth_method: none for a public one)' });
+  }
+});
+export type ClientConfig = z.infer<typeof clientSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// The whole file
+
+export const configSchema = z.strictObject({
+  /** The exact issuer string RPs configure. A path is allowed; every route lives under it. */
+  issuer: httpUrl.refine((s) => !/[?#]/.test(s) && !s.endsWith('/'), 'no query, fragment or trailing slash'),
+  listen: listenSchema.default({ host: '0.0.0.0', port: 8080 }),
+  trustProxy: trustProxySchema.optional(),
+  store: storeSchema.default({ type: 'memory' }),
+  keys: keysSchema.default({ dir: './keys', rotationLead: 3600 }),
+  /** Secrets that sign cookies; the first signs, all verify (rotate by prepending). 32+ characters each. */
+  cookieSecrets: z.array(z.string().min(32, 'cookie secrets need at least 32 characters')).min(1),
+  usernames: usernamesSchema.default({ candidates: ['orgEmail', 'pinyin', 'jobNumber', 'userid', 'hash'], reserved: [], pins: {} }),
+  ttl: ttlSchema.default({
+    accessToken: 3600, idToken: 3600, authorizationCode: 60, refreshToken: 30 * 86400,
+    session: 14 * 86400, interaction: 600, grant: 30 * 86400,
+  }),
+  /** Concurrent redemptions of one refresh token within this window receive the winner's response. */
+  refreshGraceSeconds: z.number().int().min(0).max(120).default(10),
+  ui: uiSchema.default({ defaultLocale: 'zh-CN', title: { 'zh-CN': '统一登录', en: 'Sign in' } }),
+  logging: loggingSchema.default({ level: 'info' }),
+  upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
+  clients: z.array(clientSchema).min(1, 'configure at least one client'),
+}).superRefine((cfg, ctx) => {
+  const ids = new Set<string>();
+  cfg.upstreams.forEach((u, i) => {
+    if (ids.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicate upstream id "${u.id}"` });
+    ids.add(u.id);
+  });
+  const clientIds = new Set<string>();
+  cfg.clients.forEach((c, i) => {
+    if (clientIds.has(c.client_id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${c.client_id}"` });
+    clientIds.add(c.client_id);
+    c.upstreams?.forEach((id, j) => {
+      if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'upstreams', j], message: `unknown upstream "${id}" (configured: ${[...ids].join(', ')})` });
+    });
+  });
+});
+
+export type Config = z.infer<typeof configSchema>;

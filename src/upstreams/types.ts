@@ -1,0 +1,102 @@
+/**
+ * The upstream contract (DESIGN.md, "The upstream contract"). Upstreams are passport strategies
+ * that yield an UpstreamIdentity; they know nothing of oidc-provider, interactions or accounts.
+ */
+import type { Request } from 'express';
+import type { Strategy } from 'passport';
+import type { DisplayName } from '../config/schema.js';
+
+export interface UpstreamIdentity {
+  /** Upstream id from config. */
+  upstream: string;
+  /** The upstream's stable user id (DingTalk unionId, IDaaS sub). */
+  subject: string;
+  /** E.g. "dingtalk:<corpId>"; with linkKey it derives `sub`. Never the config id. */
+  linkDomain: string;
+  /** The subject unless configured otherwise. Never an email or a mobile number. */
+  linkKey: string;
+  name?: string;
+  email?: string;
+  emailVerified?: boolean;
+  /** E.164, e.g. +8613800000000. */
+  phoneNumber?: string;
+  phoneNumberVerified?: boolean;
+  picture?: string;
+  locale?: string;
+  /** Candidates for preferred_username, keyed by the `usernames.candidates` source they feed. */
+  usernameHints: UsernameHint[];
+  /** E.g. DingTalk department paths. */
+  groups: string[];
+  /** E.g. dingtalk_userid, dingtalk_unionid, dingtalk_corp_id, job_number, title. */
+  extra: Record<string, unknown>;
+  /** What a recheck needs (e.g. the DingTalk userid). Kept server-side, never put in tokens. */
+  connectorData?: string;
+}
+
+/** A username candidate and the `usernames.candidates` entry it answers to. */
+export interface UsernameHint {
+  source: 'orgEmail' | 'email' | 'pinyin' | 'jobNumber' | 'userid';
+  value: string;
+}
+
+export type UpstreamErrorReason = 'denied' | 'not_allowed' | 'misconfigured' | 'unavailable' | 'failed';
+
+/** Thrown (or passed to passport's `error`) by upstreams; interactions/ picks the page or OAuth error. */
+export class UpstreamError extends Error {
+  override name = 'UpstreamError';
+  constructor(
+    readonly upstream: string,
+    readonly reason: UpstreamErrorReason,
+    message: string,
+    /** Safe to show: what happened and what to do, for the error page. Keys are i18n message ids or literal text. */
+    readonly detail: { code?: string; hint?: string; params?: Record<string, string> } = {},
+    options?: ErrorOptions,
+  ) {
+    super(`${upstream}: ${message}`, options);
+  }
+}
+
+/** Why an upstream callback's `state` was refused. */
+export class LegStateError extends Error {
+  override name = 'LegStateError';
+  constructor(readonly reason: 'missing' | 'unknown' | 'other_browser' | 'expired', message: string) {
+    super(message);
+  }
+}
+
+/** What the bridge keeps for one upstream leg, besides the interaction it belongs to. */
+export interface LegSecrets {
+  /** PKCE verifier, when the upstream gets a code_challenge. */
+  codeVerifier?: string;
+  /** OIDC nonce, checked against the ID token. */
+  nonce?: string;
+}
+
+/**
+ * Upstream-leg state, implemented by interactions/ on the shared store: single-use, bound to the
+ * interaction and to the browser, so the callback may land on any replica but never completes
+ * another browser's login.
+ */
+export interface LegStore {
+  /** Persists the leg and returns the opaque `state` value to send upstream. */
+  begin(req: Request, secrets: LegSecrets): Promise<string>;
+  /** Burns `state` and returns the leg's secrets; throws LegStateError when it is not this browser's live leg. */
+  finish(req: Request, state: string | undefined): Promise<LegSecrets>;
+}
+
+export interface Upstream {
+  readonly id: string;
+  readonly type: 'dingtalk' | 'oauth2' | 'oidc';
+  readonly displayName: DisplayName;
+  /**
+   * A passport strategy (use it with `{ session: false }` and a custom callback). Its `authenticate`
+   * redirects to the upstream on the start route and, on the callback route, calls
+   * `success(identity: UpstreamIdentity)`, `fail`/`error(UpstreamError | LegStateError)`.
+   */
+  createStrategy(callbackUrl: string, legs: LegStore): Strategy;
+  /** Asked on refresh and on session reuse: the fresh identity, or 'revoked' when the person left. Throws UpstreamError('unavailable') when it cannot tell. */
+  recheck?(identity: UpstreamIdentity): Promise<UpstreamIdentity | 'revoked'>;
+  /** Start-up work (discovery); rejects with UpstreamError('misconfigured' | 'unavailable'). */
+  init?(): Promise<void>;
+  close?(): Promise<void>;
+}
