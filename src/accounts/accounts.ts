@@ -1,0 +1,129 @@
+/**
+ * UpstreamIdentity → durable account (DESIGN.md, "Accounts and claims"). People are linked only by
+ * (linkDomain, linkKey): never by email or mobile number, which people change and reuse.
+ */
+import type { Store } from '../store/types.js';
+import type { UpstreamIdentity } from '../upstreams/types.js';
+import {
+  ACCOUNT_PREFIX, accountKey, claimUsername, readAccount, updateAccount, usernameKey, usernameOwner,
+} from './account-records.js';
+import { assignUsername } from './assign-username.js';
+import { AccountDisabledError, InvalidUsernameError, UnknownAccountError, UsernameTakenError } from './errors.js';
+import { subjectFor } from './subject.js';
+import { usernamePolicy, usernameProblem, type UsernamesConfig } from './usernames.js';
+import {
+  ACCOUNT_SCHEMA_VERSION, type Account, type AccountStatus, type Accounts, type AccountsLog, type RevokeResult,
+} from './types.js';
+
+export interface AccountsDeps {
+  store: Store;
+  usernames: UsernamesConfig;
+  log: AccountsLog;
+  /** Clock in epoch seconds (tests). */
+  now?: () => number;
+}
+
+/** Builds the accounts library; throws UsernameConfigError for unusable `usernames.pins`. */
+export function createAccounts({ store, usernames, log, now = () => Math.floor(Date.now() / 1000) }: AccountsDeps): Accounts {
+  const policy = usernamePolicy(usernames);
+  const { durable } = store;
+
+  const get = (sub: string) => readAccount(durable, sub);
+  const findByUsername = async (username: string) => {
+    const owner = await usernameOwner(durable, username.toLowerCase());
+    return owner === undefined ? undefined : get(owner);
+  };
+  const find = async (ref: string) => (await get(ref)) ?? findByUsername(ref);
+  const mustFind = async (ref: string) => {
+    const account = await find(ref);
+    if (!account) throw new UnknownAccountError(ref);
+    return account;
+  };
+
+  async function create(identity: UpstreamIdentity, sub: string): Promise<Account> {
+    const { username, fresh } = await assignUsername(durable, policy, log, identity, sub);
+    const t = now();
+    const account: Account = {
+      schemaVersion: ACCOUNT_SCHEMA_VERSION, sub, linkDomain: identity.linkDomain, linkKey: identity.linkKey,
+      username, status: 'active', upstream: identity.upstream, profile: identity, createdAt: t, updatedAt: t, checkedAt: t,
+    };
+    if (await durable.add(accountKey(sub), account)) {
+      log.info({ audit: 'account.create', sub, username, upstream: identity.upstream });
+      return account;
+    }
+    // The same person arrived twice at once and the other call stored the account first.
+    const winner = (await get(sub))!;
+    if (fresh && winner.username !== username) await durable.delete(usernameKey(username));
+    return winner;
+  }
+
+  async function link(identity: UpstreamIdentity): Promise<Account> {
+    if (!identity.linkDomain || !identity.linkKey) throw new TypeError(`upstream ${identity.upstream} gave an identity without linkDomain/linkKey`);
+    const sub = subjectFor(identity.linkDomain, identity.linkKey);
+    const existing = await get(sub);
+    if (!existing) return create(identity, sub);
+    if (existing.status === 'tombstoned') throw new AccountDisabledError(sub);
+    return updateAccount(store, sub, (account) => {
+      if (account.status === 'tombstoned') throw new AccountDisabledError(sub);
+      if (account.status !== 'active') log.info({ audit: 'account.reactivate', sub, username: account.username, from: account.status });
+      const t = now();
+      return { ...account, status: 'active', upstream: identity.upstream, profile: identity, updatedAt: t, checkedAt: t };
+    });
+  }
+
+  async function rename(ref: string, newUsername: string): Promise<Account> {
+    const account = await mustFind(ref);
+    const problem = usernameProblem(newUsername, policy, account.profile);
+    if (problem !== undefined) throw new InvalidUsernameError(newUsername, problem);
+    if (account.username === newUsername) return account;
+    if (!(await claimUsername(durable, newUsername, account.sub))) throw new UsernameTakenError(newUsername);
+    let from = account.username;
+    const renamed = await updateAccount(store, account.sub, (current) => {
+      from = current.username;
+      return { ...current, username: newUsername, updatedAt: now() };
+    });
+    log.info({ audit: 'account.rename', sub: account.sub, from, to: newUsername });
+    return renamed;
+  }
+
+  async function revoke(ref: string, { reason = 'manual' }: { reason?: string } = {}): Promise<RevokeResult> {
+    const account = await mustFind(ref);
+    const { grants, sessions } = await store.revokeAccount(account.sub);
+    log.info({ audit: 'account.revoke', sub: account.sub, username: account.username, reason, grants, sessions });
+    return { account, grants, sessions };
+  }
+
+  /** Sets the status first, so a session reused meanwhile already sees it, then ends everything. */
+  async function setStatusAndRevoke(ref: string, status: AccountStatus, reason: string): Promise<RevokeResult> {
+    const { sub } = await mustFind(ref);
+    let from: AccountStatus = status;
+    await updateAccount(store, sub, (current) => {
+      from = current.status;
+      const next = current.status === 'tombstoned' ? 'tombstoned' : status;
+      return { ...current, status: next, updatedAt: now() };
+    });
+    log.info({ audit: `account.${status === 'left' ? 'left' : 'tombstone'}`, sub, from, reason });
+    return revoke(sub, { reason });
+  }
+
+  async function markChecked(sub: string, identity: UpstreamIdentity): Promise<Account> {
+    if (subjectFor(identity.linkDomain, identity.linkKey) !== sub) {
+      throw new TypeError(`identity of ${identity.upstream} does not belong to account ${sub}`);
+    }
+    return updateAccount(store, sub, (account) => {
+      const t = now();
+      return { ...account, upstream: identity.upstream, profile: identity, updatedAt: t, checkedAt: t };
+    });
+  }
+
+  return {
+    link, get, findByUsername, find, rename, revoke, markChecked,
+    async list() {
+      const subs = (await durable.keys(ACCOUNT_PREFIX)).map((key) => key.slice(ACCOUNT_PREFIX.length));
+      const accounts = await Promise.all(subs.map(get));
+      return accounts.filter((a): a is Account => a !== undefined).sort((a, b) => a.username.localeCompare(b.username));
+    },
+    markLeft: (ref, options) => setStatusAndRevoke(ref, 'left', options?.reason ?? 'left'),
+    tombstone: (ref, options) => setStatusAndRevoke(ref, 'tombstoned', options?.reason ?? 'tombstone'),
+  };
+}

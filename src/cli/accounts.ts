@@ -1,0 +1,121 @@
+// `oidc-bridge accounts list | show | rename | revoke`: the operator's view of the durable accounts.
+import { parseArgs } from 'node:util';
+import { UnknownAccountError, type Account, type Accounts } from '../accounts/index.js';
+
+export interface AccountsCommandContext {
+  accounts: Accounts;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+const USAGE = `Usage: oidc-bridge accounts <command> [--config <path>]
+
+Commands:
+  list [--json]                    every account: username, sub, status, upstream, created, last checked
+  show <username|sub>              one account as JSON (upstream tokens omitted)
+  rename <username|sub> <new>      give a person a new username; the old one stays reserved for them
+  revoke <username|sub> [--reason <text>]
+                                   end every grant (with its tokens) and browser session of the person now
+`;
+
+const ARITY: Record<string, { args: number; options: readonly string[] }> = {
+  list: { args: 0, options: ['json'] },
+  show: { args: 1, options: [] },
+  rename: { args: 2, options: [] },
+  revoke: { args: 1, options: ['reason'] },
+};
+
+/** Runs an `accounts` subcommand; resolves to the process exit code (0 ok, 1 failed, 2 usage). */
+export async function runAccountsCommand(args: string[], ctx: AccountsCommandContext): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: true, strict: true,
+      options: {
+        json: { type: 'boolean' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        // Read by main.ts to open the store; tolerated here so the whole argv may be passed through.
+        config: { type: 'string', short: 'c' },
+      },
+    });
+  } catch (err) {
+    ctx.stderr(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === 'help') {
+    ctx.stdout(USAGE);
+    return 0;
+  }
+  const spec = command === undefined ? undefined : ARITY[command];
+  const misplaced = Object.keys(values).filter((option) => option !== 'config' && !spec?.options.includes(option));
+  if (!spec || rest.length !== spec.args || misplaced.length > 0) {
+    const problem = !spec ? (command ? `unknown accounts command "${command}"` : 'missing accounts command')
+      : rest.length !== spec.args ? `"accounts ${command}" takes ${spec.args} argument${spec.args === 1 ? '' : 's'}, got ${rest.length}`
+        : `--${misplaced[0]} does not apply to "accounts ${command}"`;
+    ctx.stderr(`${problem}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    if (command === 'list') return await list(ctx, values.json === true);
+    if (command === 'show') return await show(ctx, rest[0]!);
+    if (command === 'rename') return await rename(ctx, rest[0]!, rest[1]!);
+    return await revoke(ctx, rest[0]!, values.reason);
+  } catch (err) {
+    // Account errors (unknown person, invalid or taken name) and store errors carry a message
+    // meant for the operator; no stack trace either way.
+    ctx.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+async function list(ctx: AccountsCommandContext, json: boolean): Promise<number> {
+  const accounts = await ctx.accounts.list();
+  if (json) ctx.stdout(`${JSON.stringify(accounts.map(withoutSecrets), null, 2)}\n`);
+  else if (accounts.length === 0) ctx.stdout('No accounts yet: one is created at a person\'s first login.\n');
+  else ctx.stdout(table(accounts));
+  return 0;
+}
+
+async function show(ctx: AccountsCommandContext, ref: string): Promise<number> {
+  const account = await ctx.accounts.find(ref);
+  if (!account) throw new UnknownAccountError(ref);
+  ctx.stdout(`${JSON.stringify(withoutSecrets(account), null, 2)}\n`);
+  return 0;
+}
+
+async function rename(ctx: AccountsCommandContext, ref: string, newName: string): Promise<number> {
+  const before = await ctx.accounts.find(ref);
+  if (!before) throw new UnknownAccountError(ref);
+  const after = await ctx.accounts.rename(before.sub, newName);
+  ctx.stdout(`Renamed ${before.username} to ${after.username} (sub ${after.sub}). `
+    + `"${before.username}" stays reserved for this person.\n`);
+  return 0;
+}
+
+async function revoke(ctx: AccountsCommandContext, ref: string, reason: string | undefined): Promise<number> {
+  const { account, grants, sessions } = await ctx.accounts.revoke(ref, reason === undefined ? {} : { reason });
+  ctx.stdout(`Revoked ${account.username} (sub ${account.sub}): ended ${plural(grants, 'grant')} and ${plural(sessions, 'session')}.\n`);
+  return 0;
+}
+
+/** The account without the upstream's connectorData (refresh tokens, ids meant for the server only). */
+function withoutSecrets(account: Account): Account {
+  const { connectorData: _omitted, ...profile } = account.profile;
+  return { ...account, profile };
+}
+
+function table(accounts: Account[]): string {
+  const header = ['USERNAME', 'SUB', 'STATUS', 'UPSTREAM', 'CREATED', 'LAST CHECKED'];
+  const cells = accounts.map((a) => [a.username, a.sub, a.status, a.upstream, iso(a.createdAt), iso(a.checkedAt)]);
+  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
+  return [header, ...cells].map((line) => line.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function iso(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
