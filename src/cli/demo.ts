@@ -1,0 +1,72 @@
+/**
+ * `npm start` without a config (outside production): the bridge on the memory store, the DingTalk
+ * sandbox standing in for DingTalk under /_sandbox, and a demo application under /demo. Every
+ * redirect is the real one; only DingTalk is simulated.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { configSchema, type Config } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID } from '../sandbox/index.js';
+import { createDemoClient } from '../sandbox/demo-client.js';
+import { buildBridge, listenFirst } from './serve.js';
+
+export function demoConfig(base: string): Config {
+  const clientSecret = randomBytes(24).toString('base64url');
+  return configSchema.parse({
+    issuer: base,
+    store: { type: 'memory' },
+    keys: { dir: mkdtempSync(join(tmpdir(), 'oidc-bridge-demo-keys-')) },
+    cookieSecrets: [randomBytes(32).toString('base64url')],
+    upstreams: [{
+      id: 'dingtalk', type: 'dingtalk', displayName: { 'zh-CN': '钉钉（沙箱）', en: 'DingTalk (sandbox)' },
+      clientId: SANDBOX_APP_KEY, clientSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID,
+      endpoints: { authorize: `${base}/_sandbox/oauth2/auth`, api: `${base}/_sandbox`, oapi: `${base}/_sandbox` },
+    }],
+    clients: [{
+      client_id: 'demo', client_secret: clientSecret, client_name: 'Demo application',
+      redirect_uris: [`${base}/demo/callback`], post_logout_redirect_uris: [`${base}/demo/`],
+      grant_types: ['authorization_code', 'refresh_token'], skipConsent: true, emitEmail: 'any',
+    }],
+  });
+}
+
+const BANNER = (url: string) => `
+************************************************************************
+*  oidc-bridge DEMO MODE: memory store, SIMULATED DingTalk, demo client  *
+*  Not for production. Give a config file to run for real.              *
+*                                                                      *
+*  Open ${`${url}/demo/`.padEnd(62)}*
+************************************************************************
+`;
+
+export async function serveDemo(options: { port: number; host?: string }): Promise<{ url: string; close(): Promise<void> }> {
+  const host = options.host ?? 'localhost';
+  const listener = await listenFirst(host === 'localhost' ? '127.0.0.1' : host, options.port);
+  const base = listener.url.replace('127.0.0.1', 'localhost');
+  const config = demoConfig(base);
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+  const sandbox = createDingTalkSandbox();
+  sandbox.addRedirectUri(SANDBOX_APP_KEY, `${base}/upstream/dingtalk/callback`);
+  const bridge = await buildBridge(config, { production: false, log });
+  const demo = config.clients[0]!;
+  const outer = express();
+  outer.disable('x-powered-by');
+  outer.use('/_sandbox', sandbox.app);
+  outer.use('/demo', createDemoClient({ issuer: base, clientId: demo.client_id, clientSecret: demo.client_secret!, redirectUri: `${base}/demo/callback`, basePath: '/demo' }));
+  outer.get('/', (_req, res) => res.redirect(302, '/demo/'));
+  outer.use((req, res) => bridge.handler(req, res));
+  listener.attach(outer);
+  process.stderr.write(BANNER(base));
+  log.warn({ url: `${base}/demo/` }, 'demo mode: DingTalk is simulated and nothing is persisted');
+  return {
+    url: base,
+    async close() {
+      await listener.close();
+      await bridge.close();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * `oidc-bridge serve | check | keys | accounts | demo`. Parses the command line, loads the config
+ * and hands over to one command. Every failure ends as a message and an exit code, never a stack.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError, configWarnings, loadConfig, resolveConfigPath } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { runKeysCommand } from './cli/keys.js';
+import { KeysError } from './oidc/keys.js';
+
+const USAGE = `Usage: oidc-bridge <command> [--config <file>]
+
+Commands:
+  serve                         run the bridge (the default)
+  check                         validate the config and exit (non-zero with every problem)
+  keys generate|rotate|list     manage the signing keys (oidc-bridge keys --help)
+  accounts list|show|rename|revoke
+                                manage accounts (oidc-bridge accounts --help)
+  demo                          run the demo: a simulated DingTalk and a demo client
+
+The config file comes from --config, then OIDC_BRIDGE_CONFIG, then ./config.yaml.
+`;
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+const isProduction = () => process.env.NODE_ENV === 'production';
+
+/** The longest lifetime of anything signed with a key: how long a retired key stays published. */
+export function maxSignedTokenLifetime(config: Pick<Config, 'ttl'>): number {
+  return Math.max(config.ttl.idToken, config.ttl.accessToken);
+}
+
+async function requireConfig(argv: string[]): Promise<{ config: Config; path: string } | undefined> {
+  const path = resolveConfigPath(argv, process.env);
+  if (!path) return undefined;
+  return { config: await loadConfig(path, process.env), path };
+}
+
+async function check(argv: string[]): Promise<number> {
+  const loaded = await requireConfig(argv);
+  if (!loaded) {
+    err('no config: pass --config <file>, set OIDC_BRIDGE_CONFIG, or create ./config.yaml');
+    return 1;
+  }
+  for (const warning of configWarnings(loaded.config)) err(`warning: ${warning}`);
+  const { config } = loaded;
+  out(`${loaded.path}: ok (issuer ${config.issuer}; ${config.upstreams.length} upstream(s): ${config.upstreams.map((u) => `${u.id} [${u.type}]`).join(', ')}; ${config.clients.length} client(s))`);
+  return 0;
+}
+
+async function keys(argv: string[]): Promise<number> {
+  const loaded = await requireConfig(argv);
+  const config = loaded?.config;
+  return runKeysCommand(argv, {
+    keysDir: config?.keys.dir ?? './keys',
+    rotationLeadSeconds: config?.keys.rotationLead ?? 3600,
+    maxTokenLifetimeSeconds: config ? maxSignedTokenLifetime(config) : 3600,
+    production: isProduction(),
+    stdout: out,
+    stderr: err,
+  });
+}
+
+async function accounts(argv: string[]): Promise<number> {
+  const loaded = await requireConfig(argv);
+  if (!loaded) {
+    err('accounts needs the config of the bridge whose store holds them (--config <file>)');
+    return 1;
+  }
+  const { runAccountsFromConfig } = await import('./cli/serve.js');
+  return runAccountsFromConfig(loaded.config, argv, { stdout: out, stderr: err });
+}
+
+async function serve(argv: string[], forceDemo: boolean): Promise<number> {
+  const { serveConfig, serveDemo } = await import('./cli/serve.js');
+  const loaded = forceDemo ? undefined : await requireConfig(argv);
+  if (loaded) {
+    for (const warning of configWarnings(loaded.config)) err(`warning: ${warning}`);
+    await serveConfig(loaded.config, { configPath: loaded.path, production: isProduction() });
+    return 0;
+  }
+  if (isProduction()) {
+    err('no config: NODE_ENV=production needs one (--config <file>, OIDC_BRIDGE_CONFIG, or ./config.yaml); see config.example.yaml');
+    return 1;
+  }
+  await serveDemo({ port: Number(process.env.PORT ?? 8080) });
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  switch (command) {
+    case 'serve': return serve(rest, false);
+    case 'demo': return serve(rest, true);
+    case 'check': return check(rest);
+    case 'keys': return keys(rest);
+    case 'accounts': return accounts(rest);
+    case '--version': case '-v': {
+      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      out(pkg.version);
+      return 0;
+    }
+    case 'help': case '--help': case '-h':
+      out(USAGE);
+      return 0;
+    default:
+      if (command.startsWith('-')) return serve(argv, false);
+      err(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code !== 0) process.exitCode = code; },
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof KeysError) {
+      err(error.message);
+    } else {
+      err(`oidc-bridge: ${error instanceof Error ? error.message : String(error)}`);
+      if (process.env.OIDC_BRIDGE_DEBUG) console.error(error);
+    }
+    process.exitCode = 1;
+  },
+);
