@@ -1,0 +1,46 @@
+/**
+ * Runs an upstream's passport strategy for one request and reports what it did.
+ *
+ * passport 0.7 accepts a Strategy instance, but then assigns the per-request actions (`success`,
+ * `fail`, `redirect` …) onto that very object: two logins in flight would overwrite each other's
+ * callbacks. Like passport does for named strategies, each request gets `Object.create(strategy)`.
+ */
+import type { Request, Response } from 'express';
+import passport from 'passport';
+import type { Strategy } from 'passport';
+
+export type StrategyResult =
+  | { kind: 'success'; user: unknown }
+  | { kind: 'fail'; info: unknown; status?: number }
+  | { kind: 'error'; err: unknown }
+  /** The strategy answered itself (a redirect to the upstream). */
+  | { kind: 'responded' };
+
+const authenticator = new passport.Authenticator();
+
+export function runStrategy(strategy: Strategy, req: Request, res: Response): Promise<StrategyResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (result: StrategyResult) => {
+      if (settled) return;
+      settled = true;
+      res.off('finish', responded);
+      res.off('close', responded);
+      resolve(result);
+    };
+    const responded = () => settle({ kind: 'responded' });
+    res.once('finish', responded);
+    res.once('close', responded);
+    const middleware = authenticator.authenticate(Object.create(strategy) as Strategy, { session: false }, (err: unknown, user: unknown, info: unknown, status: unknown) => {
+      if (err) settle({ kind: 'error', err });
+      else if (user) settle({ kind: 'success', user });
+      else settle({ kind: 'fail', info, status: typeof status === 'number' ? status : undefined });
+    });
+    try {
+      // `pass()` and `next(err)` land here; a strategy never should pass on these routes.
+      middleware(req, res, (err?: unknown) => settle(err ? { kind: 'error', err } : { kind: 'fail', info: undefined }));
+    } catch (err) {
+      settle({ kind: 'error', err });
+    }
+  });
+}
