@@ -1,0 +1,137 @@
+/**
+ * The DingTalk upstream: one internal app of one organisation (DESIGN "Decisions"). Sign-in is
+ * DingTalk's OAuth2 v1.0 (统一登录); membership, profile and departments come from the
+ * organisation's contacts with the app token; `recheck` asks the contacts again on refresh and
+ * when a browser session is reused. References: /work/shared/reference/upstream-apis.md §1, §3.
+ */
+import type { DingTalkUpstreamConfig } from '../../config/schema.js';
+import type { Store } from '../../store/types.js';
+import type { LegStore, Upstream, UpstreamIdentity } from '../types.js';
+import { createAppTokens, type AppTokenEndpoint } from './app-token.js';
+import { upstreamErrorFor } from './classify.js';
+import { createClient, DingTalkCallError, type DingTalkLog } from './client.js';
+import { LOGIN_SCOPE } from './constants.js';
+import { createDepartments } from './departments.js';
+import { buildIdentity, connectorDataOf, type IdentitySettings, type MemberView } from './identity.js';
+import { exchangeCode, fetchProfile, type LoginContext } from './login.js';
+import { lookupMember, type MemberAnswer, type MemberDeps } from './member.js';
+import { dingtalkError } from './messages.js';
+import { createOrgApi } from './org-api.js';
+import { DingTalkStrategy } from './strategy.js';
+
+export interface DingTalkDeps {
+  /** The shared store (required; optional only to fit UpstreamDeps): the app token and department names are cached there for every replica. */
+  store?: Store;
+  log: DingTalkLog;
+  fetch?: typeof fetch;
+  /** Epoch milliseconds. */
+  now?: () => number;
+  /** Which endpoint issues the app token; default the current `oauth2` one. */
+  appTokenEndpoint?: AppTokenEndpoint;
+}
+
+export { DingTalkStrategy } from './strategy.js';
+export { dingtalkError, causeOf, type Cause } from './messages.js';
+export type { DingTalkLog } from './client.js';
+export type { AppTokenEndpoint } from './app-token.js';
+
+const DEFAULT_DISPLAY_NAME = { 'zh-CN': '钉钉', en: 'DingTalk' };
+
+/** Default link domain: the organisation (DESIGN: `dingtalk:<corpId>`); never the config id. */
+export function linkDomainOf(config: DingTalkUpstreamConfig): string {
+  return config.linkDomain ?? (config.corpId ? `dingtalk:${config.corpId}` : 'dingtalk:any');
+}
+
+/** Parameters the bridge sets itself; `extra` cannot override them (DingTalk's `prompt` is fixed to consent). */
+const PROTOCOL_PARAMS = new Set(['client_id', 'redirect_uri', 'response_type', 'scope', 'corpId', 'prompt', 'state']);
+
+export function authorizeUrl(config: DingTalkUpstreamConfig, callbackUrl: string, state: string, extra: Record<string, string> = {}): string {
+  const url = new URL(config.endpoints.authorize);
+  for (const [key, value] of Object.entries(extra)) if (!PROTOCOL_PARAMS.has(key)) url.searchParams.set(key, value);
+  url.searchParams.set('client_id', config.clientId);
+  url.searchParams.set('redirect_uri', callbackUrl);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('scope', LOGIN_SCOPE);
+  // Preselects the organisation at DingTalk, so a person in several picks the right one.
+  if (config.corpId) url.searchParams.set('corpId', config.corpId);
+  url.searchParams.set('prompt', 'consent');
+  url.searchParams.set('state', state);
+  return url.href;
+}
+
+export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps): Upstream {
+  const upstream = config.id;
+  const { store, log } = deps;
+  if (!store) throw new TypeError(`upstream ${upstream}: a DingTalk upstream needs the shared store (app token cache)`);
+  const now = deps.now ?? Date.now;
+  const client = createClient({ upstream, endpoints: config.endpoints, fetch: deps.fetch ?? fetch, timeoutMs: config.timeoutMs, log });
+  const tokens = createAppTokens({
+    upstream, appKey: config.clientId, appSecret: config.clientSecret, client, store,
+    timeoutMs: config.timeoutMs, endpoint: deps.appTokenEndpoint ?? 'oauth2', now,
+  });
+  const org = createOrgApi(client, tokens);
+  const memberDeps: MemberDeps = {
+    org, departments: createDepartments({ org, store, scope: config.corpId ?? config.clientId }), groups: config.groups,
+  };
+  const settings: IdentitySettings = { upstream, linkDomain: linkDomainOf(config), linkKey: config.linkKey };
+  const loginCtx: LoginContext = { upstream, clientId: config.clientId, clientSecret: config.clientSecret, client, timeoutMs: config.timeoutMs };
+  const enforced = !config.allowAnyDingTalkUser;
+
+  async function ask(unionId: string): Promise<MemberAnswer> {
+    try {
+      return await lookupMember(memberDeps, unionId);
+    } catch (err) {
+      throw err instanceof DingTalkCallError ? upstreamErrorFor(upstream, err, config.timeoutMs) : err;
+    }
+  }
+
+  async function login(code: string): Promise<UpstreamIdentity> {
+    const token = await exchangeCode(loginCtx, code);
+    if (enforced && token.corpId !== config.corpId) {
+      log.info({ upstream, refused: 'wrong_org' }, 'DingTalk sign-in refused');
+      throw dingtalkError(upstream, 'wrong_org', { params: { chosen: token.corpId ?? '(none)', corpId: config.corpId ?? '' } });
+    }
+    // The user token serves this one call and goes out of scope with it: it is kept nowhere.
+    const profile = await fetchProfile(loginCtx, token);
+    let member: MemberView | undefined;
+    if (enforced || config.corpId) {
+      const answer = await ask(profile.unionId);
+      if (answer.kind === 'member') member = answer.view;
+      else if (enforced) {
+        log.info({ upstream, refused: answer.cause, code: answer.code }, 'DingTalk sign-in refused');
+        throw dingtalkError(upstream, answer.cause, { code: answer.code });
+      }
+    }
+    if (config.linkKey === 'userid' && !member) throw dingtalkError(upstream, 'no_userid');
+    // A non-member (allowAnyDingTalkUser) belongs to whichever organisation they chose at DingTalk.
+    return buildIdentity(settings, { unionId: profile.unionId, corpId: member ? config.corpId : token.corpId, member, profile });
+  }
+
+  /** Uncached: membership and profile straight from the contacts (department names may come from the cache). */
+  async function recheck(identity: UpstreamIdentity): Promise<UpstreamIdentity | 'revoked'> {
+    const data = connectorDataOf(identity);
+    if (!data) return 'revoked';
+    const answer = await ask(data.unionId);
+    if (answer.kind === 'gone') {
+      log.info({ upstream, revoked: answer.cause, code: answer.code }, 'DingTalk recheck: no longer a member');
+      return 'revoked';
+    }
+    // Linked by userid: a new userid for the same unionId is a new membership, not this account.
+    if (config.linkKey === 'userid' && data.userid !== undefined && data.userid !== answer.view.userid) return 'revoked';
+    return buildIdentity(settings, { unionId: data.unionId, corpId: config.corpId, member: answer.view, previous: identity });
+  }
+
+  const dingtalk: Upstream = {
+    id: upstream,
+    type: 'dingtalk',
+    displayName: config.displayName ?? DEFAULT_DISPLAY_NAME,
+    createStrategy(callbackUrl: string, legs: LegStore) {
+      return new DingTalkStrategy(upstream, {
+        upstream, legs, login, authorizeUrl: (state, extra) => authorizeUrl(config, callbackUrl, state, extra),
+      });
+    },
+  };
+  // With allowAnyDingTalkUser there is no membership to recheck.
+  if (enforced) dingtalk.recheck = recheck;
+  return dingtalk;
+}
