@@ -1,0 +1,53 @@
+import type { StoreHealth } from './types.js';
+
+/** A stored oidc-provider model: the payload as JSON and, once consumed, when (epoch seconds). */
+export interface StoredDoc {
+  payload: string;
+  consumed?: number;
+}
+
+/** What `consumeDoc` found: this call won, someone else won first, or there is nothing to consume. */
+export type ConsumeOutcome = 'won' | 'consumed' | 'missing';
+
+/**
+ * The primitives both backends provide; the store semantics (indexes, revocation, records, locks)
+ * are written once on top of them (model-store.ts, compose-store.ts), so memory and Redis behave
+ * alike. Every primitive touches exactly one key. TTLs are milliseconds; `undefined` means none.
+ * Keys are relative: a backend adds its own prefix.
+ */
+export interface Backend {
+  readonly kind: 'memory' | 'redis';
+  /** The clock (epoch ms) expiries are computed with. */
+  now(): number;
+  readDoc(key: string): Promise<StoredDoc | undefined>;
+  /** Replaces the payload and TTL; an existing consumed mark is kept (consumption is final). */
+  writeDoc(key: string, payload: string, ttlMs: number | undefined): Promise<void>;
+  /** Atomic: of all concurrent callers exactly one gets 'won'. */
+  consumeDoc(key: string, at: number): Promise<ConsumeOutcome>;
+
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, ttlMs: number | undefined): Promise<void>;
+  /** Set only when absent; true when this call created it. */
+  setIfAbsent(key: string, value: string, ttlMs: number | undefined): Promise<boolean>;
+  /** Atomic read-and-delete. */
+  take(key: string): Promise<string | undefined>;
+  del(key: string): Promise<void>;
+  /** Deletes only while the value is still `value`; true when it deleted. */
+  delIfEquals(key: string, value: string): Promise<boolean>;
+
+  /**
+   * An expiring set: each member carries its own expiry (epoch ms, Infinity for none); expired
+   * members are pruned on add and never returned, and the set itself expires with its last member.
+   */
+  indexAdd(key: string, member: string, expiresAt: number): Promise<void>;
+  indexRemove(key: string, member: string): Promise<void>;
+  indexMembers(key: string): Promise<string[]>;
+
+  /** Every key starting with `prefix` (relative, unordered, no duplicates). */
+  scan(prefix: string): Promise<string[]>;
+
+  health(): StoreHealth;
+  onHealthChange(listener: (health: StoreHealth) => void): void;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
