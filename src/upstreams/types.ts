@@ -48,8 +48,11 @@ export class UpstreamError extends Error {
     readonly upstream: string,
     readonly reason: UpstreamErrorReason,
     message: string,
-    /** Safe to show: what happened and what to do, for the error page. Keys are i18n message ids or literal text. */
-    readonly detail: { code?: string; hint?: string; params?: Record<string, string> } = {},
+    /**
+     * Safe to show on the error page (never secrets, tokens or codes): `code` is the upstream's error
+     * code (e.g. "60020"); `text` says what happened and what to do, per locale.
+     */
+    readonly detail: { code?: string; hint?: string; params?: Record<string, string>; text?: Partial<Record<'zh-CN' | 'en', string>> } = {},
     options?: ErrorOptions,
   ) {
     super(`${upstream}: ${message}`, options);
@@ -82,6 +85,22 @@ export interface LegStore {
   begin(req: Request, secrets: LegSecrets): Promise<string>;
   /** Burns `state` and returns the leg's secrets; throws LegStateError when it is not this browser's live leg. */
   finish(req: Request, state: string | undefined): Promise<LegSecrets>;
+}
+
+/**
+ * Options the start and callback routes may pass to `passport.authenticate(strategy, options, cb)`
+ * besides `session: false` (passport hands every option to the strategy).
+ */
+export interface UpstreamAuthenticateOptions {
+  /** Handle the request as the upstream callback even when it carries no `code`/`state`/`error`. The callback route sets it. */
+  callback?: boolean;
+  /** Extra authorization request parameters on the start route (e.g. `{ prompt: 'login' }`); protocol parameters cannot be overridden. */
+  authorizationParams?: Record<string, string>;
+}
+
+// Lets routes pass our options to `passport.authenticate` without a cast.
+declare module 'passport' {
+  interface AuthenticateOptions extends UpstreamAuthenticateOptions {}
 }
 
 export interface Upstream {

@@ -1,0 +1,89 @@
+/**
+ * The authorization-code exchange, done with fetch instead of node-oauth: node-oauth always puts
+ * client credentials in the body (no client_secret_basic), has no timeout, and turns a 200 that
+ * carries `{error}` into "no access token" without saying why. passport-oauth2 still drives the
+ * flow; `nodeOAuthTokenCall` plugs this in as its `_oauth2.getOAuthAccessToken`.
+ */
+import { fetchJson, isObject, isTransientStatus, safeCode, type UpstreamHttp } from './fetch-json.js';
+import { settle } from './settle.js';
+import { UpstreamError } from './types.js';
+
+export type ClientAuth = 'client_secret_basic' | 'client_secret_post';
+
+export interface TokenEndpoint {
+  url: string;
+  clientId: string;
+  /** Absent for a public client (PKCE only): client_id goes in the body, nothing else. */
+  clientSecret?: string;
+  clientAuth: ClientAuth;
+}
+
+export interface TokenResponse {
+  accessToken: string;
+  refreshToken?: string;
+  /** The whole token response (id_token, expires_in, scope…), tokens included: never log it. */
+  params: Record<string, unknown>;
+}
+
+/** POSTs the grant; resolves only with a usable bearer access token, otherwise UpstreamError. */
+export async function exchangeCode(http: UpstreamHttp, endpoint: TokenEndpoint, params: Record<string, string>): Promise<TokenResponse> {
+  const body = new URLSearchParams(params);
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (endpoint.clientSecret !== undefined && endpoint.clientAuth === 'client_secret_basic') {
+    headers.authorization = basicAuthorization(endpoint.clientId, endpoint.clientSecret);
+  } else {
+    body.set('client_id', endpoint.clientId);
+    if (endpoint.clientSecret !== undefined) body.set('client_secret', endpoint.clientSecret);
+  }
+  const response = await fetchJson(http, 'token endpoint', endpoint.url, { method: 'POST', headers, body });
+  return readTokenResponse(http.upstream, response.status, response.body);
+}
+
+/** RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded. */
+export function basicAuthorization(clientId: string, clientSecret: string): string {
+  const encode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
+}
+
+function readTokenResponse(upstream: string, status: number, body: unknown): TokenResponse {
+  // A 200 carrying an error body is an error too (some IdPs answer every call with 200).
+  if (status !== 200 || (isObject(body) && body.error !== undefined)) throw tokenError(upstream, status, body);
+  if (!isObject(body)) throw new UpstreamError(upstream, 'failed', 'token endpoint answered no JSON object', { code: 'bad_token_response' });
+  const { access_token: accessToken, refresh_token: refreshToken, token_type: tokenType } = body;
+  if (typeof accessToken !== 'string' || accessToken === '') {
+    throw new UpstreamError(upstream, 'failed', 'token response without access_token', { code: 'bad_token_response' });
+  }
+  // We present the token as a Bearer token; any other type (DPoP, MAC) would be misused.
+  if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
+    throw new UpstreamError(upstream, 'failed', 'token response with a token_type other than Bearer', { code: 'bad_token_response' });
+  }
+  return { accessToken, refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined, params: body };
+}
+
+function tokenError(upstream: string, status: number, body: unknown): UpstreamError {
+  const code = isObject(body) ? safeCode(body.error) : undefined;
+  const described = isObject(body) && typeof body.error_description === 'string' ? `: ${body.error_description.slice(0, 200)}` : '';
+  const message = `token endpoint refused the code (HTTP ${status}${code ? `, ${code}` : ''})${described}`;
+  // Wrong client id/secret or auth method: only the operator can fix it.
+  if (status === 401 || code === 'invalid_client' || code === 'unauthorized_client') {
+    return new UpstreamError(upstream, 'misconfigured', message, { code: code ?? 'invalid_client' });
+  }
+  if (isTransientStatus(status)) return new UpstreamError(upstream, 'unavailable', message, { code: code ?? `http_${status}` });
+  return new UpstreamError(upstream, 'failed', message, { code: code ?? `http_${status}` });
+}
+
+type NodeOAuthTokenCallback = (err: unknown, accessToken?: string, refreshToken?: string, params?: Record<string, unknown>) => void;
+
+/**
+ * Replaces node-oauth's `getOAuthAccessToken(code, params, callback)`. passport-oauth2 passes
+ * grant_type, redirect_uri and code_verifier in `params`.
+ */
+export function nodeOAuthTokenCall(http: UpstreamHttp, endpoint: TokenEndpoint) {
+  return (code: string, params: Record<string, string>, callback: NodeOAuthTokenCallback): void => {
+    settle(
+      exchangeCode(http, endpoint, { ...params, code }),
+      (tokens) => callback(null, tokens.accessToken, tokens.refreshToken, tokens.params),
+      (err) => callback(err),
+    );
+  };
+}

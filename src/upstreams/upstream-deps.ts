@@ -1,0 +1,15 @@
+/** What every upstream factory (`openOAuth2`, `openOidc`, `openDingTalk`) is given. */
+import type { Store } from '../store/types.js';
+
+export interface UpstreamLogger {
+  info(details: Record<string, unknown>, message: string): void;
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+export interface UpstreamDeps {
+  log: UpstreamLogger;
+  /** Defaults to the global fetch; tests may inject one. */
+  fetch?: typeof fetch;
+  /** For upstreams that cache (DingTalk app tokens); oauth2 and oidc do not use it. */
+  store?: Store;
+}
