@@ -1,0 +1,54 @@
+import type { ClientMetadata } from 'oidc-provider';
+import type { ClaimPolicy } from '../accounts/types.js';
+import type { ClientConfig, Config } from '../config/schema.js';
+
+/** Our per-client keys (DESIGN "The config contract"), which oidc-provider would drop silently. */
+export interface ClientExtras {
+  /** First-party: the bridge answers the consent prompt itself (also for prompt=consent). */
+  skipConsent: boolean;
+  /** Upstream ids this client offers; undefined means all. */
+  upstreams?: string[];
+  emitEmail: 'verified' | 'any' | 'never';
+  groups?: { prefix: string; allow?: string[]; max: number };
+  /** May introspect tokens of every client, not only its own. */
+  resourceServer: boolean;
+  clientName?: string;
+}
+
+const EXTRA_KEYS = ['skipConsent', 'upstreams', 'emitEmail', 'groups', 'resourceServer'] as const;
+
+/** The client as oidc-provider must see it: standard metadata only. */
+export function clientMetadataOf(client: ClientConfig): ClientMetadata {
+  const metadata: Record<string, unknown> = { ...client };
+  for (const key of EXTRA_KEYS) delete metadata[key];
+  for (const [key, value] of Object.entries(metadata)) if (value === undefined) delete metadata[key];
+  return metadata as ClientMetadata;
+}
+
+function extrasOf(client: ClientConfig): ClientExtras {
+  const extras: ClientExtras = {
+    skipConsent: client.skipConsent,
+    emitEmail: client.emitEmail,
+    resourceServer: client.resourceServer,
+  };
+  if (client.upstreams) extras.upstreams = [...client.upstreams];
+  if (client.groups) extras.groups = { ...client.groups };
+  if (client.client_name) extras.clientName = client.client_name;
+  return extras;
+}
+
+/** client_id → extras, kept beside the provider (a side map rather than extraClientMetadata validators). */
+export function clientExtrasMap(config: Config): ReadonlyMap<string, ClientExtras> {
+  return new Map(config.clients.map((client) => [client.client_id, extrasOf(client)]));
+}
+
+/** Claim shaping for tokens issued to a client; unknown clients get the strictest shape. */
+export function claimPolicyOf(extras: ClientExtras | undefined): ClaimPolicy {
+  if (!extras) return { emitEmail: 'verified' };
+  return extras.groups ? { emitEmail: extras.emitEmail, groups: extras.groups } : { emitEmail: extras.emitEmail };
+}
+
+/** Upstream ids a client may use: its own list, else every configured upstream. */
+export function allowedUpstreams(config: Config, extras: ClientExtras | undefined): string[] {
+  return extras?.upstreams ?? config.upstreams.map((u) => u.id);
+}

@@ -1,0 +1,173 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errors, type InteractionResults } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { ClientExtras } from './clients.js';
+
+/** The login page is gone: no or a foreign interaction cookie, expired, or already finished. */
+export class InteractionExpiredError extends Error {
+  override name = 'InteractionExpiredError';
+  readonly status = 400;
+  readonly expose = true;
+  constructor(message = 'this sign-in page has expired; start again from the application') {
+    super(message);
+  }
+}
+
+/** An interaction (a pending login or consent) as the interaction pages need it. */
+export interface InteractionView {
+  uid: string;
+  prompt: 'login' | 'consent';
+  /** Why the prompt was raised: no_session, max_age, login (prompt=login), recheck_due, account_unavailable, op_scopes_missing … */
+  reasons: string[];
+  clientId: string;
+  clientName?: string;
+  /** The authorization request's parameters: ui_locales, upstream, login_hint, scope, prompt, max_age … */
+  params: Record<string, unknown>;
+  /** The browser session's account, when there is one. `loginTs` in epoch seconds. */
+  session?: { accountId: string; loginTs?: number };
+  missingScopes: string[];
+  missingClaims: string[];
+  /** Where the browser goes once the interaction is finished (the provider's resume URL). */
+  returnTo: string;
+  /** Epoch seconds after which the interaction no longer exists. */
+  expiresAt: number;
+}
+
+export interface LoginResult {
+  accountId: string;
+  amr?: string[];
+  acr?: string;
+  /** false: the browser session ends with the browser (a transient cookie). Default true. */
+  remember?: boolean;
+}
+
+export interface InteractionApi {
+  /**
+   * For /interaction/:uid pages: the interaction named by the request's interaction cookie, which
+   * must also be `uidFromUrl` (oidc-provider does not compare them). Throws InteractionExpiredError.
+   */
+  get(req: IncomingMessage, res: ServerResponse, uidFromUrl: string): Promise<InteractionView>;
+  /** By uid alone, for upstream callbacks (the interaction cookie is scoped to /interaction/<uid>). */
+  find(uid: string): Promise<InteractionView | undefined>;
+  /** Records the login; returns the URL to answer 303 with. Throws InteractionExpiredError. */
+  finishLogin(uid: string, login: LoginResult): Promise<string>;
+  /** Grants what the consent prompt found missing (offline_access included); returns the 303 URL. */
+  finishConsent(uid: string): Promise<string>;
+  /** Ends the authorization request with an OAuth error to the client (access_denied, invalid_request …). */
+  finishError(uid: string, error: string, description?: string): Promise<string>;
+  clientExtras(clientId: string): ClientExtras | undefined;
+}
+
+type StoredInteraction = InstanceType<Provider['Interaction']>;
+
+const epochNow = () => Math.floor(Date.now() / 1000);
+const stringArray = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+
+/** The interaction facade: the interactions module never imports oidc-provider. */
+export function createInteractionApi(provider: Provider, extrasOf: (clientId: string) => ClientExtras | undefined): InteractionApi {
+  async function view(interaction: StoredInteraction): Promise<InteractionView> {
+    const clientId = String(interaction.params.client_id ?? '');
+    const details = (interaction.prompt.details ?? {}) as Record<string, unknown>;
+    const result: InteractionView = {
+      uid: interaction.uid,
+      prompt: interaction.prompt.name as 'login' | 'consent',
+      reasons: [...interaction.prompt.reasons],
+      clientId,
+      params: { ...interaction.params },
+      missingScopes: stringArray(details.missingOIDCScope),
+      missingClaims: stringArray(details.missingOIDCClaims),
+      returnTo: interaction.returnTo,
+      expiresAt: interaction.exp,
+    };
+    const client = clientId ? await provider.Client.find(clientId) : undefined;
+    const clientName = client?.clientName ?? extrasOf(clientId)?.clientName;
+    if (clientName) result.clientName = clientName;
+    if (interaction.session?.accountId) {
+      const session = interaction.session.uid ? await provider.Session.findByUid(interaction.session.uid) : undefined;
+      result.session = session?.loginTs === undefined
+        ? { accountId: interaction.session.accountId }
+        : { accountId: interaction.session.accountId, loginTs: session.loginTs };
+    }
+    return result;
+  }
+
+  async function load(uid: string): Promise<StoredInteraction> {
+    const interaction = await provider.Interaction.find(uid);
+    if (!interaction || interaction.exp - epochNow() <= 0) throw new InteractionExpiredError();
+    return interaction;
+  }
+
+  /** What the provider's own interactionResult does, but by uid (works on upstream callback URLs). */
+  async function finish(uid: string, result: InteractionResults, merge: boolean): Promise<string> {
+    const interaction = await load(uid);
+    interaction.result = merge ? { ...interaction.lastSubmission, ...result } : result;
+    const remaining = interaction.exp - epochNow();
+    if (remaining <= 0) throw new InteractionExpiredError();
+    await interaction.save(remaining);
+    return interaction.returnTo;
+  }
+
+  async function consentGrant(interaction: StoredInteraction): Promise<string> {
+    const accountId = interaction.session?.accountId ?? interaction.lastSubmission?.login?.accountId;
+    if (!accountId) throw new InteractionExpiredError('no signed-in account for this consent');
+    const grant = (interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined)
+      ?? new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
+    const details = (interaction.prompt.details ?? {}) as Record<string, unknown>;
+    const scopes = stringArray(details.missingOIDCScope);
+    if (scopes.length) grant.addOIDCScope(scopes.join(' '));
+    const claims = stringArray(details.missingOIDCClaims);
+    if (claims.length) grant.addOIDCClaims(claims);
+    for (const [indicator, list] of Object.entries((details.missingResourceScopes ?? {}) as Record<string, unknown>)) {
+      grant.addResourceScope(indicator, stringArray(list).join(' '));
+    }
+    return grant.save();
+  }
+
+  const guarded = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      if (err instanceof errors.SessionNotFound) throw new InteractionExpiredError();
+      throw unwrap(err);
+    }
+  };
+
+  return {
+    get: guarded(async (req, res, uidFromUrl) => {
+      const interaction = await provider.interactionDetails(req, res);
+      if (interaction.uid !== uidFromUrl) throw new InteractionExpiredError();
+      return view(interaction);
+    }),
+    find: guarded(async (uid) => {
+      const interaction = await provider.Interaction.find(uid);
+      return interaction ? view(interaction) : undefined;
+    }),
+    finishLogin: guarded(async (uid, login) => finish(uid, {
+      login: {
+        accountId: login.accountId,
+        ...(login.amr ? { amr: login.amr } : {}),
+        ...(login.acr ? { acr: login.acr } : {}),
+        remember: login.remember ?? true,
+        ts: epochNow(),
+      },
+    }, true)),
+    finishConsent: guarded(async (uid) => {
+      const grantId = await consentGrant(await load(uid));
+      return finish(uid, { consent: { grantId } }, true);
+    }),
+    finishError: guarded(async (uid, error, description) => finish(uid, {
+      error,
+      ...(description ? { error_description: description } : {}),
+    }, false)),
+    clientExtras: (clientId) => extrasOf(clientId),
+  };
+}
+
+/**
+ * The adapter turns a StoreUnavailableError into the provider's 503; callers of this facade are
+ * express routes, whose error handler knows the store's own error: hand that back.
+ */
+function unwrap(err: unknown): unknown {
+  if (err instanceof errors.OIDCProviderError && err.statusCode === 503 && err.cause) return err.cause;
+  return err;
+}

@@ -1,0 +1,47 @@
+import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { viaProvider } from './errors.js';
+
+/** Whether a reused browser session must go back to its upstream (DESIGN, login step 2). */
+export type NeedsRecheck = (accountId: string, sessionLoginTs: number | undefined) => Promise<boolean>;
+
+/**
+ * oidc-provider's default prompts, with two more reasons to raise the login prompt for a browser
+ * session that already has an account:
+ * - `account_unavailable`: the account is gone, has left or was tombstoned (findAccount found
+ *   nothing), so the session must not be reused;
+ * - `recheck_due`: `needsRecheck` says the upstream must confirm the person again.
+ * Neither fires right after a login (`result.login`), which would loop. Under `prompt=none` both
+ * answer `login_required`.
+ */
+export function createInteractionPolicy(needsRecheck: NeedsRecheck) {
+  const policy = interactionPolicy.base();
+  const login = policy.get('login')!;
+
+  login.checks.add(new interactionPolicy.Check(
+    'account_unavailable',
+    'the signed-in account is no longer available',
+    'login_required',
+    (ctx: KoaContextWithOIDC) => {
+      const { session, result, account } = ctx.oidc;
+      if (!session?.accountId || account) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      // A login that just finished named an account findAccount cannot load: asking again would loop.
+      if (result?.login) throw new errors.AccessDenied('the account is not available');
+      return interactionPolicy.Check.REQUEST_PROMPT;
+    },
+  ));
+
+  login.checks.add(new interactionPolicy.Check(
+    'recheck_due',
+    'the identity source must confirm the account again',
+    'login_required',
+    async (ctx: KoaContextWithOIDC) => {
+      const { session, result, account } = ctx.oidc;
+      if (!session?.accountId || !account || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const { accountId, loginTs } = session;
+      const due = await viaProvider(() => needsRecheck(accountId, loginTs));
+      return due ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    },
+  ));
+
+  return policy;
+}

@@ -1,0 +1,95 @@
+import type { EventEmitter } from 'node:events';
+import Provider, { type JWK, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { Account, ClaimPolicy } from '../accounts/types.js';
+import type { Config } from '../config/schema.js';
+import type { Store } from '../store/types.js';
+import { clientExtrasMap } from './clients.js';
+import { buildConfiguration, isHttps, laxCookiesOverHttp } from './configuration.js';
+import { createFindAccount, type Recheck } from './find-account.js';
+import { createInteractionApi, type InteractionApi } from './interactions-api.js';
+import type { NeedsRecheck } from './login-policy.js';
+import { defaultPages, providerPages, type Pages } from './pages.js';
+import { createRefreshGrace } from './refresh-grace.js';
+import { assertClientAlgsSignable } from './signing-algs.js';
+
+export interface ProviderDeps {
+  config: Config;
+  store: Store;
+  /** Private JWKs, the signer of each alg first (src/oidc/keys.ts `loadKeys().jwks`). */
+  jwks: { keys: JWK[] };
+  accounts: { get(sub: string): Promise<Account | undefined> };
+  claimsFor: (account: Account, policy: ClaimPolicy) => Record<string, unknown>;
+  /** Asked on every winning refresh. Default: always 'ok'. */
+  recheck?: Recheck;
+  /** Asked when a browser session is reused. Default: never due. */
+  needsRecheck?: NeedsRecheck;
+  pages?: Pages;
+  log: Logger;
+}
+
+export interface ProviderBundle {
+  /** The oidc-provider instance (a Koa app): for src/server only. */
+  provider: Provider;
+  interactions: InteractionApi;
+  /** Ends every grant (with its tokens) and browser session of an account. */
+  revokeAccount(sub: string): Promise<{ grants: number; sessions: number }>;
+}
+
+/** Protocol events as log lines: never tokens, codes or cookies, only codes of errors and ids. */
+function logEvents(provider: Provider, log: Logger): void {
+  // Typed loosely: the event map of @types/oidc-provider lacks Koa's own 'error'.
+  const events = provider as unknown as EventEmitter;
+  events.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
+    log.error({ err, path: ctx.path, method: ctx.method }, 'oidc-provider server_error');
+  });
+  for (const event of ['grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'end_session.error']) {
+    events.on(event, (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string; error_detail?: string }) => {
+      log.debug({ event, error: err.error, description: err.error_description, detail: err.error_detail, path: ctx.path }, 'protocol error');
+    });
+  }
+  events.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }) => {
+    log.warn({ err: { message: err.message }, clientId: client.clientId }, 'back-channel logout delivery failed');
+  });
+  // Koa's own error event: an error that escaped every handler (its default handler prints stacks to stderr).
+  events.on('error', (err: Error & { expose?: boolean }) => {
+    if (err.expose) log.debug({ message: err.message }, 'request refused by oidc-provider');
+    else log.error({ err }, 'unhandled error in oidc-provider');
+  });
+}
+
+/** oidc-provider configured for production from our config (issue 2 item 3). */
+export function createProvider(deps: ProviderDeps): ProviderBundle {
+  const { config, store, log } = deps;
+  assertClientAlgsSignable(config, deps.jwks);
+  const extras = clientExtrasMap(config);
+  const extrasOf = (clientId: string) => extras.get(clientId);
+  const grace = createRefreshGrace(store.ephemeral, config.refreshGraceSeconds);
+  const findAccount = createFindAccount({
+    store,
+    accounts: deps.accounts,
+    claimsFor: deps.claimsFor,
+    recheck: deps.recheck ?? (async () => 'ok'),
+    extrasOf,
+    grace,
+    log,
+  });
+  const configuration = buildConfiguration({
+    config,
+    store,
+    jwks: deps.jwks,
+    findAccount,
+    needsRecheck: deps.needsRecheck ?? (async () => false),
+    extrasOf,
+    pages: providerPages(deps.pages ?? defaultPages, config.ui.defaultLocale, log),
+  });
+  const provider = new Provider(config.issuer, configuration);
+  provider.use(grace.middleware);
+  if (!isHttps(config.issuer)) provider.use(laxCookiesOverHttp);
+  logEvents(provider, log);
+  return {
+    provider,
+    interactions: createInteractionApi(provider, extrasOf),
+    revokeAccount: (sub) => store.revokeAccount(sub),
+  };
+}

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Records } from '../store/types.js';
+import { TemporarilyUnavailableError, viaProvider } from './errors.js';
+
+/** A token endpoint answer as the winner sent it. Holds tokens: kept only for the grace window. */
+interface Reply {
+  status: number;
+  body: unknown;
+}
+
+/** Thrown for a loser that adopts the winner's reply; the middleware swaps in that reply. */
+class AdoptedReply extends errors.InvalidGrant {
+  constructor() {
+    // If the swap were ever skipped the client still gets a correct refusal.
+    super('refresh token redeemed by a concurrent request');
+  }
+}
+
+const POLL_MS = 25;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const hashOf = (tokenId: string) => createHash('sha256').update(tokenId).digest('base64url');
+
+/**
+ * One winner per refresh token (DESIGN "Refresh tokens"). The first redemption claims
+ * `rt:<sha256(token)>` for `graceSeconds`; concurrent ones within that window wait for the
+ * winner's reply (`rtres:<hash>`, same TTL) and answer with it, so a client that retried or raced
+ * itself gets the rotated token instead of losing its grant. After the window the claim is gone:
+ * a reuse then runs through oidc-provider, which revokes the grant of a rotated token.
+ *
+ * The claim is taken from `findAccount`, the first hook the refresh grant calls after client
+ * authentication and the token's client, expiry and grant checks: a loser has proven it is the
+ * same client before it can see the winner's tokens.
+ */
+export function createRefreshGrace(records: Records, graceSeconds: number) {
+  const winners = new WeakMap<object, string>();
+  const adopted = new WeakMap<object, Reply>();
+
+  async function waitForReply(hash: string): Promise<Reply | undefined> {
+    const claimedAt = (await records.get<number>(`rt:${hash}`)) ?? Date.now();
+    const deadline = claimedAt + graceSeconds * 1000;
+    for (;;) {
+      const reply = await records.get<Reply>(`rtres:${hash}`);
+      if (reply) return reply;
+      if (Date.now() >= deadline) return undefined;
+      await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  return {
+    /** In findAccount for a refresh: returns for the winner, throws for a loser. */
+    async claim(ctx: KoaContextWithOIDC, tokenId: string): Promise<void> {
+      if (graceSeconds <= 0) return;
+      const hash = hashOf(tokenId);
+      if (await viaProvider(() => records.add(`rt:${hash}`, Date.now(), graceSeconds))) {
+        winners.set(ctx, hash);
+        return;
+      }
+      const reply = await viaProvider(() => waitForReply(hash));
+      if (!reply) throw new TemporarilyUnavailableError('a concurrent redemption of this refresh token has not finished; retry shortly');
+      adopted.set(ctx, reply);
+      throw new AdoptedReply();
+    },
+
+    /** provider.use middleware: publishes the winner's reply, swaps it in for losers. */
+    async middleware(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+      await next();
+      const hash = winners.get(ctx);
+      if (hash) await publish(ctx, hash);
+      const reply = adopted.get(ctx);
+      if (reply) {
+        ctx.status = reply.status;
+        ctx.body = reply.body;
+      }
+    },
+  };
+
+  async function publish(ctx: KoaContextWithOIDC, hash: string): Promise<void> {
+    try {
+      await records.set<Reply>(`rtres:${hash}`, { status: ctx.status, body: ctx.body }, graceSeconds);
+      // A refusal consumed nothing (or already revoked the grant): let the next attempt run afresh.
+      if (ctx.status !== 200) await records.delete(`rt:${hash}`);
+    } catch {
+      // Store down: the winner still gets its answer; waiting losers time out with a 503.
+    }
+  }
+}
+
+export type RefreshGrace = ReturnType<typeof createRefreshGrace>;

@@ -1,0 +1,86 @@
+import express, { type Express, type Router } from 'express';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import { issuerPath } from '../oidc/configuration.js';
+import type { Pages } from '../oidc/pages.js';
+import type { ProviderBundle } from '../oidc/provider.js';
+import type { Store } from '../store/types.js';
+import { errorHandler, notFound } from './error-handler.js';
+import { healthRouter } from './health.js';
+import { providerHolder } from './provider-mount.js';
+import { securityHeaders } from './security-headers.js';
+import { watchStoreHealth } from './store-health.js';
+
+export interface AppDeps {
+  config: Config;
+  provider: ProviderBundle;
+  store: Store;
+  /** Login, consent and upstream routes; mounted at the issuer's path, before the provider. */
+  interactionsRouter?: Router;
+  /** Other routers (e.g. the demo sandbox), each at its own absolute path, mounted before the interactions. */
+  extraRoutes?: { path: string; router: Router }[];
+  log: Logger;
+  /** With a registry: GET /metrics and the store health gauge. */
+  metricsRegistry?: Registry;
+  /** Error pages for requests that fail outside oidc-provider (defaults: plain pages). */
+  pages?: Pages;
+}
+
+export interface App {
+  app: Express;
+  /** /readyz answers 503 from now on, so load balancers drain this replica. */
+  setShuttingDown(): void;
+  /** Routes new requests to another provider instance (e.g. rebuilt with new signing keys). */
+  swapProvider(bundle: ProviderBundle): void;
+}
+
+/** express `trust proxy` from config: hop count, CIDR list, or nothing (a client cannot spoof its address). */
+function trustProxyValue(trust: Config['trustProxy']): number | string[] | false {
+  if (!trust) return false;
+  return 'hops' in trust ? trust.hops : trust.cidrs;
+}
+
+/**
+ * The whole HTTP surface. Everything lives under the issuer's path (`https://host/sso` → `/sso/…`),
+ * health probes also at the root; oidc-provider is mounted last.
+ */
+export function createApp(deps: AppDeps): App {
+  const { config, log } = deps;
+  const prefix = issuerPath(config.issuer);
+  const app = express();
+  let shuttingDown = false;
+  const holder = providerHolder(deps.provider, config.issuer);
+
+  app.disable('x-powered-by');
+  app.set('trust proxy', trustProxyValue(config.trustProxy));
+  app.use(securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }));
+
+  const health = healthRouter(() => shuttingDown);
+  app.use(health);
+  if (prefix) app.use(prefix, health);
+
+  const registry = deps.metricsRegistry;
+  if (registry) {
+    app.get('/metrics', async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+  }
+  watchStoreHealth(deps.store, log, registry);
+
+  for (const { path, router } of deps.extraRoutes ?? []) app.use(path, router);
+  if (deps.interactionsRouter) app.use(prefix || '/', deps.interactionsRouter);
+  app.use(prefix || '/', holder.handle);
+
+  const pageDeps = { pages: deps.pages, defaultLocale: config.ui.defaultLocale };
+  app.use(notFound(pageDeps));
+  app.use(errorHandler({ log, ...pageDeps }));
+
+  return {
+    app,
+    setShuttingDown: () => {
+      shuttingDown = true;
+    },
+    swapProvider: (bundle) => holder.swap(bundle),
+  };
+}

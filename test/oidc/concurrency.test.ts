@@ -1,0 +1,71 @@
+/**
+ * Races at the HTTP level (issue 2 item 5), on the memory store and on Redis: one authorization
+ * code redeemed in parallel, one refresh token redeemed in parallel and within/after the grace window.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import * as client from 'openid-client';
+import { startBridge, RP, type Bridge } from '../helpers/bridge.js';
+import { authorize, basic, postForm, rpFor, signIn } from '../helpers/oidc-rp.js';
+
+const WEB_CB = `${RP}/cb`;
+const GRACE_SECONDS = 1;
+
+async function statusAndBody(res: Response) {
+  return { status: res.status, body: await res.json() as Record<string, unknown> };
+}
+
+for (const kind of ['memory', 'redis'] as const) {
+  describe(`concurrent redemptions on the ${kind} store`, () => {
+    let bridge: Bridge;
+    let rp: client.Configuration;
+    const auth = { authorization: basic('web', 'web-secret') };
+    before(async () => {
+      bridge = await startBridge({ store: kind, configPatch: { refreshGraceSeconds: GRACE_SECONDS } });
+      rp = await rpFor(bridge, 'web', { secret: 'web-secret' });
+    });
+    after(() => bridge.close());
+
+    const refresh = (token: string) => postForm(`${bridge.issuer}/token`, { grant_type: 'refresh_token', refresh_token: token }, auth);
+
+    it('gives one 200 and N-1 invalid_grant for 10 parallel redemptions of one code', async () => {
+      const { callback } = await authorize(rp, { redirectUri: WEB_CB });
+      const code = callback.searchParams.get('code')!;
+      const results = await Promise.all(Array.from({ length: 10 }, () => postForm(`${bridge.issuer}/token`, {
+        grant_type: 'authorization_code', code, redirect_uri: WEB_CB,
+      }, auth).then(statusAndBody)));
+      const statuses = results.map((r) => r.status).sort();
+      assert.deepEqual(statuses, [200, 400, 400, 400, 400, 400, 400, 400, 400, 400]);
+      for (const r of results.filter((x) => x.status === 400)) assert.equal(r.body.error, 'invalid_grant');
+    });
+
+    it('answers 5 parallel redemptions of one refresh token with the same body', async () => {
+      const { tokens } = await signIn(rp, { redirectUri: WEB_CB });
+      const results = await Promise.all(Array.from({ length: 5 }, () => refresh(tokens.refresh_token!).then(statusAndBody)));
+      assert.deepEqual(results.map((r) => r.status), [200, 200, 200, 200, 200]);
+      for (const r of results.slice(1)) assert.deepEqual(r.body, results[0]!.body);
+      assert.notEqual(results[0]!.body.refresh_token, tokens.refresh_token, 'rotated once');
+      // The one rotated token works.
+      const next = await refresh(results[0]!.body.refresh_token as string);
+      assert.equal(next.status, 200);
+    });
+
+    it('answers a retry within the window with the winner\'s reply, and revokes the grant on reuse after it', async () => {
+      const { tokens } = await signIn(rp, { redirectUri: WEB_CB });
+      const first = await statusAndBody(await refresh(tokens.refresh_token!));
+      assert.equal(first.status, 200);
+      const retry = await statusAndBody(await refresh(tokens.refresh_token!));
+      assert.deepEqual(retry, first);
+
+      await delay(GRACE_SECONDS * 1000 + 200); // let the grace window pass (a TTL, not readiness)
+      const reuse = await statusAndBody(await refresh(tokens.refresh_token!));
+      assert.equal(reuse.status, 400);
+      assert.equal(reuse.body.error, 'invalid_grant');
+      // Reuse of a rotated token ends the whole grant: the winner's tokens are dead too.
+      const rotated = await statusAndBody(await refresh(first.body.refresh_token as string));
+      assert.equal(rotated.body.error, 'invalid_grant');
+      assert.equal((await client.tokenIntrospection(rp, first.body.access_token as string)).active, false);
+    });
+  });
+}
