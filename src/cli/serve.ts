@@ -57,9 +57,9 @@ export function storeOptionsOf(config: Config['store']): StoreOptions {
     url: config.url,
     keyPrefix: config.keyPrefix,
     commandTimeoutMs: config.commandTimeoutMs,
-    ...(config.sentinel ? { sentinel: { name: config.sentinel.name, nodes: config.sentinel.nodes.map(hostPort), password: config.sentinel.password } } : {}),
+    ...(config.sentinel ? { sentinelName: config.sentinel.name, sentinels: config.sentinel.nodes.map(hostPort), sentinelPassword: config.sentinel.password } : {}),
     ...(config.cluster ? { cluster: { nodes: config.cluster.nodes.map(hostPort) } } : {}),
-  } as StoreOptions;
+  };
 }
 
 function maxSignedLifetime(config: Config): number {
