@@ -224,6 +224,12 @@ export const oauth2UpstreamSchema = z.strictObject({
   clientAuth: clientAuth.default('client_secret_post'),
   /** Send PKCE (S256) to upstreams that support it. */
   pkce: z.boolean().default(false),
+  /**
+   * The upstream only holds email addresses it verified (e.g. a corporate directory behind an
+   * IDaaS): treat a mapped email as verified when the upstream does not say otherwise, so clients
+   * with `emitEmail: verified` receive it. Default: false (the aliyun-idaas preset included): an unverified email never links or verifies.
+   */
+  trustEmail: z.boolean().optional(),
   claims: claimMapSchema.partial({ subject: true }).optional(),
 }).superRefine((u, ctx) => {
   for (const key of ['authorizationURL', 'tokenURL', 'userInfoURL'] as const) {
@@ -249,6 +255,12 @@ export const oidcUpstreamSchema = z.strictObject({
   pkce: z.boolean().default(true),
   /** Also call the userinfo endpoint and merge its claims over the ID token's. */
   userInfo: z.boolean().default(false),
+  /**
+   * The upstream only holds email addresses it verified (e.g. a corporate directory behind an
+   * IDaaS): treat a mapped email as verified when the upstream does not say otherwise, so clients
+   * with `emitEmail: verified` receive it. Default false: an unverified email never links or verifies.
+   */
+  trustEmail: z.boolean().default(false),
   claims: claimMapSchema.partial({ subject: true }).default({}),
 });
 

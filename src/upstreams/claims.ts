@@ -55,8 +55,10 @@ export function mapIdentity(source: Record<string, unknown>, mapping: IdentityMa
   if (linkKey === undefined) throw new UpstreamError(upstream, 'failed', `identity without link key refused (no value at "${claims.linkKey}")`, { code: 'no_link_key' });
 
   const email = emailOf(read(claims.email));
+  // What the upstream says about its email wins; when it says nothing, the configured default applies.
+  const verifiedClaim = read(claims.emailVerified);
   const emailVerified = email === undefined ? undefined
-    : claims.emailVerified === undefined ? mapping.emailVerifiedDefault : isTrue(read(claims.emailVerified));
+    : verifiedClaim === undefined ? mapping.emailVerifiedDefault : isTrue(verifiedClaim);
   const username = claimString(read(claims.username));
   return {
     upstream,

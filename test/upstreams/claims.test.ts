@@ -100,10 +100,13 @@ describe('mapIdentity', () => {
     assert.equal(mapIdentity({ sub: 's', email: 'a@example.test' }, mapping).emailVerified, false);
   });
 
-  it('uses the emailVerified default only when no path is mapped, and never without an email', () => {
+  it('uses the emailVerified default (trustEmail) when the upstream says nothing, and never without an email', () => {
     const trusting = { ...idaasMapping, emailVerifiedDefault: true };
     assert.equal(mapIdentity({ data: { sub: 1, email: 'a@example.test' } }, trusting).emailVerified, true);
     assert.equal(mapIdentity({ data: { sub: 1 } }, trusting).emailVerified, undefined);
+    const mapped = { ...trusting, claims: { subject: 'sub', email: 'email', emailVerified: 'email_verified' } };
+    assert.equal(mapIdentity({ sub: 's', email: 'a@example.test' }, mapped).emailVerified, true, 'absent claim: the default');
+    assert.equal(mapIdentity({ sub: 's', email: 'a@example.test', email_verified: false }, mapped).emailVerified, false, 'an explicit false wins');
   });
 
   it('drops malformed emails, pictures and phone numbers', () => {

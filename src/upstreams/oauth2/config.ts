@@ -36,7 +36,7 @@ export function resolveOAuth2Config(config: OAuth2UpstreamConfig): ResolvedOAuth
     scope: config.scope ?? preset?.scope,
     claims: { ...preset?.claims, ...definedOnly(config.claims ?? {}), subject },
     linkDomain: config.linkDomain ?? `oauth2:${new URL(authorizationURL).host}`,
-    emailVerifiedDefault: preset?.emailVerified ?? false,
+    emailVerifiedDefault: config.trustEmail ?? preset?.emailVerified ?? false,
     checkUserInfo: preset?.checkUserInfo,
   };
 }

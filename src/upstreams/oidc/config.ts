@@ -21,7 +21,7 @@ export function oidcIdentityMapping(config: OidcUpstreamConfig): IdentityMapping
     // The issuer, not the config id: renaming the upstream must not change anyone's `sub`.
     linkDomain: config.linkDomain ?? `oidc:${config.issuer}`,
     claims: { ...OIDC_DEFAULT_CLAIMS, ...configured },
-    // Unused while `emailVerified` has a path (the default): an absent email_verified means false.
-    emailVerifiedDefault: false,
+    // Used when the ID token / userinfo carries no email_verified at all; an explicit false wins.
+    emailVerifiedDefault: config.trustEmail,
   };
 }
