@@ -119,6 +119,7 @@ main(process.argv.slice(2)).then(
       err(`oidc-bridge: ${error instanceof Error ? error.message : String(error)}`);
       if (process.env.OIDC_BRIDGE_DEBUG) console.error(error);
     }
-    process.exitCode = 1;
+    // A failed start may leave sockets or timers behind; nothing useful can still happen.
+    process.exit(1);
   },
 );

@@ -68,10 +68,6 @@ function maxSignedLifetime(config: Config): number {
 
 export async function buildBridge(config: Config, options: BuildOptions): Promise<Bridge> {
   const log = options.log ?? createLogger({ level: config.logging.level });
-  const store = options.store ?? openStore(storeOptionsOf(config.store));
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
-
   const loadSigningKeys = () => loadKeys({
     dir: config.keys.dir,
     production: options.production,
@@ -79,7 +75,11 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     log,
     ...(options.configPath ? { configPath: options.configPath } : {}),
   });
+  // Keys first: a start-up that must refuse (production without keys) opens no connection.
   let keys = await loadSigningKeys();
+  const store = options.store ?? openStore(storeOptionsOf(config.store));
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
 
   const accounts = createAccounts({ store, usernames: config.usernames, log });
   const upstreams = await openUpstreams(config.upstreams, { log, store, ...(options.fetch ? { fetch: options.fetch } : {}) });

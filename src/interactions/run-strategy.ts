@@ -18,7 +18,11 @@ export type StrategyResult =
 
 const authenticator = new passport.Authenticator();
 
-export function runStrategy(strategy: Strategy, req: Request, res: Response): Promise<StrategyResult> {
+/**
+ * `callback: true` on the callback route: a request there is always a callback, even with no
+ * code, state or error, so the strategy refuses it (LegStateError) instead of starting a new leg.
+ */
+export function runStrategy(strategy: Strategy, req: Request, res: Response, options: { callback?: boolean } = {}): Promise<StrategyResult> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (result: StrategyResult) => {
@@ -31,7 +35,7 @@ export function runStrategy(strategy: Strategy, req: Request, res: Response): Pr
     const responded = () => settle({ kind: 'responded' });
     res.once('finish', responded);
     res.once('close', responded);
-    const middleware = authenticator.authenticate(Object.create(strategy) as Strategy, { session: false }, (err: unknown, user: unknown, info: unknown, status: unknown) => {
+    const middleware = authenticator.authenticate(Object.create(strategy) as Strategy, { session: false, ...options }, (err: unknown, user: unknown, info: unknown, status: unknown) => {
       if (err) settle({ kind: 'error', err });
       else if (user) settle({ kind: 'success', user });
       else settle({ kind: 'fail', info, status: typeof status === 'number' ? status : undefined });

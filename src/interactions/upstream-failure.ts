@@ -25,7 +25,7 @@ export interface FailureTarget {
 /** The upstream's hint in the page's language: a `hints.*` id, any message id, or literal text. */
 export function hintText(ctx: Ctx, err: UpstreamError, locale: Locale, names: { upstream: string; client?: string }): string | undefined {
   const { hint, params = {} } = err.detail;
-  if (!hint) return undefined;
+  if (!hint) return err.detail.text?.[locale] ?? err.detail.text?.en;
   const t = ctx.pages.translator(locale);
   const all = { ...params, ...names };
   if (ctx.pages.hasMessage(`hints.${hint}`)) return t(`hints.${hint}`, all);

@@ -43,7 +43,7 @@ export async function upstreamCallback(ctx: Ctx, req: Request, res: Response): P
   const upstream = ctx.upstreams.get(String(req.params.id));
   if (!upstream) return sendMessagePage(ctx, req, res, 404, 'errors.notFound');
   applyPageHeaders(res);
-  const result = await runStrategy(ctx.strategy(upstream), req, res);
+  const result = await runStrategy(ctx.strategy(upstream), req, res, { callback: true });
   if (result.kind === 'responded') return;
   const leg = await legOf(ctx, req, upstream, result);
   const locale = leg?.locale ?? ctx.pages.locale({ acceptLanguage: req.headers['accept-language'] });

@@ -26,6 +26,8 @@ export interface FindAccountDeps {
 function oidcAccount(account: Account, policy: ClaimPolicy, claimsFor: FindAccountDeps['claimsFor']): OidcAccount {
   return {
     accountId: account.sub,
+    // Not a claim: the login policy compares it with an `upstream=<id>` request parameter.
+    upstream: account.upstream,
     // oidc-provider filters these down to what the granted scopes and `claims` parameter allow.
     claims: () => ({ ...claimsFor(account, policy), sub: account.sub }) as AccountClaims,
   };

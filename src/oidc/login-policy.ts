@@ -31,6 +31,23 @@ export function createInteractionPolicy(needsRecheck: NeedsRecheck) {
   ));
 
   login.checks.add(new interactionPolicy.Check(
+    'upstream_mismatch',
+    'the request names another upstream than the session signed in with',
+    'login_required',
+    (ctx: KoaContextWithOIDC) => {
+      // `upstream=<id>` is never a silent fallback (DESIGN, login step 1): a session from another
+      // upstream must not answer for it, or a client with one IdP per upstream binds the wrong one.
+      const { session, result, account, params } = ctx.oidc;
+      const requested = params?.upstream;
+      if (!session?.accountId || !account || result?.login || typeof requested !== 'string' || !requested) {
+        return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      }
+      const current = (account as { upstream?: unknown }).upstream;
+      return current === requested ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    },
+  ));
+
+  login.checks.add(new interactionPolicy.Check(
     'recheck_due',
     'the identity source must confirm the account again',
     'login_required',

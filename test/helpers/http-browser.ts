@@ -91,7 +91,13 @@ export class Browser {
     let url = new URL(target);
     for (let hops = 0; hops < 20; hops += 1) {
       const location = response.headers.get('location');
-      if (response.status < 300 || response.status >= 400 || !location) return { url, response };
+      if (response.status < 300 || response.status >= 400 || !location) {
+        const submitted = await this.#autoSubmit(response);
+        if (!submitted) return { url, response };
+        if (stopAt(submitted.url)) return submitted;
+        ({ url, response } = submitted);
+        continue;
+      }
       await response.arrayBuffer();
       url = new URL(location, url);
       if (stopAt(url)) return { url, response };
@@ -99,5 +105,21 @@ export class Browser {
       response = await this.fetch(url);
     }
     throw new Error(`too many redirects: ${this.history.map((h) => `${h.status} ${h.url}`).join(' → ')}`);
+  }
+
+  /**
+   * oidc-provider's self-submitting form page ("Submitting Callback": e.g. ending the previous
+   * session when another account signs in) is posted by a real browser's script at once; do the same.
+   */
+  async #autoSubmit(response: Response): Promise<{ url: URL; response: Response } | undefined> {
+    if (response.status !== 200 || !response.headers.get('content-type')?.includes('text/html')) return undefined;
+    const html = await response.clone().text();
+    if (!html.includes('<title>Submitting Callback</title>')) return undefined;
+    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+    if (!action) return undefined;
+    const fields = [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m): [string, string] => [m[1]!, m[2]!]);
+    const url = new URL(action.replace(/&amp;/g, '&'));
+    const next = await this.fetch(url, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    return { url, response: next };
   }
 }

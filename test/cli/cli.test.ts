@@ -1,0 +1,137 @@
+// The oidc-bridge command line as an operator runs it: a separate process, exit codes, messages
+// on stdout/stderr, never a stack trace.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAccounts } from '../../src/accounts/index.js';
+import { openRedisStore } from '../../src/store/redis.js';
+import type { Store } from '../../src/store/types.js';
+import { dingtalkIdentity, usernamesConfig, captureLog } from '../accounts/fixtures.js';
+import { cleanupPrefix, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js';
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['bin/oidc-bridge.js', ...args], {
+    env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: 'test', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+const noStack = (text: string) => assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+
+describe('oidc-bridge CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+  const prefix = testPrefix('cli');
+  let store: Store;
+  const configText = (extra = '') => `
+issuer: https://sso.example.com
+store: { type: redis, url: "${LOCAL_REDIS_URL}", keyPrefix: "${prefix}" }
+keys: { dir: "${join(dir, 'keys')}" }
+cookieSecrets: ["\${COOKIE_SECRET}"]
+upstreams:
+  - { id: dingtalk, type: dingtalk, clientId: key, clientSecret: secret, corpId: ding1 ${extra} }
+clients:
+  - { client_id: kubesphere, client_secret: shh, redirect_uris: [https://ks.example.com/oauth/redirect/dingtalk] }
+`;
+  const good = join(dir, 'good.yaml');
+  const env = { COOKIE_SECRET: 'c'.repeat(40) };
+
+  before(() => {
+    writeFileSync(good, configText());
+    store = openRedisStore({ url: LOCAL_REDIS_URL, keyPrefix: prefix });
+  });
+  after(async () => {
+    await store.close();
+    await cleanupPrefix(prefix);
+  });
+
+  it('check: ok with a summary for a valid file', async () => {
+    const { code, stdout } = await run(['check', '--config', good], env);
+    assert.equal(code, 0);
+    assert.match(stdout, /good\.yaml: ok \(issuer https:\/\/sso\.example\.com; 1 upstream\(s\): dingtalk \[dingtalk\]; 1 client\(s\)\)/);
+  });
+
+  it('check: every problem with its path, exit 1, no stack', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, configText().replace('corpId: ding1', 'corpid: ding1').replace('client_secret: shh', 'client_secret: shh, skipconsent: true'));
+    const { code, stderr } = await run(['check', '--config', bad], env);
+    assert.equal(code, 1);
+    assert.match(stderr, /upstreams\[0\] \(upstream "dingtalk"\): unknown key "corpid"/);
+    assert.match(stderr, /clients\[0\] \(client "kubesphere"\): unknown key "skipconsent"/);
+    noStack(stderr);
+  });
+
+  it('check: names an unset environment variable', async () => {
+    const { code, stderr } = await run(['check', '--config', good]);
+    assert.equal(code, 1);
+    assert.match(stderr, /cookieSecrets\[0\]: environment variable COOKIE_SECRET is not set/);
+  });
+
+  it('check: warns loudly about allowAnyDingTalkUser', async () => {
+    const open = join(dir, 'open.yaml');
+    writeFileSync(open, configText(', allowAnyDingTalkUser: true'));
+    const { code, stderr } = await run(['check', '--config', open], env);
+    assert.equal(code, 0);
+    assert.match(stderr, /warning: .*ANYONE with a DingTalk account can log in/);
+  });
+
+  it('check: a missing file is one clear line', async () => {
+    const { code, stderr } = await run(['check', '--config', join(dir, 'absent.yaml')]);
+    assert.equal(code, 1);
+    assert.match(stderr, /absent\.yaml: 1 problem\n {2}- cannot read the file: ENOENT/);
+    noStack(stderr);
+  });
+
+  it('keys generate, then list, in the configured directory', async () => {
+    const generated = await run(['keys', 'generate', '--config', good], env);
+    assert.equal(generated.code, 0, generated.stderr);
+    assert.equal(readdirSync(join(dir, 'keys')).filter((f) => f.endsWith('.key.json')).length, 2);
+    const listed = await run(['keys', 'list', '--json', '--config', good], env);
+    const rows = JSON.parse(listed.stdout) as { alg: string; state: string }[];
+    assert.deepEqual(rows.map((r) => `${r.alg}:${r.state}`).sort(), ['ES256:active', 'RS256:active']);
+    const again = await run(['keys', 'generate', '--config', good], env);
+    assert.equal(again.code, 1);
+    noStack(again.stderr);
+  });
+
+  it('serve refuses to start in production without keys, naming the command', async () => {
+    const empty = join(dir, 'nokeys.yaml');
+    writeFileSync(empty, configText().replace(join(dir, 'keys'), join(dir, 'empty-keys')));
+    const { code, stderr } = await run(['serve', '--config', empty], { ...env, NODE_ENV: 'production' });
+    assert.equal(code, 1);
+    assert.match(stderr, /oidc-bridge keys generate/);
+    noStack(stderr);
+  });
+
+  it('accounts list, show and revoke work on the configured store', async () => {
+    const log = captureLog();
+    const accounts = createAccounts({ store, usernames: usernamesConfig(), log });
+    const account = await accounts.link(dingtalkIdentity('cli-person', { name: '张伟', hints: [] }));
+    const listed = await run(['accounts', 'list', '--json', '--config', good], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    const rows = JSON.parse(listed.stdout) as { username: string; sub: string }[];
+    assert.ok(rows.some((r) => r.sub === account.sub && r.username === account.username), listed.stdout);
+    const shown = await run(['accounts', 'show', account.username, '--config', good], env);
+    assert.equal(shown.code, 0);
+    assert.doesNotMatch(shown.stdout, /connectorData/);
+    const revoked = await run(['accounts', 'revoke', account.username, '--config', good], env);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout + revoked.stderr, /account\.revoke/);
+    const unknown = await run(['accounts', 'show', 'nobody-here', '--config', good], env);
+    assert.equal(unknown.code, 1);
+    noStack(unknown.stderr);
+  });
+
+  it('an unknown command prints the usage and exits 2', async () => {
+    const { code, stderr } = await run(['frobnicate']);
+    assert.equal(code, 2);
+    assert.match(stderr, /unknown command "frobnicate"/);
+    assert.match(stderr, /Usage: oidc-bridge <command>/);
+  });
+});

@@ -1,0 +1,43 @@
+// Error pages show the upstream's own explanation (UpstreamError.detail.text): the missing
+// permission, the refused server IP, why a person is not allowed.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, sampleUserids } from '../../src/sandbox/index.js';
+import { startFullBridge, type FullBridge } from '../helpers/full-bridge.js';
+
+describe('DingTalk error pages explain the cause and the fix', () => {
+  const sandbox = createDingTalkSandbox({ apps: [
+    { appKey: SANDBOX_APP_KEY, appSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID, redirectUris: [] },
+    { appKey: 'dingnoreadapp', appSecret: 'noread-app-secret-1', corpId: SANDBOX_CORP_ID, redirectUris: [], grantedScopes: ['Contact.User.mobile'] },
+    { appKey: 'dingiplockedapp', appSecret: 'iplocked-app-secret-1', corpId: SANDBOX_CORP_ID, redirectUris: [], allowedIps: ['203.0.113.9'] },
+  ] });
+  let fb: FullBridge;
+  let noRead: FullBridge;
+  let ipLocked: FullBridge;
+  before(async () => {
+    fb = await startFullBridge({ store: 'memory', sandbox });
+    noRead = await startFullBridge({ store: 'memory', sandbox, upstream: { clientId: 'dingnoreadapp', clientSecret: 'noread-app-secret-1' } });
+    ipLocked = await startFullBridge({ store: 'memory', sandbox, upstream: { clientId: 'dingiplockedapp', clientSecret: 'iplocked-app-secret-1' } });
+  });
+  after(async () => {
+    await Promise.all([fb, noRead, ipLocked].map((b) => b.close()));
+  });
+
+  it('names the missing permission Contact.User.Read', async () => {
+    const login = await noRead.loginAs(sampleUserids.manager, 'kubesphere');
+    assert.equal(login.page?.status, 502);
+    assert.match(login.page.html, /Contact\.User\.Read/);
+  });
+
+  it('shows the server IP DingTalk refused', async () => {
+    const login = await ipLocked.loginAs(sampleUserids.manager, 'kubesphere');
+    assert.equal(login.page?.status, 502);
+    assert.match(login.page.html, /127\.0\.0\.1/);
+  });
+
+  it('says why a person is not allowed (left / external contact / other organisation)', async () => {
+    assert.match((await fb.loginAs(sampleUserids.departed, 'kubesphere')).page!.html, /不是本组织的成员（或已离职）/);
+    assert.match((await fb.loginAs(sampleUserids.externalContact, 'kubesphere')).page!.html, /外部联系人/);
+    assert.match((await fb.loginAs(sampleUserids.otherOrg, 'kubesphere', { issuedCode: {} })).page!.html, /dingsandbox0002/);
+  });
+});
