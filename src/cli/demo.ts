@@ -34,14 +34,18 @@ export function demoConfig(base: string): Config {
   });
 }
 
-const BANNER = (url: string) => `
-************************************************************************
-*  oidc-bridge DEMO MODE: memory store, SIMULATED DingTalk, demo client  *
-*  Not for production. Give a config file to run for real.              *
-*                                                                      *
-*  Open ${`${url}/demo/`.padEnd(62)}*
-************************************************************************
-`;
+/** A loud box around the demo notice, sized to its longest line. */
+function banner(url: string): string {
+  const lines = [
+    'oidc-bridge DEMO MODE: memory store, SIMULATED DingTalk, demo client',
+    'Not for production: give a config file (--config) to run for real.',
+    '',
+    `Open ${url}/demo/ and sign in as a sample employee.`,
+  ];
+  const width = Math.max(...lines.map((l) => l.length));
+  const rule = '*'.repeat(width + 6);
+  return `\n${rule}\n${lines.map((l) => `*  ${l.padEnd(width)}  *`).join('\n')}\n${rule}\n\n`;
+}
 
 export async function serveDemo(options: { port: number; host?: string }): Promise<{ url: string; close(): Promise<void> }> {
   const host = options.host ?? 'localhost';
@@ -60,7 +64,7 @@ export async function serveDemo(options: { port: number; host?: string }): Promi
   outer.get('/', (_req, res) => res.redirect(302, '/demo/'));
   outer.use((req, res) => bridge.handler(req, res));
   listener.attach(outer);
-  process.stderr.write(BANNER(base));
+  process.stderr.write(banner(base));
   log.warn({ url: `${base}/demo/` }, 'demo mode: DingTalk is simulated and nothing is persisted');
   return {
     url: base,
