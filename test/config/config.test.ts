@@ -43,6 +43,11 @@ describe('config', () => {
     assert.deepEqual(kubectl?.groups, { prefix: 'dingtalk:', max: 50 });
   });
 
+  it('accepts the Kubernetes base config (deploy/base/config.yaml)', () => {
+    const config = parseConfig(readFileSync('deploy/base/config.yaml', 'utf8'), exampleEnv, 'deploy/base/config.yaml');
+    assert.equal(config.keys.dir, '/app/keys');
+  });
+
   it('fills documented defaults', () => {
     const config = parseConfig(minimal, {});
     assert.deepEqual(config.listen, { host: '0.0.0.0', port: 8080 });
