@@ -9,6 +9,7 @@ import type { Store } from '../store/types.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRouter } from './health.js';
 import { providerHolder } from './provider-mount.js';
+import { requestIds } from './request-id.js';
 import { securityHeaders } from './security-headers.js';
 import { watchStoreHealth } from './store-health.js';
 
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps): App {
 
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxyValue(config.trustProxy));
+  app.use(requestIds());
   app.use(securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }));
 
   const health = healthRouter(() => shuttingDown);

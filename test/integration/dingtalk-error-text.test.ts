@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, sampleUserids } from '../../src/sandbox/index.js';
-import { startFullBridge, type FullBridge } from '../helpers/full-bridge.js';
+import { pageFacts, startFullBridge, type FullBridge } from '../helpers/full-bridge.js';
 
 describe('DingTalk error pages explain the cause and the fix', () => {
   const sandbox = createDingTalkSandbox({ apps: [
@@ -33,6 +33,15 @@ describe('DingTalk error pages explain the cause and the fix', () => {
     const login = await ipLocked.loginAs(sampleUserids.manager, 'kubesphere');
     assert.equal(login.page?.status, 502);
     assert.match(login.page.html, /127\.0\.0\.1/);
+  });
+
+  it('tags the DingTalk call failure log line with the reference number the page shows', async () => {
+    const login = await ipLocked.loginAs(sampleUserids.manager, 'kubesphere');
+    const reference = pageFacts(login.page!.html).requestId;
+    assert.ok(reference, 'the page shows a reference number');
+    const failures = ipLocked.logs.filter((l) => l.msg === 'DingTalk call failed' && l.reqId === reference);
+    assert.ok(failures.length > 0, 'the DingTalk failure is logged under the page reference');
+    assert.ok(failures.every((l) => typeof l.code === 'string' || typeof l.code === 'number'), 'with DingTalk\'s code');
   });
 
   it('says why a person is not allowed (left / external contact / other organisation)', async () => {
