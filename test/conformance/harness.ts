@@ -46,10 +46,15 @@ export function webClient(clientId: string, extra: Partial<ClientInput> = {}): C
 export interface Op {
   issuer: string;
   config: Config;
-  bridge: Bridge;
+  /** The bridge answering now (replaced by `restart`). */
+  readonly bridge: Bridge;
   upstream: FakeOidcIssuer;
   /** Every log line the bridge wrote (JSON). */
   logs: Record<string, unknown>[];
+  /** Resolves at the first log line (already written or to come) with this `msg`. */
+  logged(msg: string): Promise<Record<string, unknown>>;
+  /** A restart: a new bridge from the same config (keys re-read; the memory store starts empty) behind the same issuer. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,45 +77,74 @@ export interface OpOptions {
   keysDir?: string;
   /** Top-level config keys merged over the defaults (ttl, ui …). */
   config?: Partial<ConfigInput>;
-  /** An upstream double to reuse (e.g. a second bridge over the same keys). */
-  upstream?: FakeOidcIssuer;
+}
+
+function logCollector() {
+  const logs: Record<string, unknown>[] = [];
+  const waiters: { msg: string; resolve(line: Record<string, unknown>): void }[] = [];
+  const log = createLogger({ level: 'debug' }, {
+    write(chunk: string) {
+      for (const text of chunk.split('\n')) {
+        if (!text.trim()) continue;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        logs.push(line);
+        for (const waiter of waiters.filter((w) => w.msg === line.msg)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    },
+  });
+  const logged = (msg: string) => new Promise<Record<string, unknown>>((resolve) => {
+    const seen = logs.find((line) => line.msg === msg);
+    if (seen) resolve(seen);
+    else waiters.push({ msg, resolve });
+  });
+  return { log, logs, logged };
+}
+
+function opConfig(issuer: string, upstream: FakeOidcIssuer, keysDir: string, options: OpOptions): Config {
+  const upstreamConfig = (id: string) => ({
+    id, type: 'oidc', displayName: { 'zh-CN': `企业账号 ${id}`, en: `Corporate ${id}` },
+    issuer: upstream.issuer, clientId: upstream.clientId, clientSecret: upstream.clientSecret, linkDomain: 'conformance',
+  });
+  return configSchema.parse({
+    issuer,
+    listen: { host: '127.0.0.1', port: Number(new URL(issuer).port) },
+    store: { type: 'memory' },
+    keys: { dir: keysDir },
+    cookieSecrets: [COOKIE_SECRET],
+    logging: { level: 'debug' },
+    upstreams: [upstreamConfig('corp'), upstreamConfig('backup')],
+    clients: options.clients,
+    ...options.config,
+  });
 }
 
 export async function startOp(options: OpOptions): Promise<Op> {
-  const ownUpstream = !options.upstream;
-  const upstream = options.upstream ?? await startFakeOidcIssuer({ user: UPSTREAM_USER });
+  const upstream = await startFakeOidcIssuer({ user: UPSTREAM_USER });
   const listener = await listenFirst('127.0.0.1', 0);
-  const logs: Record<string, unknown>[] = [];
-  const log = createLogger({ level: 'debug' }, {
-    write(chunk: string) {
-      for (const line of chunk.split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
-    },
-  });
+  const { log, logs, logged } = logCollector();
   let bridge: Bridge | undefined;
+  // One listener for the life of the OP; `restart` swaps the bridge behind it.
+  listener.attach((req, res) => bridge!.handler(req, res));
   const close = async () => {
     await listener.close();
     await bridge?.close();
-    if (ownUpstream) await upstream.close();
+    await upstream.close();
   };
   try {
-    const upstreamConfig = (id: string) => ({
-      id, type: 'oidc', displayName: { 'zh-CN': `企业账号 ${id}`, en: `Corporate ${id}` },
-      issuer: upstream.issuer, clientId: upstream.clientId, clientSecret: upstream.clientSecret, linkDomain: 'conformance',
-    });
-    const config = configSchema.parse({
-      issuer: listener.url,
-      listen: { host: '127.0.0.1', port: Number(new URL(listener.url).port) },
-      store: { type: 'memory' },
-      keys: { dir: options.keysDir ?? await sharedKeysDir() },
-      cookieSecrets: [COOKIE_SECRET],
-      logging: { level: 'debug' },
-      upstreams: [upstreamConfig('corp'), upstreamConfig('backup')],
-      clients: options.clients,
-      ...options.config,
-    });
+    const config = opConfig(listener.url, upstream, options.keysDir ?? await sharedKeysDir(), options);
     bridge = await buildBridge(config, { production: false, log });
-    listener.attach(bridge.handler);
-    return { issuer: config.issuer, config, bridge, upstream, logs, close };
+    return {
+      issuer: config.issuer, config, upstream, logs, logged, close,
+      get bridge() { return bridge!; },
+      async restart() {
+        const previous = bridge!;
+        bridge = await buildBridge(config, { production: false, log });
+        await previous.close();
+      },
+    };
   } catch (err) {
     await close();
     throw err;
