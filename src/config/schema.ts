@@ -292,20 +292,23 @@ export const clientExtrasSchema = {
   resourceServer: z.boolean().default(false),
 };
 
+/** Matched exactly (RFC 6749 §3.1.2); a fragment can never be redirected to. */
+const redirectUri = z.string().min(1).refine((u) => !u.includes('#'), 'a redirect URI must not contain a fragment (RFC 6749 §3.1.2)');
+
 export const clientSchema = z.strictObject({
   ...clientExtrasSchema,
   client_id: z.string().min(1),
   client_secret: z.string().min(1).optional(),
   client_name: z.string().optional(),
-  redirect_uris: z.array(z.string().min(1)).min(1),
-  post_logout_redirect_uris: z.array(z.string().min(1)).optional(),
+  redirect_uris: z.array(redirectUri).min(1),
+  post_logout_redirect_uris: z.array(redirectUri).optional(),
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
   response_types: z.array(z.literal('code')).optional(),
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none']).optional(),
   application_type: z.enum(['web', 'native']).optional(),
-  id_token_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
-  userinfo_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
-  introspection_signed_response_alg: z.enum(['RS256', 'ES256', 'PS256']).optional(),
+  id_token_signed_response_alg: z.enum(['RS256', 'ES256']).optional(),
+  userinfo_signed_response_alg: z.enum(['RS256', 'ES256']).optional(),
+  introspection_signed_response_alg: z.enum(['RS256', 'ES256']).optional(),
   backchannel_logout_uri: z.string().optional(),
   backchannel_logout_session_required: z.boolean().optional(),
   scope: z.string().optional(),

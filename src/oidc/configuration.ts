@@ -99,6 +99,9 @@ function features(deps: ConfigurationDeps): Configuration['features'] {
     clientCredentials: { enabled: deps.config.clients.some((c) => c.grant_types?.includes('client_credentials')) },
     claimsParameter: { enabled: true },
     userinfo: { enabled: true },
+    // Signed userinfo / introspection answers for clients that register `*_signed_response_alg`.
+    jwtUserinfo: { enabled: true },
+    jwtIntrospection: { enabled: true },
     rpInitiatedLogout: { enabled: true, logoutSource: pages.logoutSource, postLogoutSuccessSource: pages.postLogoutSuccessSource },
     backchannelLogout: { enabled: true },
     revocation: {
@@ -140,6 +143,8 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     responseTypes: ['code'],
+    // OIDC Core 3.1.2.1: redirect_uri is REQUIRED, also for a client with one registered URI.
+    allowOmittingSingleRegisteredRedirectUri: false,
     // OIDC Core requires POST at the authorization endpoint; v9 has it off by default.
     enableHttpPostMethods: true,
     // Public clients must send PKCE (S256, the only method offered); confidential ones may (KubeSphere sends none).

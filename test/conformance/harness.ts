@@ -33,7 +33,7 @@ export const UPSTREAM_USER = {
   preferred_username: 'lina', phone_number: '+8613800000001', groups: ['platform'],
 };
 
-/** A confidential web client (client_secret_basic unless `auth` says otherwise) that offers only `corp`. */
+/** A confidential web client (client_secret_basic unless `extra` says otherwise) that offers only `corp`. */
 export function webClient(clientId: string, extra: Partial<ClientInput> = {}): ClientInput {
   return {
     client_id: clientId, client_secret: secretOf(clientId), client_name: `Conformance ${clientId}`,
