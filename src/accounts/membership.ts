@@ -26,6 +26,21 @@ import { UpstreamError, type Upstream, type UpstreamIdentity } from '../upstream
 import type { Account, AccountsLog } from './types.js';
 
 export type RecheckOutcome = 'ok' | 'revoked' | 'unavailable' | 'expired';
+/** What asked: a refresh, a reused browser session, or the periodic sweep. */
+export type RecheckTrigger = 'refresh' | 'session' | 'sweep';
+/** completed; stopped early (upstream failing); skipped (another replica holds the lock); failed (threw). */
+export type SweepOutcome = 'completed' | 'stopped' | 'skipped' | 'failed';
+
+/** Counters for the operator (src/server/metrics.ts implements them); the default counts nothing. */
+export interface MembershipMetrics {
+  /** Only checks the upstream was asked for (or refused: left, tombstoned, unknown upstream). */
+  recheckFinished(upstream: string, trigger: RecheckTrigger, outcome: RecheckOutcome): void;
+  sweepFinished(outcome: SweepOutcome): void;
+  /** The account was marked left because the upstream said the person is gone. */
+  accountOffboarded(upstream: string): void;
+}
+
+const noMetrics: MembershipMetrics = { recheckFinished() {}, sweepFinished() {}, accountOffboarded() {} };
 
 /** The part of the accounts library membership uses (createAccounts satisfies it). */
 export interface MembershipAccounts {
@@ -43,6 +58,7 @@ export interface MembershipDeps {
   log: AccountsLog;
   /** Epoch seconds (tests). */
   now?: () => number;
+  metrics?: MembershipMetrics;
 }
 
 export interface SweepResult {
@@ -95,6 +111,7 @@ export function sweepIntervalOf(configs: UpstreamConfig[]): number {
 
 export function createMembership(deps: MembershipDeps): Membership {
   const { accounts, upstreams, store, log } = deps;
+  const metrics = deps.metrics ?? noMetrics;
   const now = deps.now ?? (() => Date.now() / 1000);
   const timing = (upstreamId: string) => timingOf(deps.configs.find((c) => c.id === upstreamId));
 
@@ -106,6 +123,14 @@ export function createMembership(deps: MembershipDeps): Membership {
     const why = err instanceof UpstreamError ? { reason: err.reason, code: err.detail.code } : { error: err instanceof Error ? err.name : 'unknown' };
     log.warn({ event: 'membership.recheck_failed', sub: account.sub, upstream: account.upstream, ...why, age: Math.round(age), recheckGrace, outcome },
       'upstream could not confirm membership');
+    return outcome;
+  }
+
+  async function checkFor(trigger: RecheckTrigger, account: Account): Promise<RecheckOutcome> {
+    const upstream = upstreams.get(account.upstream);
+    const outcome = await check(account);
+    // An upstream that cannot recheck passes its active accounts unasked: nothing to count.
+    if (account.status !== 'active' || !upstream || upstream.recheck) metrics.recheckFinished(account.upstream, trigger, outcome);
     return outcome;
   }
 
@@ -125,6 +150,7 @@ export function createMembership(deps: MembershipDeps): Membership {
     }
     if (answer === 'revoked') {
       await accounts.markLeft(account.sub, { reason: `${account.upstream}: no longer a member` });
+      metrics.accountOffboarded(account.upstream);
       return 'revoked';
     }
     try {
@@ -138,13 +164,13 @@ export function createMembership(deps: MembershipDeps): Membership {
     return 'ok';
   }
 
-  async function sweepLocked(): Promise<Omit<SweepResult, 'ran'>> {
+  async function sweepLocked(): Promise<Omit<SweepResult, 'ran'> & { stopped: boolean }> {
     const counts = { checked: 0, revoked: 0, unavailable: 0 };
     let failuresInARow = 0;
     for (const sub of await store.accountsWithGrants()) {
       const account = await accounts.get(sub);
       if (!account || account.status !== 'active' || !upstreams.get(account.upstream)?.recheck) continue;
-      const outcome = await check(account);
+      const outcome = await checkFor('sweep', account);
       counts.checked += 1;
       if (outcome === 'revoked') counts.revoked += 1;
       if (outcome === 'unavailable' || outcome === 'expired') {
@@ -152,31 +178,42 @@ export function createMembership(deps: MembershipDeps): Membership {
         failuresInARow += 1;
         if (failuresInARow >= SWEEP_MAX_FAILURES_IN_A_ROW) {
           log.warn({ event: 'membership.sweep_stopped', ...counts }, 'membership sweep stopped early: upstream failing');
-          break;
+          return { ...counts, stopped: true };
         }
       } else {
         failuresInARow = 0;
       }
     }
-    return counts;
+    return { ...counts, stopped: false };
   }
 
   async function sweep(): Promise<SweepResult> {
+    try {
+      const { stopped, ...result } = await sweepOnce();
+      metrics.sweepFinished(!result.ran ? 'skipped' : stopped ? 'stopped' : 'completed');
+      return result;
+    } catch (err) {
+      metrics.sweepFinished('failed');
+      throw err;
+    }
+  }
+
+  async function sweepOnce(): Promise<SweepResult & { stopped: boolean }> {
     const interval = sweepIntervalOf(deps.configs);
     const lock = await store.lock(SWEEP_LOCK, interval > 0 ? interval : SWEEP_LOCK_DEFAULT_TTL);
-    if (!lock) return { ran: false, checked: 0, revoked: 0, unavailable: 0 };
+    if (!lock) return { ran: false, checked: 0, revoked: 0, unavailable: 0, stopped: false };
     try {
-      const counts = await sweepLocked();
+      const { stopped, ...counts } = await sweepLocked();
       log.info({ event: 'membership.sweep', ...counts }, 'membership sweep finished');
-      return { ran: true, ...counts };
+      return { ran: true, ...counts, stopped };
     } finally {
       await lock.release();
     }
   }
 
   return {
-    onRefresh: check,
-    recheckNow: check,
+    onRefresh: (account) => checkFor('refresh', account),
+    recheckNow: (account) => checkFor('session', account),
     async needsRecheck(sub, loginTs) {
       const account = await accounts.get(sub);
       if (!account) return false;

@@ -14,6 +14,7 @@ import { loadKeys } from '../oidc/keys.js';
 import { createProvider, type ProviderBundle } from '../oidc/provider.js';
 import { createInteractionRouter, createPages } from '../interactions/index.js';
 import { createApp } from '../server/app.js';
+import { createMetrics } from '../server/metrics.js';
 import { listen } from '../server/listen.js';
 import { openStore, type StoreOptions } from '../store/index.js';
 import type { Store } from '../store/types.js';
@@ -80,10 +81,11 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
   const store = options.store ?? openStore(storeOptionsOf(config.store));
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
+  const counters = createMetrics(metrics, { clientIds: config.clients.map((c) => c.client_id), upstreamIds: config.upstreams.map((u) => u.id) });
 
   const accounts = createAccounts({ store, usernames: config.usernames, log });
   const upstreams = await openUpstreams(config.upstreams, { log, store, ...(options.fetch ? { fetch: options.fetch } : {}) });
-  const membership = createMembership({ accounts, upstreams, store, configs: config.upstreams, log });
+  const membership = createMembership({ accounts, upstreams, store, configs: config.upstreams, log, metrics: counters });
   const pages = createPages(config);
 
   const makeProvider = () => createProvider({
@@ -96,6 +98,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
     pages,
     log,
+    metrics: counters,
   });
   let bundle = makeProvider();
 
@@ -114,6 +117,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     store,
     log,
     pages,
+    metrics: counters,
   });
   const assembled = createApp({ config, provider: bundle, store, interactionsRouter, log, metricsRegistry: metrics, pages });
 

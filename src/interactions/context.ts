@@ -6,13 +6,21 @@ import type { Strategy } from 'passport';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/types.js';
-import type { Upstream } from '../upstreams/types.js';
+import type { Upstream, UpstreamErrorReason } from '../upstreams/types.js';
 import { createCsrf, type Csrf } from './csrf.js';
 import { createLegStore, type UpstreamLegs } from './leg-store.js';
 import { clientFormActions } from './page-headers.js';
 import { createPages, type Pages } from './pages.js';
 import { createPaths, type Paths } from './paths.js';
 import type { AccountsPort, InteractionPort, UpstreamsPort } from './ports.js';
+
+/** How an upstream sign-in ended: the UpstreamError reason, or a callback whose leg (state or interaction) is gone. */
+export type LoginOutcome = 'success' | UpstreamErrorReason | 'invalid_state';
+
+/** Counters for the operator (src/server/metrics.ts implements them). */
+export interface LoginMetrics {
+  loginFinished(upstream: string, outcome: LoginOutcome): void;
+}
 
 export interface InteractionRouterDeps {
   config: Config;
@@ -23,6 +31,8 @@ export interface InteractionRouterDeps {
   log: Logger;
   /** Pages to render with; default `createPages(config)`. */
   pages?: Pages;
+  /** Default: counts nothing. */
+  metrics?: LoginMetrics;
 }
 
 export interface Ctx extends Required<InteractionRouterDeps> {
@@ -54,6 +64,7 @@ export function createContext(deps: InteractionRouterDeps): Ctx {
   return {
     ...deps,
     pages: deps.pages ?? createPages(config),
+    metrics: deps.metrics ?? { loginFinished() {} },
     paths,
     csrf: createCsrf({ secrets: config.cookieSecrets, paths, ttlSeconds: config.ttl.interaction }),
     legs,

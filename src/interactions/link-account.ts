@@ -26,6 +26,7 @@ export async function linkAndFinish(
       ? new UpstreamError(upstream.id, 'not_allowed', 'the account is disabled', { hint: 'accountDisabled' }, { cause: err })
       : err;
     if (!(refusal instanceof UpstreamError)) throw err;
+    ctx.metrics.loginFinished(upstream.id, refusal.reason);
     const view = await ctx.interactions.find(leg.uid);
     return answerUpstreamError(ctx, req, res, refusal, { upstream, view, locale: leg.locale });
   }
@@ -34,8 +35,10 @@ export async function linkAndFinish(
     returnTo = await ctx.interactions.finishLogin(leg.uid, { accountId: account.sub, amr: [upstream.type] });
   } catch (err) {
     if (!isInteractionExpired(err)) throw err;
+    ctx.metrics.loginFinished(upstream.id, 'invalid_state');
     return sendExpired(ctx, req, res, leg.locale);
   }
+  ctx.metrics.loginFinished(upstream.id, 'success');
   ctx.log.info({ reqId: requestId(req), uid: leg.uid, upstream: upstream.id, sub: account.sub }, 'upstream sign-in finished');
   seeOther(res, returnTo);
 }

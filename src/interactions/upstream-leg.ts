@@ -49,7 +49,10 @@ export async function upstreamCallback(ctx: Ctx, req: Request, res: Response): P
   const locale = leg?.locale ?? ctx.pages.locale({ acceptLanguage: req.headers['accept-language'] });
   if (result.kind === 'success') {
     // A strategy that succeeds without having burnt this browser's state finishes nobody's login.
-    if (!leg) return sendInvalidLink(ctx, req, res, locale, new LegStateError('missing', 'strategy succeeded without finishing its leg'));
+    if (!leg) {
+      ctx.metrics.loginFinished(upstream.id, 'invalid_state');
+      return sendInvalidLink(ctx, req, res, locale, new LegStateError('missing', 'strategy succeeded without finishing its leg'));
+    }
     return linkAndFinish(ctx, req, res, { leg, upstream, identity: result.user as UpstreamIdentity });
   }
   const view = leg ? await ctx.interactions.find(leg.uid) : undefined;
@@ -88,10 +91,13 @@ async function answerStrategyFailure(
   if (failure instanceof LegStateError) {
     // On the start route the only leg error is an interaction about to expire.
     if (target.starting) return sendExpired(ctx, req, res, target.locale);
+    ctx.metrics.loginFinished(target.upstream.id, 'invalid_state');
     return sendInvalidLink(ctx, req, res, target.locale, failure);
   }
   if (failure instanceof StoreUnavailableError || isInteractionExpired(failure)) throw failure;
-  await answerUpstreamError(ctx, req, res, asUpstreamError(target.upstream.id, failure), target);
+  const err = asUpstreamError(target.upstream.id, failure);
+  ctx.metrics.loginFinished(target.upstream.id, err.reason);
+  await answerUpstreamError(ctx, req, res, err, target);
 }
 
 function sendInvalidLink(ctx: Ctx, req: Request, res: Response, locale: Locale, err: LegStateError): void {

@@ -26,6 +26,16 @@ export interface ProviderDeps {
   needsRecheck?: NeedsRecheck;
   pages?: Pages;
   log: Logger;
+  /** Counts token endpoint requests (src/server/metrics.ts); default: counts nothing. */
+  metrics?: TokenMetrics;
+}
+
+export interface TokenMetrics {
+  /**
+   * One token endpoint request: `outcome` is 'success' or the OAuth error code. Raw values
+   * (the client id may be an unauthenticated request parameter): the implementation bounds them.
+   */
+  tokenRequest(clientId: string | undefined, grantType: string | undefined, outcome: string): void;
 }
 
 export interface ProviderBundle {
@@ -58,6 +68,29 @@ function logEvents(provider: Provider, log: Logger): void {
   });
 }
 
+type TokenCtx = { oidc?: { route?: string; client?: { clientId: string }; params?: Record<string, unknown> } };
+
+/** grant.success / grant.error (lib/actions/token.js, lib/shared/error_handler.js) as token request counts. */
+function countTokenRequests(provider: Provider, metrics: TokenMetrics): void {
+  const events = provider as unknown as EventEmitter;
+  const count = (ctx: TokenCtx, outcome: string) => {
+    const params = ctx.oidc?.params;
+    const clientId = ctx.oidc?.client?.clientId ?? (typeof params?.client_id === 'string' ? params.client_id : undefined);
+    metrics.tokenRequest(clientId, typeof params?.grant_type === 'string' ? params.grant_type : undefined, outcome);
+  };
+  events.on('grant.success', (ctx: TokenCtx) => count(ctx, 'success'));
+  events.on('grant.error', (ctx: TokenCtx, err: { name?: string; error?: string }) => {
+    // A concurrent redemption answered with the winner's reply (refresh-grace.ts): the winner's
+    // request is the one counted, or every retried refresh would look like an invalid_grant.
+    if (err.name === 'AdoptedReply') return;
+    count(ctx, err.error ?? 'server_error');
+  });
+  // Unexposed errors are emitted as server_error instead of grant.error.
+  events.on('server_error', (ctx: TokenCtx) => {
+    if (ctx.oidc?.route === 'token') count(ctx, 'server_error');
+  });
+}
+
 /** oidc-provider configured for production from our config (issue 2 item 3). */
 export function createProvider(deps: ProviderDeps): ProviderBundle {
   const { config, store, log } = deps;
@@ -87,6 +120,7 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
   provider.use(grace.middleware);
   if (!isHttps(config.issuer)) provider.use(laxCookiesOverHttp);
   logEvents(provider, log);
+  if (deps.metrics) countTokenRequests(provider, deps.metrics);
   return {
     provider,
     interactions: createInteractionApi(provider, extrasOf),
