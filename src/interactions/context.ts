@@ -20,6 +20,9 @@ export type LoginOutcome = 'success' | UpstreamErrorReason | 'invalid_state';
 /** Counters for the operator (src/server/metrics.ts implements them). */
 export interface LoginMetrics {
   loginFinished(upstream: string, outcome: LoginOutcome): void;
+  /** A reused browser session's membership recheck (the `session` trigger of the membership counters). */
+  recheckFinished(upstream: string, trigger: 'session', outcome: 'ok' | 'revoked' | 'unavailable'): void;
+  accountOffboarded(upstream: string): void;
 }
 
 export interface InteractionRouterDeps {
@@ -64,7 +67,7 @@ export function createContext(deps: InteractionRouterDeps): Ctx {
   return {
     ...deps,
     pages: deps.pages ?? createPages(config),
-    metrics: deps.metrics ?? { loginFinished() {} },
+    metrics: deps.metrics ?? { loginFinished() {}, recheckFinished() {}, accountOffboarded() {} },
     paths,
     csrf: createCsrf({ secrets: config.cookieSecrets, paths, ttlSeconds: config.ttl.interaction }),
     legs,

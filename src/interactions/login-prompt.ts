@@ -78,16 +78,20 @@ async function recheckSession(
     result = await upstream.recheck(account.profile);
   } catch (err) {
     if (!(err instanceof UpstreamError)) throw err;
+    ctx.metrics.recheckFinished(upstream.id, 'session', 'unavailable');
     // Retrying reloads this page, which asks again.
     await answerUpstreamError(ctx, req, res, err, { view, locale, upstream, retryHref: ctx.paths.interaction(view.uid) });
     return true;
   }
   if (result === 'revoked') {
     await ctx.accounts.markLeft(account.sub);
+    ctx.metrics.recheckFinished(upstream.id, 'session', 'revoked');
+    ctx.metrics.accountOffboarded(upstream.id);
     await answerUpstreamError(ctx, req, res, new UpstreamError(upstream.id, 'not_allowed', 'no longer a member', { hint: 'leftOrganisation' }), { view, locale, upstream });
     return true;
   }
   await ctx.accounts.markChecked(account.sub, result);
+  ctx.metrics.recheckFinished(upstream.id, 'session', 'ok');
   seeOther(res, await ctx.interactions.finishLogin(view.uid, { accountId: account.sub, amr: [upstream.type] }));
   return true;
 }

@@ -234,3 +234,31 @@ describe('Prometheus metrics through the whole bridge', () => {
     assert.doesNotMatch(text, /eyJ[\w-]{10,}/, 'no JWT');
   });
 });
+
+describe('Prometheus metrics: a reused browser session due a membership recheck', () => {
+  let fb: FullBridge;
+  before(async () => {
+    // recheckAfter 0: every reuse of a session asks DingTalk again.
+    fb = await startFullBridge({ store: 'memory', upstream: { recheckAfter: 0 } });
+  });
+  after(() => fb?.close());
+
+  it('counts the session recheck, and the offboarding when the person has left', async () => {
+    const scrape = async () => (await fetch(`${fb.issuer}/metrics`)).text();
+    const labels = (outcome: string) => ({ upstream: 'dingtalk', trigger: 'session', outcome });
+    const browser = new Browser();
+    const first = await fb.loginAs(sampleUserids.wangFangPlatform, 'kubesphere', { browser });
+    assert.ok(first.code, 'first login');
+    const before = await scrape();
+    const again = await fb.loginAs(sampleUserids.wangFangPlatform, 'kubesphere', { browser });
+    assert.ok(again.code, 'the session is reused after the recheck');
+    const middle = await scrape();
+    assert.equal(sample(middle, 'oidc_bridge_membership_rechecks_total', labels('ok')) - sample(before, 'oidc_bridge_membership_rechecks_total', labels('ok')), 1);
+    fb.sandbox.removeMember(sampleUserids.wangFangPlatform);
+    const refused = await fb.loginAs(sampleUserids.wangFangPlatform, 'kubesphere', { browser });
+    assert.equal(refused.page?.status, 403);
+    const last = await scrape();
+    assert.equal(sample(last, 'oidc_bridge_membership_rechecks_total', labels('revoked')) - sample(middle, 'oidc_bridge_membership_rechecks_total', labels('revoked')), 1);
+    assert.equal(sample(last, 'oidc_bridge_accounts_offboarded_total', { upstream: 'dingtalk' }) - sample(middle, 'oidc_bridge_accounts_offboarded_total', { upstream: 'dingtalk' }), 1);
+  });
+});
