@@ -183,13 +183,11 @@ export async function serveConfig(config: Config, options: { configPath?: string
 
 /** `oidc-bridge accounts …` against the configured store. */
 export async function runAccountsFromConfig(config: Config, argv: string[], io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
-  const log = createLogger({ level: 'warn' });
   const store = openStore(storeOptionsOf(config.store));
   try {
-    // Audit lines (rename, revoke) must reach the log even at level warn.
+    // Audit lines (rename, revoke) reach the log whatever logging.level says.
     const audit = createLogger({ level: 'info', name: 'oidc-bridge-audit' });
     const accounts = createAccounts({ store, usernames: config.usernames, log: audit });
-    void log;
     return await runAccountsCommand(argv, { accounts, ...io });
   } finally {
     await store.close();
