@@ -7,11 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
 import { configSchema, type Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID } from '../sandbox/index.js';
-import { createDemoClient } from '../sandbox/demo-client.js';
+import { demoRoutes } from '../sandbox/demo-client.js';
 import { buildBridge, listenFirst } from './serve.js';
 
 export function demoConfig(base: string): Config {
@@ -55,15 +54,12 @@ export async function serveDemo(options: { port: number; host?: string }): Promi
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   const sandbox = createDingTalkSandbox();
   sandbox.addRedirectUri(SANDBOX_APP_KEY, `${base}/upstream/dingtalk/callback`);
-  const bridge = await buildBridge(config, { production: false, log });
   const demo = config.clients[0]!;
-  const outer = express();
-  outer.disable('x-powered-by');
-  outer.use('/_sandbox', sandbox.app);
-  outer.use('/demo', createDemoClient({ issuer: base, clientId: demo.client_id, clientSecret: demo.client_secret!, redirectUri: `${base}/demo/callback`, basePath: '/demo' }));
-  outer.get('/', (_req, res) => res.redirect(302, '/demo/'));
-  outer.use((req, res) => bridge.handler(req, res));
-  listener.attach(outer);
+  const extraRoutes = demoRoutes(sandbox.app, {
+    issuer: base, clientId: demo.client_id, clientSecret: demo.client_secret!, redirectUri: `${base}/demo/callback`, basePath: '/demo',
+  });
+  const bridge = await buildBridge(config, { production: false, log, extraRoutes });
+  listener.attach(bridge.handler);
   process.stderr.write(banner(base));
   log.warn({ url: `${base}/demo/` }, 'demo mode: DingTalk is simulated and nothing is persisted');
   return {

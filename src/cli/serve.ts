@@ -13,7 +13,7 @@ import { createMembership, type Membership } from '../accounts/membership.js';
 import { loadKeys } from '../oidc/keys.js';
 import { createProvider, type ProviderBundle } from '../oidc/provider.js';
 import { createInteractionRouter, createPages } from '../interactions/index.js';
-import { createApp } from '../server/app.js';
+import { createApp, type AppDeps } from '../server/app.js';
 import { createMetrics } from '../server/metrics.js';
 import { listen } from '../server/listen.js';
 import { openStore, type StoreOptions } from '../store/index.js';
@@ -30,6 +30,8 @@ export interface BuildOptions {
   fetch?: typeof fetch;
   /** An already opened store (tests sharing one); default: opened from config.store. */
   store?: Store;
+  /** More routes at absolute paths, before the bridge's own (the demo's sandbox and client). */
+  extraRoutes?: AppDeps['extraRoutes'];
 }
 
 export interface Bridge {
@@ -119,7 +121,10 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     pages,
     metrics: counters,
   });
-  const assembled = createApp({ config, provider: bundle, store, interactionsRouter, log, metricsRegistry: metrics, pages });
+  const assembled = createApp({
+    config, provider: bundle, store, interactionsRouter, log, metricsRegistry: metrics, pages,
+    ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
+  });
 
   // A pending key becomes the signer, or a retired one stops being published: rebuild the provider
   // with the new order. Timers are unref'd so they never keep a finished process alive.

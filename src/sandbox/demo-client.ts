@@ -22,6 +22,17 @@ a.button,button{display:inline-block;background:#1668dc;color:#fff;border:0;bord
 .note{color:#52606d;font-size:14px}</style></head><body><main>${body}</main></body></html>`;
 }
 
+/** The demo's routes: the sandbox as DingTalk, the demo client, and `/` leading to it. */
+export function demoRoutes(sandbox: express.Express, client: Parameters<typeof createDemoClient>[0]): { path: string; router: express.RequestHandler }[] {
+  const root = express.Router();
+  root.get('/', (_req, res) => res.redirect(302, `${client.basePath}/`));
+  return [
+    { path: '/_sandbox', router: sandbox },
+    { path: client.basePath, router: createDemoClient(client) },
+    { path: '/', router: root },
+  ];
+}
+
 export function createDemoClient(options: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; basePath: string }): Router {
   const router = express.Router();
   const pending = new Map<string, Pending>();

@@ -1,4 +1,4 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
@@ -20,7 +20,7 @@ export interface AppDeps {
   /** Login, consent and upstream routes; mounted at the issuer's path, before the provider. */
   interactionsRouter?: Router;
   /** Other routers (e.g. the demo sandbox), each at its own absolute path, mounted before the interactions. */
-  extraRoutes?: { path: string; router: Router }[];
+  extraRoutes?: { path: string; router: RequestHandler }[];
   log: Logger;
   /** With a registry: GET /metrics and the store health gauge. */
   metricsRegistry?: Registry;
