@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, configWarnings, loadConfig, resolveConfigPath } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { runKeysCommand } from './cli/keys.js';
-import { KeysError } from './oidc/keys.js';
+import { KeysError, maxSignedTokenLifetime } from './oidc/keys.js';
 
 const USAGE = `Usage: oidc-bridge <command> [--config <file>]
 
@@ -24,11 +24,6 @@ The config file comes from --config, then OIDC_BRIDGE_CONFIG, then ./config.yaml
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
 const isProduction = () => process.env.NODE_ENV === 'production';
-
-/** The longest lifetime of anything signed with a key: how long a retired key stays published. */
-export function maxSignedTokenLifetime(config: Pick<Config, 'ttl'>): number {
-  return Math.max(config.ttl.idToken, config.ttl.accessToken);
-}
 
 async function requireConfig(argv: string[]): Promise<{ config: Config; path: string } | undefined> {
   const path = resolveConfigPath(argv, process.env);
@@ -54,7 +49,7 @@ async function keys(argv: string[]): Promise<number> {
   return runKeysCommand(argv, {
     keysDir: config?.keys.dir ?? './keys',
     rotationLeadSeconds: config?.keys.rotationLead ?? 3600,
-    maxTokenLifetimeSeconds: config ? maxSignedTokenLifetime(config) : 3600,
+    maxTokenLifetimeSeconds: config ? maxSignedTokenLifetime(config.ttl) : 3600,
     production: isProduction(),
     stdout: out,
     stderr: err,
@@ -67,15 +62,17 @@ async function accounts(argv: string[]): Promise<number> {
     err('accounts needs the config of the bridge whose store holds them (--config <file>)');
     return 1;
   }
-  const { runAccountsFromConfig } = await import('./cli/serve.js');
+  const { runAccountsFromConfig } = await import('./cli/accounts.js');
   return runAccountsFromConfig(loaded.config, argv, { stdout: out, stderr: err });
 }
 
 async function serve(argv: string[], forceDemo: boolean): Promise<number> {
-  const { serveConfig, serveDemo } = await import('./cli/serve.js');
   const loaded = forceDemo ? undefined : await requireConfig(argv);
   if (loaded) {
     for (const warning of configWarnings(loaded.config)) err(`warning: ${warning}`);
+    // Imported only when needed: `check` and `keys` load no server code, and only the demo loads
+    // the sandbox and its relying party (openid-client, a development dependency).
+    const { serveConfig } = await import('./cli/serve.js');
     await serveConfig(loaded.config, { configPath: loaded.path, production: isProduction() });
     return 0;
   }
@@ -83,6 +80,7 @@ async function serve(argv: string[], forceDemo: boolean): Promise<number> {
     err('no config: NODE_ENV=production needs one (--config <file>, OIDC_BRIDGE_CONFIG, or ./config.yaml); see config.example.yaml');
     return 1;
   }
+  const { serveDemo } = await import('./cli/demo.js');
   await serveDemo({ port: Number(process.env.PORT ?? 8080) });
   return 0;
 }

@@ -1,6 +1,9 @@
 // `oidc-bridge accounts list | show | rename | revoke`: the operator's view of the durable accounts.
 import { parseArgs } from 'node:util';
-import { UnknownAccountError, type Account, type Accounts } from '../accounts/index.js';
+import { createAccounts, UnknownAccountError, type Account, type Accounts } from '../accounts/index.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { openStore, storeOptionsOf } from '../store/index.js';
 
 export interface AccountsCommandContext {
   accounts: Accounts;
@@ -118,4 +121,17 @@ function iso(epochSeconds: number): string {
 
 function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** `oidc-bridge accounts …` against the configured store. */
+export async function runAccountsFromConfig(config: Config, argv: string[], io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
+  const store = openStore(storeOptionsOf(config.store));
+  try {
+    // Audit lines (rename, revoke) reach the log whatever logging.level says.
+    const audit = createLogger({ level: 'info', name: 'oidc-bridge-audit' });
+    const accounts = createAccounts({ store, usernames: config.usernames, log: audit });
+    return await runAccountsCommand(argv, { accounts, ...io });
+  } finally {
+    await store.close();
+  }
 }

@@ -11,7 +11,8 @@ import { configSchema, type Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID } from '../sandbox/index.js';
 import { demoRoutes } from '../sandbox/demo-client.js';
-import { buildBridge, listenFirst } from './serve.js';
+import { buildBridge } from '../server/bridge.js';
+import { listen } from '../server/listen.js';
 
 export function demoConfig(base: string): Config {
   const clientSecret = randomBytes(24).toString('base64url');
@@ -48,7 +49,7 @@ function banner(url: string): string {
 
 export async function serveDemo(options: { port: number; host?: string }): Promise<{ url: string; close(): Promise<void> }> {
   const host = options.host ?? 'localhost';
-  const listener = await listenFirst(host === 'localhost' ? '127.0.0.1' : host, options.port);
+  const listener = await listen(undefined, { host: host === 'localhost' ? '127.0.0.1' : host, port: options.port });
   const base = listener.url.replace('127.0.0.1', 'localhost');
   const config = demoConfig(base);
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
@@ -65,7 +66,7 @@ export async function serveDemo(options: { port: number; host?: string }): Promi
   return {
     url: base,
     async close() {
-      await listener.close();
+      await listener.close({ graceMs: 0 });
       await bridge.close();
     },
   };

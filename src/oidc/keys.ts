@@ -48,6 +48,14 @@ export interface KeyRow {
   state: KeyState;
 }
 
+/**
+ * The longest life of anything signed with a key (ID tokens, JWT access tokens): how long a
+ * retired key stays published after its successor activates.
+ */
+export function maxSignedTokenLifetime(ttl: { idToken: number; accessToken: number }): number {
+  return Math.max(ttl.idToken, ttl.accessToken);
+}
+
 export interface KeysLogger {
   warn(details: Record<string, unknown>, message: string): void;
 }
@@ -56,8 +64,6 @@ export interface LoadKeysOptions {
   dir: string;
   /** Without keys: true refuses to start (KeysMissingError), false generates them and warns. */
   production: boolean;
-  /** Accepted for symmetry with rotate; loading does not need it. */
-  rotationLeadSeconds?: number;
   /** Longest life of anything we sign: a superseded key stays published this long after its successor activates. */
   maxTokenLifetimeSeconds: number;
   now?: Date;

@@ -1,6 +1,6 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener } from 'node:http';
+import { listen } from '../server/listen.js';
 import { apiRoutes } from './api-routes.js';
 import { sendApiError, sendApiNotFound, sendJson, sendOapiError } from './error-bodies.js';
 import { createFaultRegistry, type SandboxFault } from './faults.js';
@@ -101,7 +101,7 @@ export function createDingTalkSandbox(options: SandboxOptions = {}): DingTalkSan
     resetStats() {
       for (const path of Object.keys(calls)) delete calls[path];
     },
-    listen: (port = 0, host = '127.0.0.1') => listen(sandbox.app, port, host, () => faults.cancelDelays()),
+    listen: (port = 0, host = '127.0.0.1') => listenSandbox(sandbox.app, port, host, () => faults.cancelDelays()),
     removeMember(userid) {
       const person = ctx.directory.personByUserid(userid);
       if (!person) throw new Error(`sandbox: unknown userid ${userid}`);
@@ -141,23 +141,13 @@ function knownPerson(ctx: SandboxContext, userid: string) {
   return person;
 }
 
-function listen(app: Express, port: number, host: string, onClose: () => void): Promise<SandboxListener> {
-  const server = createServer(app);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const { address, family, port: bound } = server.address() as AddressInfo;
-      const shown = address === '0.0.0.0' || address === '::' ? 'localhost' : family === 'IPv6' ? `[${address}]` : address;
-      resolve({
-        url: `http://${shown}:${bound}`,
-        close: () =>
-          new Promise<void>((done) => {
-            onClose();
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+async function listenSandbox(app: Express, port: number, host: string, onClose: () => void): Promise<SandboxListener> {
+  const listening = await listen(app as unknown as RequestListener, { host, port });
+  return {
+    url: listening.url,
+    close: () => {
+      onClose();
+      return listening.close({ graceMs: 0 });
+    },
+  };
 }

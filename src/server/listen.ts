@@ -1,3 +1,8 @@
+/**
+ * The one way the bridge, the demo and the sandbox listen for HTTP. The socket can be bound before
+ * the handler exists (`attach` later), so an issuer that names a port chosen by the OS (port 0:
+ * tests, the demo) can be built from the bound address.
+ */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -5,6 +10,8 @@ export interface Listening {
   server: Server;
   /** http://host:port of the bound socket (127.0.0.1 when bound to every interface). */
   url: string;
+  /** Starts handing requests to `handler` (when `listen` was called without one). */
+  attach(handler: RequestListener): void;
   /** Stops accepting connections; open ones get `graceMs` (default 10 000) to finish. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -16,12 +23,13 @@ function urlOf(address: AddressInfo): string {
 }
 
 /**
- * Listens and resolves once bound; rejects on EADDRINUSE and the like. express 5's `app.listen`
+ * Listens and resolves once bound; rejects on EADDRINUSE and the like. (express 5's `app.listen`
  * passes its callback as the `error` listener too, so a busy port reaches the callback as an
- * argument and the process runs on without listening.
+ * argument and the process runs on without listening: that is why express does not listen here.)
  */
-export function listen(app: RequestListener, options: { host: string; port: number }): Promise<Listening> {
-  const server = createServer(app);
+export function listen(handler: RequestListener | undefined, options: { host: string; port: number }): Promise<Listening> {
+  const server = createServer();
+  if (handler) server.on('request', handler);
   // Longer than the usual 60 s idle timeout of load balancers, so they never reuse a closed socket.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
@@ -29,7 +37,14 @@ export function listen(app: RequestListener, options: { host: string; port: numb
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
       server.off('error', reject);
-      resolve({ server, url: urlOf(server.address() as AddressInfo), close: (o) => close(server, o?.graceMs ?? 10_000) });
+      resolve({
+        server,
+        url: urlOf(server.address() as AddressInfo),
+        attach: (h) => {
+          server.on('request', h);
+        },
+        close: (o) => close(server, o?.graceMs ?? 10_000),
+      });
     });
   });
 }
@@ -43,6 +58,7 @@ function close(server: Server, graceMs: number): Promise<void> {
       if (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING') reject(err);
       else resolve();
     });
-    server.closeIdleConnections();
+    if (graceMs <= 0) server.closeAllConnections();
+    else server.closeIdleConnections();
   });
 }

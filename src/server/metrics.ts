@@ -8,7 +8,7 @@
  * "other"). Never a user id, token, code, secret or address.
  */
 import { readFileSync } from 'node:fs';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { MembershipMetrics, RecheckOutcome, RecheckTrigger, SweepOutcome } from '../accounts/membership.js';
 import type { LoginMetrics, LoginOutcome } from '../interactions/context.js';
 import type { TokenMetrics } from '../oidc/provider.js';
@@ -55,6 +55,13 @@ function packageVersion(): string {
 
 const among = (known: ReadonlySet<string>, value: string | undefined, fallback: string) =>
   (value !== undefined && known.has(value) ? value : fallback);
+
+/** A registry with Node's process metrics; the bridge's own go on it through `createMetrics`. */
+export function createMetricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
 
 /** Registers the counters and gauges on `registry` (once per registry) and returns the counting functions. */
 export function createMetrics(registry: Registry, options: MetricsOptions): Metrics {

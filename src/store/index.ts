@@ -1,3 +1,4 @@
+import type { Config } from '../config/schema.js';
 import { openMemoryStore } from './memory.js';
 import { openRedisStore, type RedisStoreOptions } from './redis.js';
 import type { Store } from './types.js';
@@ -6,6 +7,23 @@ export type StoreOptions = { type: 'memory' } | ({ type: 'redis' } & RedisStoreO
 
 export function openStore(config: StoreOptions): Store {
   return config.type === 'memory' ? openMemoryStore() : openRedisStore(config);
+}
+
+/** config.store → the store module's options. */
+export function storeOptionsOf(config: Config['store']): StoreOptions {
+  if (config.type === 'memory') return { type: 'memory' };
+  const hostPort = (s: string) => {
+    const i = s.lastIndexOf(':');
+    return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+  };
+  return {
+    type: 'redis',
+    url: config.url,
+    keyPrefix: config.keyPrefix,
+    commandTimeoutMs: config.commandTimeoutMs,
+    ...(config.sentinel ? { sentinelName: config.sentinel.name, sentinels: config.sentinel.nodes.map(hostPort), sentinelPassword: config.sentinel.password } : {}),
+    ...(config.cluster ? { cluster: { nodes: config.cluster.nodes.map(hostPort) } } : {}),
+  };
 }
 
 export { openMemoryStore, type MemoryStore, type MemoryStoreOptions } from './memory.js';

@@ -1,6 +1,6 @@
 /**
  * The OP under certification-style test: the whole bridge as production wires it (`buildBridge` +
- * `listenFirst` from src/cli/serve.ts, memory store) in front of the OIDC double
+ * `listen` from src/server/listen.ts, memory store) in front of the OIDC double
  * (test/doubles/fake-oidc-issuer.ts), which auto-approves, so every module drives the real
  * front channel: /auth → interaction → upstream → callback → the client's redirect URI.
  * Two upstream ids point at the same double: clients restricted to `corp` go straight to it,
@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { buildBridge, listenFirst, type Bridge } from '../../src/cli/serve.js';
+import { buildBridge, type Bridge } from '../../src/server/bridge.js';
+import { listen } from '../../src/server/listen.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { generateKeys } from '../../src/oidc/keys.js';
@@ -123,13 +124,13 @@ function opConfig(issuer: string, upstream: FakeOidcIssuer, keysDir: string, opt
 
 export async function startOp(options: OpOptions): Promise<Op> {
   const upstream = await startFakeOidcIssuer({ user: UPSTREAM_USER });
-  const listener = await listenFirst('127.0.0.1', 0);
+  const listener = await listen(undefined, { host: '127.0.0.1', port: 0 });
   const { log, logs, logged } = logCollector();
   let bridge: Bridge | undefined;
   // One listener for the life of the OP; `restart` swaps the bridge behind it.
   listener.attach((req, res) => bridge!.handler(req, res));
   const close = async () => {
-    await listener.close();
+    await listener.close({ graceMs: 0 });
     await bridge?.close();
     await upstream.close();
   };

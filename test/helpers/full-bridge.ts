@@ -1,5 +1,5 @@
 /**
- * The whole bridge as production wires it (`buildBridge` from src/cli/serve.ts), listening on
+ * The whole bridge as production wires it (`buildBridge` from src/server/bridge.ts), listening on
  * 127.0.0.1 with an issuer that carries its real port, against the DingTalk sandbox on a port of
  * its own (as real DingTalk lives on other hosts). Drives a fetch-based Browser through the real
  * login: /auth → interaction → sandbox /oauth2/auth page → the person's choice → callback → bridge
@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as client from 'openid-client';
 import type { z } from 'zod';
-import { buildBridge, listenFirst, type Bridge } from '../../src/cli/serve.js';
+import { buildBridge, type Bridge } from '../../src/server/bridge.js';
+import { listen } from '../../src/server/listen.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { generateKeys } from '../../src/oidc/keys.js';
@@ -204,12 +205,12 @@ export async function startFullBridge(options: FullBridgeOptions): Promise<FullB
   if (replicaCount > 1 && options.store !== 'redis') throw new Error('replicas share state through Redis: use store "redis"');
   const sandbox = options.sandbox ?? createDingTalkSandbox();
   const dingtalk: SandboxListener = await sandbox.listen();
-  const listener = await listenFirst('127.0.0.1', 0);
+  const listener = await listen(undefined, { host: '127.0.0.1', port: 0 });
   const keyPrefix = options.store === 'redis' ? testPrefix('full-bridge') : '';
   const logs: LogLine[] = [];
   const replicas: Bridge[] = [];
   const cleanup = async () => {
-    await listener.close();
+    await listener.close({ graceMs: 0 });
     await Promise.all(replicas.map((b) => b.close()));
     await dingtalk.close();
     if (keyPrefix) await cleanupPrefix(keyPrefix);

@@ -1,5 +1,5 @@
 /**
- * The whole bridge as production assembles it (`buildBridge` from src/cli/serve.ts), in front of the
+ * The whole bridge as production assembles it (`buildBridge` from src/server/bridge.ts), in front of the
  * fake IDaaS (EIAM 1.0, `oauth2` + `preset: aliyun-idaas`) and fake OIDC issuers, with openid-client
  * 6 as the relying party and the fetch browser of test/helpers/http-browser.ts. Memory or Redis
  * (random prefix, removed on close). Used by the idaas*, oidc-upstream*, hostile-callbacks and
@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
-import { buildBridge, listenFirst, type Bridge } from '../../src/cli/serve.js';
+import { buildBridge, type Bridge } from '../../src/server/bridge.js';
+import { listen } from '../../src/server/listen.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { loadMessages } from '../../src/interactions/messages.js';
 import { createLogger } from '../../src/log.js';
@@ -183,7 +184,7 @@ function logSink(lines: string[]): Writable {
 }
 
 export async function startUpstreamBridge(options: UpstreamBridgeOptions): Promise<UpstreamBridge> {
-  const listener = await listenFirst('127.0.0.1', 0);
+  const listener = await listen(undefined, { host: '127.0.0.1', port: 0 });
   const issuer = `${listener.url}${options.issuerPath ?? ''}`;
   const keyPrefix = testPrefix('upstream-bridge');
   const config = configSchema.parse({
@@ -202,14 +203,14 @@ export async function startUpstreamBridge(options: UpstreamBridgeOptions): Promi
   try {
     bridge = await buildBridge(config, { production: false, log: createLogger({ level: 'info' }, logSink(logs)) });
   } catch (err) {
-    await listener.close();
+    await listener.close({ graceMs: 0 });
     throw err;
   }
   listener.attach(bridge.handler);
   return {
     issuer, config, bridge, logs,
     async close() {
-      await listener.close();
+      await listener.close({ graceMs: 0 });
       await bridge.close();
       if (options.store === 'redis') await cleanupPrefix(keyPrefix);
     },

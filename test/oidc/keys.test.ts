@@ -43,7 +43,7 @@ async function signWith(jwk: JWK): Promise<string> {
 
 async function load(dir: string, now: Date, production = true) {
   const log = fakeLog();
-  const loaded = await loadKeys({ dir, production, rotationLeadSeconds: LEAD, maxTokenLifetimeSeconds: TTL, now, log });
+  const loaded = await loadKeys({ dir, production, maxTokenLifetimeSeconds: TTL, now, log });
   return { ...loaded, log };
 }
 

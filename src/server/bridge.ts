@@ -1,0 +1,146 @@
+/**
+ * The one place that wires the modules together: config → store → keys → accounts, upstreams,
+ * membership → provider → interactions → express app (docs/architecture.md, "Modules").
+ * `buildBridge` returns the request handler without listening, so `serve`, the demo and the tests
+ * all run exactly this wiring.
+ */
+import type { RequestListener } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import { createLogger, type Logger } from '../log.js';
+import { createAccounts, claimsFor, type Accounts } from '../accounts/index.js';
+import { createMembership, type Membership } from '../accounts/membership.js';
+import { loadKeys, maxSignedTokenLifetime } from '../oidc/keys.js';
+import { createProvider, type ProviderBundle } from '../oidc/provider.js';
+import { createInteractionRouter, createPages } from '../interactions/index.js';
+import { openStore, storeOptionsOf } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { openUpstreams, type UpstreamRegistry } from '../upstreams/registry.js';
+import { createApp, type AppDeps } from './app.js';
+import { createMetrics, createMetricsRegistry } from './metrics.js';
+
+export interface BuildOptions {
+  production: boolean;
+  log?: Logger;
+  /** Where `keys generate` would be run against, for the production error message. */
+  configPath?: string;
+  /** Injected fetch for upstream calls (tests). */
+  fetch?: typeof fetch;
+  /** An already opened store (tests sharing one); default: opened from config.store. */
+  store?: Store;
+  /** More routes at absolute paths, before the bridge's own (the demo's sandbox and client). */
+  extraRoutes?: AppDeps['extraRoutes'];
+}
+
+export interface Bridge {
+  handler: RequestListener;
+  config: Config;
+  store: Store;
+  accounts: Accounts;
+  upstreams: UpstreamRegistry;
+  membership: Membership;
+  provider(): ProviderBundle;
+  log: Logger;
+  metrics: Registry;
+  setShuttingDown(): void;
+  close(): Promise<void>;
+}
+
+export async function buildBridge(config: Config, options: BuildOptions): Promise<Bridge> {
+  const log = options.log ?? createLogger({ level: config.logging.level });
+  const loadSigningKeys = () => loadKeys({
+    dir: config.keys.dir,
+    production: options.production,
+    maxTokenLifetimeSeconds: maxSignedTokenLifetime(config.ttl),
+    log,
+    ...(options.configPath ? { configPath: options.configPath } : {}),
+  });
+  // Keys first: a start-up that must refuse (production without keys) opens no connection.
+  let keys = await loadSigningKeys();
+  const store = options.store ?? openStore(storeOptionsOf(config.store));
+  const metrics = createMetricsRegistry();
+  const counters = createMetrics(metrics, { clientIds: config.clients.map((c) => c.client_id), upstreamIds: config.upstreams.map((u) => u.id) });
+
+  const accounts = createAccounts({ store, usernames: config.usernames, log });
+  const upstreams = await openUpstreams(config.upstreams, { log, store, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const membership = createMembership({ accounts, upstreams, store, configs: config.upstreams, log, metrics: counters });
+  const pages = createPages(config);
+
+  const makeProvider = () => createProvider({
+    config,
+    store,
+    jwks: keys.jwks,
+    accounts,
+    claimsFor,
+    recheck: (account) => membership.onRefresh(account),
+    needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
+    pages,
+    log,
+    metrics: counters,
+  });
+  let bundle = makeProvider();
+
+  const interactionsRouter = createInteractionRouter({
+    config,
+    interactions: {
+      get: (req, res, uid) => bundle.interactions.get(req, res, uid),
+      find: (uid) => bundle.interactions.find(uid),
+      finishLogin: (uid, login) => bundle.interactions.finishLogin(uid, login),
+      finishConsent: (uid) => bundle.interactions.finishConsent(uid),
+      finishError: (uid, error, description) => bundle.interactions.finishError(uid, error, description),
+      clientExtras: (clientId) => bundle.interactions.clientExtras(clientId),
+    },
+    upstreams,
+    accounts,
+    store,
+    log,
+    pages,
+    metrics: counters,
+  });
+  const assembled = createApp({
+    config, provider: bundle, store, interactionsRouter, log, metricsRegistry: metrics, pages,
+    ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
+  });
+
+  // A pending key becomes the signer, or a retired one stops being published: rebuild the provider
+  // with the new order. Timers are unref'd so they never keep a finished process alive.
+  let keyTimer: NodeJS.Timeout | undefined;
+  const scheduleKeyChange = () => {
+    if (!keys.nextChangeAt) return;
+    const delay = Math.min(Math.max(keys.nextChangeAt.getTime() - Date.now(), 1000), 2 ** 31 - 1);
+    keyTimer = setTimeout(() => {
+      loadSigningKeys().then((next) => {
+        keys = next;
+        bundle = makeProvider();
+        assembled.swapProvider(bundle);
+        log.info({ nextChangeAt: keys.nextChangeAt?.toISOString() }, 'signing keys changed: provider rebuilt');
+      }, (err: unknown) => log.error({ err }, 'reloading signing keys failed; keeping the current ones'))
+        .finally(scheduleKeyChange);
+    }, delay);
+    keyTimer.unref();
+  };
+  scheduleKeyChange();
+
+  void upstreams.init();
+  const sweeper = membership.startSweeper();
+
+  return {
+    handler: assembled.app as unknown as RequestListener,
+    config,
+    store,
+    accounts,
+    upstreams,
+    membership,
+    provider: () => bundle,
+    log,
+    metrics,
+    setShuttingDown: () => assembled.setShuttingDown(),
+    async close() {
+      clearTimeout(keyTimer);
+      sweeper.stop();
+      await upstreams.close();
+      if (!options.store) await store.close();
+    },
+  };
+}
+
