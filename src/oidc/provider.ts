@@ -91,7 +91,7 @@ function countTokenRequests(provider: Provider, metrics: TokenMetrics): void {
   });
 }
 
-/** oidc-provider configured for production from our config (issue 2 item 3). */
+/** oidc-provider configured from our config (docs/architecture.md, "Modules" and "Decisions"). */
 export function createProvider(deps: ProviderDeps): ProviderBundle {
   const { config, store, log } = deps;
   assertClientAlgsSignable(config, deps.jwks);
