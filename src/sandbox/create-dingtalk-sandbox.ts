@@ -50,7 +50,7 @@ export interface DingTalkSandbox {
   org: SandboxOrg;
 }
 
-/** The bridge demo's DingTalk callback (DESIGN: /upstream/<id>/callback on the default port). */
+/** The bridge demo's DingTalk callback (`<issuer>/upstream/<id>/callback`, docs/upstreams.md) on the default port. */
 export const SANDBOX_DEMO_REDIRECT_URIS = [
   'http://localhost:8080/upstream/dingtalk/callback',
   'http://127.0.0.1:8080/upstream/dingtalk/callback',
