@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import express, { type Request } from 'express';
 import assert from 'node:assert/strict';
 import passport from 'passport';
-import { LegStateError, type LegSecrets, type LegStore, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
+import { upstreamOf } from '../../src/upstreams/registry.js';
+import { LegStateError, type Connector, type LegSecrets, type LegStore, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
 import type { UpstreamLogger } from '../../src/upstreams/upstream-deps.js';
 
 export interface RecordingLegStore extends LegStore {
@@ -64,7 +65,8 @@ export interface FlowResult {
 /** Options for the start route's `passport.authenticate` call (besides `session: false`). */
 export type StartOptions = Record<string, unknown>;
 
-export async function startHarness(upstream: Upstream, startOptions: StartOptions = {}): Promise<Harness> {
+/** Mounts an upstream, or a bare connector as the registry would (upstreamOf). */
+export async function startHarness(upstream: Upstream | Connector, startOptions: StartOptions = {}): Promise<Harness> {
   const app = express();
   const outcomes: Outcome[] = [];
   const legs = mapLegStore();
@@ -88,7 +90,7 @@ export async function startHarness(upstream: Upstream, startOptions: StartOption
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const callbackUrl = `${url}/callback`;
-  strategy = upstream.createStrategy(callbackUrl, legs);
+  strategy = ('createStrategy' in upstream ? upstream : upstreamOf(upstream, recordingLogger())).createStrategy(callbackUrl, legs);
   return {
     url, callbackUrl, legs, outcomes,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),

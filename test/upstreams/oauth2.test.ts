@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { oauth2UpstreamSchema, type OAuth2UpstreamConfig } from '../../src/config/schema.js';
 import { openOAuth2 } from '../../src/upstreams/oauth2/index.js';
-import { UpstreamError, type Upstream, type UpstreamErrorReason } from '../../src/upstreams/types.js';
+import { UpstreamError, type Connector, type UpstreamErrorReason } from '../../src/upstreams/types.js';
 import { s256 } from '../doubles/http-double.js';
 import { DEFAULT_IDAAS_USER, startFakeIdaas, type FakeIdaas, type FakeIdaasFault } from '../doubles/fake-idaas.js';
 import { assertLegStateError, callback, recordingLogger, runFlow, runUntilCallback, startHarness, type Harness, type Outcome, type StartOptions } from './harness.js';
@@ -22,7 +22,7 @@ function upstreamError(outcome: Outcome, reason: UpstreamErrorReason): UpstreamE
   return outcome.err;
 }
 
-async function withHarness<T>(upstream: Upstream, run: (h: Harness) => Promise<T>, startOptions?: StartOptions): Promise<T> {
+async function withHarness<T>(upstream: Connector, run: (h: Harness) => Promise<T>, startOptions?: StartOptions): Promise<T> {
   const harness = await startHarness(upstream, startOptions);
   try {
     return await run(harness);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { oidcUpstreamSchema, type OidcUpstreamConfig } from '../../src/config/schema.js';
 import { openOidc } from '../../src/upstreams/oidc/index.js';
-import { UpstreamError, type Upstream, type UpstreamErrorReason } from '../../src/upstreams/types.js';
+import { UpstreamError, type Connector, type UpstreamErrorReason } from '../../src/upstreams/types.js';
 import { s256 } from '../doubles/http-double.js';
 import { DEFAULT_OIDC_USER, startFakeOidcIssuer, type FakeOidcFault, type FakeOidcIssuer } from '../doubles/fake-oidc-issuer.js';
 import { assertLegStateError, callback, recordingLogger, runFlow, runUntilCallback, startHarness, type Harness, type Outcome } from './harness.js';
@@ -20,7 +20,7 @@ function upstreamError(outcome: Outcome, reason: UpstreamErrorReason): UpstreamE
   return outcome.err;
 }
 
-async function withHarness<T>(upstream: Upstream, run: (h: Harness) => Promise<T>): Promise<T> {
+async function withHarness<T>(upstream: Connector, run: (h: Harness) => Promise<T>): Promise<T> {
   const harness = await startHarness(upstream);
   try {
     return await run(harness);
@@ -42,7 +42,7 @@ async function rejection(promise: Promise<unknown>): Promise<UpstreamError> {
 describe('oidc upstream (EIAM 2.0 style issuer with a path)', () => {
   let issuer: FakeOidcIssuer;
   let harness: Harness;
-  let upstream: Upstream;
+  let upstream: Connector;
   before(async () => {
     issuer = await startFakeOidcIssuer({ issuerPath: '/v2/idaas_x/app_y/oidc', requirePkce: true, clientAuth: 'client_secret_basic' });
     upstream = openOidc(oidcConfig(issuer), { log: recordingLogger() });

@@ -15,8 +15,6 @@ export const API = {
 
 /** Paths below `endpoints.oapi` (oapi.dingtalk.com: HTTP 200 with `errcode`, `?access_token=` in the query). */
 export const OAPI = {
-  // Legacy app token: GET ?appkey&appsecret.
-  gettoken: '/gettoken',
   // https://open.dingtalk.com/document/orgapp/query-a-user-by-the-union-id
   getByUnionId: '/topapi/user/getbyunionid',
   // https://open.dingtalk.com/document/orgapp/query-user-details
