@@ -65,8 +65,13 @@ export interface FlowResult {
 /** Options for the start route's `passport.authenticate` call (besides `session: false`). */
 export type StartOptions = Record<string, unknown>;
 
-/** Mounts an upstream, or a bare connector as the registry would (upstreamOf). */
-export async function startHarness(upstream: Upstream | Connector, startOptions: StartOptions = {}): Promise<Harness> {
+/** Where the harness registers its callback URL, as an operator registers the bridge's at the upstream. */
+export interface RedirectRegistry {
+  addRedirectUri(redirectUri: string): void;
+}
+
+/** Mounts an upstream, or a bare connector as the registry would (upstreamOf), and registers its callback at `at`. */
+export async function startHarness(upstream: Upstream | Connector, at: RedirectRegistry, startOptions: StartOptions = {}): Promise<Harness> {
   const app = express();
   const outcomes: Outcome[] = [];
   const legs = mapLegStore();
@@ -90,6 +95,7 @@ export async function startHarness(upstream: Upstream | Connector, startOptions:
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const callbackUrl = `${url}/callback`;
+  at.addRedirectUri(callbackUrl);
   strategy = ('createStrategy' in upstream ? upstream : upstreamOf(upstream, recordingLogger())).createStrategy(callbackUrl, legs);
   return {
     url, callbackUrl, legs, outcomes,

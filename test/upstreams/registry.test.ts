@@ -65,7 +65,7 @@ describe('upstream registry', () => {
     assert.ok(failure, 'the failure is logged');
     assert.equal(failure.details.reason, 'unavailable');
     issuer.setFault(undefined);
-    const harness = await startHarness(registry.get('eiam')!);
+    const harness = await startHarness(registry.get('eiam')!, issuer);
     try {
       assert.equal((await runFlow(harness)).outcome.identity?.subject, 'user-1');
       assert.ok(log.lines.some((l) => l.level === 'info' && l.details.upstream === 'eiam' && l.message === 'upstream ready'), 'recovery is logged');
@@ -106,7 +106,7 @@ describe('upstream registry', () => {
     };
     const config = upstreamSchema.parse({ id: 'x', type: 'oauth2', clientId: 'c', clientSecret: 's', ...idaas.endpoints, claims: { subject: 'sub' } });
     const registry = await openUpstreams([config], { log: recordingLogger() }, { ...defaultUpstreamFactories, oauth2: () => fake });
-    const harness = await startHarness(registry.get('x')!);
+    const harness = await startHarness(registry.get('x')!, idaas);
     try {
       const { outcome } = await runFlow(harness);
       assert.ok(outcome.err instanceof UpstreamError, String(outcome.err));
