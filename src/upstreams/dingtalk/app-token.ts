@@ -1,6 +1,6 @@
 /**
  * The app (organisation) token that every org lookup presents. DingTalk throttles frequent token
- * fetches and hands out the same token while it is valid (§1.6, §3.1, §3.6), so it is fetched
+ * fetches and hands out the same token while it is valid (docs/reference/dingtalk.md), so it is fetched
  * once and kept in the SHARED store for every replica, a little shorter than DingTalk keeps it.
  * A miss is filled by one caller across all replicas: the store lock picks the fetcher, the others
  * wait for its token (bounded; a fetcher that died is replaced). A token DingTalk rejects (40014)
