@@ -136,6 +136,8 @@ export async function startOp(options: OpOptions): Promise<Op> {
   };
   try {
     const config = opConfig(listener.url, upstream, options.keysDir ?? await sharedKeysDir(), options);
+    // The double accepts only registered redirect URIs, as real upstreams do.
+    for (const { id } of config.upstreams) upstream.addRedirectUri(`${config.issuer}/upstream/${id}/callback`);
     bridge = await buildBridge(config, { production: false, log });
     return {
       issuer: config.issuer, config, upstream, logs, logged, close,

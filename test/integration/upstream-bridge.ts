@@ -91,9 +91,12 @@ export const DISPLAY_NAMES = {
 export type UpstreamId = keyof typeof DISPLAY_NAMES;
 export const UPSTREAM_IDS: readonly UpstreamId[] = ['idaas', 'oidc', 'eiam'];
 
+/** The double each config of `upstreamConfigs` points at: startUpstreamBridge registers its callback there. */
+const doubleOf = new WeakMap<object, FakeIdaas | FakeOidcIssuer>();
+
 /** The three upstreams as an operator configures them. `extra` is merged into each (e.g. timeoutMs). */
 export function upstreamConfigs(d: Doubles, extra: Partial<Record<UpstreamId, Record<string, unknown>>> = {}): unknown[] {
-  return [
+  const configs = [
     {
       id: 'idaas', type: 'oauth2', preset: 'aliyun-idaas', displayName: DISPLAY_NAMES.idaas,
       baseURL: d.idaas.url, clientId: d.idaas.clientId, clientSecret: d.idaas.clientSecret, ...extra.idaas,
@@ -107,6 +110,8 @@ export function upstreamConfigs(d: Doubles, extra: Partial<Record<UpstreamId, Re
       issuer: d.eiam.issuer, clientId: d.eiam.clientId, clientSecret: d.eiam.clientSecret, clientAuth: 'client_secret_post', ...extra.eiam,
     },
   ];
+  configs.forEach((config) => doubleOf.set(config, d[config.id as UpstreamId]));
+  return configs;
 }
 
 /** The authorize requests a double received (to tell whether a login went upstream again). */
@@ -186,6 +191,8 @@ function logSink(lines: string[]): Writable {
 export async function startUpstreamBridge(options: UpstreamBridgeOptions): Promise<UpstreamBridge> {
   const listener = await listen(undefined, { host: '127.0.0.1', port: 0 });
   const issuer = `${listener.url}${options.issuerPath ?? ''}`;
+  // The doubles accept only registered redirect URIs, as real upstreams do: register the bridge's callbacks.
+  for (const upstream of options.upstreams as { id: string }[]) doubleOf.get(upstream)?.addRedirectUri(`${issuer}/upstream/${upstream.id}/callback`);
   const keyPrefix = testPrefix('upstream-bridge');
   const config = configSchema.parse({
     issuer,
