@@ -51,7 +51,12 @@ export default defineConfig(
       // URLSearchParams stringifies to its query string, which is what query-building templates want.
       '@typescript-eslint/restrict-template-expressions': [
         'error',
-        { allow: [{ from: 'lib', name: ['Error', 'URL', 'URLSearchParams'] }, { from: 'package', package: '@types/node', name: ['URL', 'URLSearchParams'] }] },
+        {
+          allow: [
+            { from: 'lib', name: ['Error', 'URL', 'URLSearchParams'] },
+            { from: 'package', package: '@types/node', name: ['URL', 'URLSearchParams'] },
+          ],
+        },
       ],
     },
   },
