@@ -64,7 +64,7 @@ export function createRefreshGrace(records: Records, graceSeconds: number) {
     },
 
     /** provider.use middleware: publishes the winner's reply, swaps it in for losers. */
-    async middleware(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+    middleware: async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
       await next();
       const hash = winners.get(ctx);
       if (hash) await publish(ctx, hash);

@@ -1,5 +1,4 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
-import type { RequestListener } from 'node:http';
 import { listen } from '../server/listen.js';
 import { apiRoutes } from './api-routes.js';
 import { sendApiError, sendApiNotFound, sendJson, sendOapiError } from './error-bodies.js';
@@ -142,7 +141,7 @@ function knownPerson(ctx: SandboxContext, userid: string) {
 }
 
 async function listenSandbox(app: Express, port: number, host: string, onClose: () => void): Promise<SandboxListener> {
-  const listening = await listen(app as unknown as RequestListener, { host, port });
+  const listening = await listen(app, { host, port });
   return {
     url: listening.url,
     close: () => {
