@@ -2,7 +2,7 @@
  * Runs an upstream's passport strategy for one request and reports what it did. The strategy is
  * shared by concurrent requests; src/upstreams/connector-strategy.ts makes that safe.
  */
-import type { Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import passport from 'passport';
 import type { Strategy } from 'passport';
 
@@ -36,7 +36,7 @@ export function runStrategy(strategy: Strategy, req: Request, res: Response, opt
       if (err) settle({ kind: 'error', err });
       else if (user) settle({ kind: 'success', user });
       else settle({ kind: 'fail', info, status: typeof status === 'number' ? status : undefined });
-    });
+    }) as RequestHandler;
     try {
       // `pass()` and `next(err)` land here; a strategy never should pass on these routes.
       middleware(req, res, (err?: unknown) => settle(err ? { kind: 'error', err } : { kind: 'fail', info: undefined }));

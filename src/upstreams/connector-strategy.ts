@@ -18,10 +18,11 @@ import {
   type Connector, type LegStore, type UpstreamAuthenticateOptions, type UpstreamIdentity,
 } from './types.js';
 
+/** The per-request actions passport assigns onto the strategy: plain functions, not methods. */
 interface Actions {
-  success(user: UpstreamIdentity): void;
-  redirect(url: string): void;
-  error(err: unknown): void;
+  success: (user: UpstreamIdentity) => void;
+  redirect: (url: string) => void;
+  error: (err: unknown) => void;
 }
 
 const CALLBACK_PARAMS = ['code', 'authCode', 'state', 'error'];

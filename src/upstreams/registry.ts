@@ -43,10 +43,10 @@ export async function openUpstreams(configs: UpstreamConfig[], deps: UpstreamDep
     get: (id) => byId.get(id),
     all: () => [...upstreams],
     async init() {
-      await Promise.all(upstreams.map((u) => u.init?.().catch(() => undefined)));
+      await Promise.all(upstreams.map((u) => (u.init ? u.init().catch(() => undefined) : Promise.resolve())));
     },
     async close() {
-      const results = await Promise.allSettled(upstreams.map((u) => u.close?.()));
+      const results = await Promise.allSettled(upstreams.map((u) => (u.close ? u.close() : Promise.resolve())));
       results.forEach((r, i) => {
         if (r.status === 'rejected') deps.log.warn({ upstream: upstreams[i]!.id, err: String(r.reason) }, 'upstream did not close cleanly');
       });
@@ -67,11 +67,12 @@ function build(config: UpstreamConfig, deps: UpstreamDeps, factories: UpstreamFa
  * retried on the next call), and strategies and rechecks call it before their first use.
  */
 export function upstreamOf(connector: Connector, log: UpstreamLogger): Upstream {
-  const { id, init, recheck } = connector;
+  const { id } = connector;
+  const recheck = connector.recheck?.bind(connector);
   const ready = memoizeUntilSuccess(async () => {
-    if (!init) return;
+    if (!connector.init) return;
     try {
-      await init.call(connector);
+      await connector.init();
       log.info({ upstream: id }, 'upstream ready');
     } catch (err) {
       const failure = asUpstreamError(id, err, 'unavailable');
@@ -83,11 +84,11 @@ export function upstreamOf(connector: Connector, log: UpstreamLogger): Upstream 
     id,
     type: connector.type,
     displayName: connector.displayName,
-    init: init && ready,
+    init: connector.init && ready,
     close: connector.close?.bind(connector),
     recheck: recheck && (async (identity) => {
       await ready();
-      return recheck.call(connector, identity);
+      return recheck(identity);
     }),
     createStrategy: (callbackUrl, legs) => new ConnectorStrategy(connector, callbackUrl, legs, ready),
   };

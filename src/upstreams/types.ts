@@ -108,6 +108,8 @@ export interface UpstreamAuthenticateOptions {
 
 // Lets routes pass our options to `passport.authenticate` without a cast.
 declare module 'passport' {
+  // Module augmentation merges into passport's interface: it has to be an interface.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   interface AuthenticateOptions extends UpstreamAuthenticateOptions {}
 }
 

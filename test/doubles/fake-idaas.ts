@@ -147,7 +147,7 @@ export async function startFakeIdaas(options: FakeIdaasOptions = {}): Promise<Fa
       userInfoURL: `${double.url}/api/bff/v1.2/oauth2/userinfo`,
     },
     requests,
-    addRedirectUri: clients.addRedirectUri,
+    addRedirectUri: (uri) => clients.addRedirectUri(uri),
     setUser(next) { user = next; },
     setFault(next) { fault = next; },
     close: () => double.close(),

@@ -181,7 +181,7 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
       jwks: `${issuer}/jwks`,
     },
     requests,
-    addRedirectUri: clients.addRedirectUri,
+    addRedirectUri: (uri) => clients.addRedirectUri(uri),
     setUser(next) { user = next; },
     setFault(next) { fault = next; },
     close: () => double.close(),

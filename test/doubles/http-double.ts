@@ -140,6 +140,6 @@ export function registrations(clientId: string, redirectUris: readonly string[] 
       return undefined;
     },
   };
-  redirectUris.forEach(self.addRedirectUri);
+  for (const uri of redirectUris) self.addRedirectUri(uri);
   return self;
 }

@@ -16,7 +16,7 @@ const people = [sampleUserids.manager, sampleUserids.liNa, sampleUserids.noEmail
 
 function assertSignedIn(outcomes: Outcome[]): void {
   for (const o of outcomes) {
-    if (o.err) throw o.err;
+    assert.ifError(o.err);
     assert.ok(o.identity);
   }
 }

@@ -5,12 +5,13 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { sampleUserids } from '../../src/sandbox/index.js';
 import { UpstreamError } from '../../src/upstreams/types.js';
 import { APPS, startBench, type Bench, type Mounted, type Outcome } from './dingtalk-harness.js';
 
 function upstreamErrorOf(outcome: Outcome): UpstreamError {
-  assert.ok(outcome.err instanceof UpstreamError, `expected an UpstreamError, got ${String(outcome.err ?? 'an identity')}`);
+  assert.ok(outcome.err instanceof UpstreamError, `expected an UpstreamError, got ${inspect(outcome.err ?? 'an identity')}`);
   return outcome.err;
 }
 
@@ -192,7 +193,7 @@ describe('dingtalk upstream: errors', () => {
 });
 
 function identity(outcome: Outcome) {
-  if (outcome.err) throw outcome.err;
+  assert.ifError(outcome.err);
   assert.ok(outcome.identity);
   return outcome.identity;
 }

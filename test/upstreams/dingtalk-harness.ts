@@ -65,8 +65,8 @@ export interface Mounted {
   callback(query: Record<string, string>): Promise<Outcome>;
   /** Start, then come back with a code the sandbox issued for `userid`. */
   signIn(userid: string, codeOptions?: { corpId?: string; withCorpId?: boolean }): Promise<Outcome>;
-  /** Start, follow to the sandbox login page, post it as `userid` (or deny), follow back. */
-  signInWithForm(userid: string | 'deny'): Promise<Outcome>;
+  /** Start, follow to the sandbox login page, post it as `userid` (or `'deny'`), follow back. */
+  signInWithForm(userid: string): Promise<Outcome>;
 }
 
 function mapLegStore(): LegStore {

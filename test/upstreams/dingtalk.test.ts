@@ -5,6 +5,7 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, SANDBOX_OTHER_CORP_ID, sampleOrganisation, sampleUserids } from '../../src/sandbox/index.js';
 import { LegStateError, UpstreamError, type UpstreamIdentity } from '../../src/upstreams/types.js';
 import { openMemoryStore } from '../../src/store/memory.js';
@@ -18,13 +19,13 @@ import { startBench, type Bench, type Mounted, type Outcome } from './dingtalk-h
 const person = (userid: string) => sampleOrganisation.people.find((p) => p.userid === userid)!;
 
 function identityOf(outcome: Outcome): UpstreamIdentity {
-  if (outcome.err) throw outcome.err;
+  assert.ifError(outcome.err);
   assert.ok(outcome.identity, 'no identity');
   return outcome.identity;
 }
 
 function upstreamErrorOf(outcome: Outcome): UpstreamError {
-  assert.ok(outcome.err instanceof UpstreamError, `expected an UpstreamError, got ${String(outcome.err ?? 'an identity')}`);
+  assert.ok(outcome.err instanceof UpstreamError, `expected an UpstreamError, got ${inspect(outcome.err ?? 'an identity')}`);
   return outcome.err;
 }
 

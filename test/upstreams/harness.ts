@@ -75,9 +75,15 @@ export async function startHarness(upstream: Upstream | Connector, at: RedirectR
   const app = express();
   const outcomes: Outcome[] = [];
   const legs = mapLegStore();
-  let strategy: passport.Strategy | undefined;
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const callbackUrl = `${url}/callback`;
+  at.addRedirectUri(callbackUrl);
+  const strategy = ('createStrategy' in upstream ? upstream : upstreamOf(upstream, recordingLogger())).createStrategy(callbackUrl, legs);
   app.get('/start', (req, res, next) => {
-    passport.authenticate(strategy!, { session: false, ...startOptions }, (err: unknown) => {
+    passport.authenticate(strategy, { session: false, ...startOptions }, (err: unknown) => {
       // The start route only ever redirects; anything reaching here is an error.
       outcomes.push({ err });
       res.status(500).json({ outcome: outcomes.length - 1 });
@@ -85,18 +91,11 @@ export async function startHarness(upstream: Upstream | Connector, at: RedirectR
   });
   app.get('/callback', (req, res, next) => {
     // `callback: true` is ours (UpstreamAuthenticateOptions): passport hands every option to the strategy.
-    passport.authenticate(strategy!, { session: false, callback: true }, (err: unknown, identity: UpstreamIdentity | false) => {
+    passport.authenticate(strategy, { session: false, callback: true }, (err: unknown, identity: UpstreamIdentity | false) => {
       outcomes.push(err ? { err } : { identity: identity || undefined });
       res.status(err ? 400 : 200).json({ outcome: outcomes.length - 1 });
     })(req, res, next);
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const callbackUrl = `${url}/callback`;
-  at.addRedirectUri(callbackUrl);
-  strategy = ('createStrategy' in upstream ? upstream : upstreamOf(upstream, recordingLogger())).createStrategy(callbackUrl, legs);
   return {
     url, callbackUrl, legs, outcomes,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),

@@ -5,7 +5,7 @@
  */
 import { isObject } from '../fetch-json.js';
 import type { UpstreamError } from '../types.js';
-import { DingTalkCallError, isThrottled } from './client.js';
+import { type DingTalkCallError, isThrottled } from './client.js';
 import { ERRCODE } from './constants.js';
 import { dingtalkError } from './messages.js';
 
@@ -29,7 +29,7 @@ function subCodeOf(body: unknown): number | undefined {
 
 /** Text from DingTalk that is safe to show: printable, short. */
 function shown(message: string): string {
-  return message.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200) || '(no message)';
+  return message.replace(/\p{Cc}/gu, ' ').slice(0, 200) || '(no message)';
 }
 
 export function upstreamErrorFor(upstream: string, err: DingTalkCallError, timeoutMs: number): UpstreamError {

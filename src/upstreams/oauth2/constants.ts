@@ -16,7 +16,7 @@ export interface OAuth2Preset {
   /** Whether the upstream vouches for the emails it returns (when no `emailVerified` path is mapped). */
   emailVerified: boolean;
   /** Throws UpstreamError when a 200 userinfo body still means "no". */
-  checkUserInfo?(upstream: string, body: Record<string, unknown>): void;
+  checkUserInfo?: (upstream: string, body: Record<string, unknown>) => void;
 }
 
 export const OAUTH2_PRESETS = {
