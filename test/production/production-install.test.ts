@@ -137,6 +137,41 @@ clients:
     assert.doesNotMatch(serverLog, /\n\s+at .+:\d+:\d+/, 'no stack trace');
   });
 
+  it('demo: refused in production, and runs from the production install outside it', async () => {
+    const refused = await cli(['demo']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /NODE_ENV=production needs one/);
+
+    const demoPort = await freePort();
+    const [command = 'node', ...entry] = image.entrypoint;
+    const demo = spawn(command === 'node' ? process.execPath : command, [...entry, 'demo'], {
+      cwd: image.dir, env: { ...env(), NODE_ENV: 'development', PORT: String(demoPort) }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const onData = (c: Buffer) => {
+        output += c.toString();
+        if (output.includes('/demo/')) resolve();
+      };
+      demo.stdout.on('data', onData);
+      demo.stderr.on('data', onData);
+      demo.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${output}`)));
+    });
+    const page = await fetch(`http://localhost:${demoPort}/demo/`);
+    assert.equal(page.status, 200);
+    demo.kill('SIGTERM');
+    await once(demo, 'exit');
+  });
+
+  it('--version and help', async () => {
+    const version = await cli(['--version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+    const help = await cli(['help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: oidc-bridge/);
+  });
+
   it('accounts list', async () => {
     const run = await cli(['accounts', 'list', '--config', config]);
     assert.equal(run.code, 0, run.stderr);
