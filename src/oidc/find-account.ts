@@ -1,4 +1,5 @@
 import type { Account as OidcAccount, AccountClaims, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
+import type { RecheckOutcome } from '../accounts/membership.js';
 import type { Account, ClaimPolicy } from '../accounts/types.js';
 import type { Store } from '../store/types.js';
 import { claimPolicyOf, type ClientExtras } from './clients.js';
@@ -6,12 +7,12 @@ import { TemporarilyUnavailableError, viaProvider } from './errors.js';
 import type { RefreshGrace } from './refresh-grace.js';
 
 /**
- * The upstream's verdict on a person at refresh time (DESIGN login step 8). `expired`: the upstream
- * could not answer and the last good check is older than its grace: this refresh fails, but the
- * person is not treated as gone (nothing else of theirs ends).
+ * The upstream's verdict on a person at refresh time (docs/architecture.md, "A login, step by
+ * step", step 8; the outcomes are src/accounts/membership.ts's). `expired`: the upstream could not
+ * answer and the last good check is older than its grace: this refresh fails, but the person is
+ * not treated as gone (nothing else of theirs ends).
  */
-export type RecheckResult = 'ok' | 'revoked' | 'unavailable' | 'expired';
-export type Recheck = (account: Account) => Promise<RecheckResult>;
+export type Recheck = (account: Account) => Promise<RecheckOutcome>;
 
 export interface FindAccountDeps {
   store: Store;
@@ -45,7 +46,7 @@ export function createFindAccount(deps: FindAccountDeps): FindAccount {
     return account?.status === 'active' ? account : undefined;
   }
 
-  async function recheck(account: Account): Promise<RecheckResult> {
+  async function recheck(account: Account): Promise<RecheckOutcome> {
     try {
       return await deps.recheck(account);
     } catch (err) {
