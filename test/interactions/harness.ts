@@ -2,19 +2,22 @@
  * The interaction router on a real express app over HTTP, with fakes for its neighbours: an
  * in-memory InteractionApi (the `_interaction` cookie binds a browser to its uid, as
  * oidc-provider's does), a registry of fake upstreams whose strategy behaves by the callback's
- * `code`, and an in-memory Accounts. The store is the real memory store.
+ * `code`, and an in-memory Accounts. The store, membership, request ids and logger are the real ones.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import express, { type Request } from 'express';
 import passport from 'passport';
-import { pino } from 'pino';
 import { AccountDisabledError } from '../../src/accounts/errors.js';
+import { createMembership } from '../../src/accounts/membership.js';
 import { ACCOUNT_SCHEMA_VERSION, type Account } from '../../src/accounts/types.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createInteractionRouter } from '../../src/interactions/interaction-router.js';
 import type { AccountsPort, ClientExtras, InteractionPort, InteractionView, UpstreamsPort } from '../../src/interactions/ports.js';
+import { createLogger } from '../../src/log.js';
+import { InteractionExpiredError } from '../../src/oidc/interaction-view.js';
+import { requestIds } from '../../src/server/request-id.js';
 import { openMemoryStore, type MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { UpstreamError, type LegStore, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
@@ -23,10 +26,6 @@ import { Browser } from '../helpers/http-browser.js';
 export const COOKIE_SECRET = 'interaction-tests-cookie-secret-0123456789';
 export const UPSTREAM_AUTHORIZE = 'https://upstream.example.test/authorize';
 export const RP_ORIGIN = 'https://rp.example.test';
-
-export class InteractionExpiredError extends Error {
-  override name = 'InteractionExpiredError';
-}
 
 export interface Call {
   fn: 'finishLogin' | 'finishConsent' | 'finishError';
@@ -125,7 +124,8 @@ class FakeStrategy extends passport.Strategy {
 }
 
 export interface FakeUpstream extends Upstream {
-  recheckAnswer?: 'revoked' | 'identity' | 'unavailable';
+  /** identity (default): the person is confirmed; `relinked`: the fresh identity links to another account. */
+  recheckAnswer?: 'revoked' | 'identity' | 'unavailable' | 'relinked';
   rechecks: number;
 }
 
@@ -137,6 +137,7 @@ export function fakeUpstream(id: string, type: Upstream['type'], displayName: Up
       upstream.rechecks += 1;
       if (upstream.recheckAnswer === 'revoked') return 'revoked';
       if (upstream.recheckAnswer === 'unavailable') throw new UpstreamError(id, 'unavailable', 'upstream timed out');
+      if (upstream.recheckAnswer === 'relinked') return { ...identity, linkKey: `${identity.linkKey}-elsewhere`, name: 'Rechecked' };
       return { ...identity, name: 'Rechecked' };
     },
   };
@@ -153,10 +154,11 @@ export class FakeAccounts implements AccountsPort {
     return account;
   }
 
-  put(sub: string, identity: UpstreamIdentity, status: Account['status'] = 'active'): Account {
+  /** `checkedAt`: epoch seconds of the last membership check (default: long ago). */
+  put(sub: string, identity: UpstreamIdentity, status: Account['status'] = 'active', checkedAt = 0): Account {
     const account: Account = {
       schemaVersion: ACCOUNT_SCHEMA_VERSION, sub, linkDomain: identity.linkDomain, linkKey: identity.linkKey,
-      username: identity.subject, status, upstream: identity.upstream, profile: identity, createdAt: 0, updatedAt: 0, checkedAt: 0,
+      username: identity.subject, status, upstream: identity.upstream, profile: identity, createdAt: 0, updatedAt: 0, checkedAt,
     };
     this.accounts.set(sub, account);
     return account;
@@ -166,9 +168,12 @@ export class FakeAccounts implements AccountsPort {
     return this.accounts.get(sub);
   }
 
+  /** Like Accounts.markChecked: a fresh identity that links to another account is a TypeError. */
   async markChecked(sub: string, identity: UpstreamIdentity) {
+    const account = this.accounts.get(sub)!;
+    if (identity.linkKey !== account.linkKey) throw new TypeError('the fresh identity links to another account');
     this.marks.push({ fn: 'markChecked', sub });
-    return this.put(sub, identity);
+    return this.put(sub, identity, account.status, Math.floor(Date.now() / 1000));
   }
 
   async markLeft(sub: string) {
@@ -243,8 +248,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const accounts = new FakeAccounts();
   const store = openMemoryStore({ sweepIntervalMs: 3_600_000 });
   const logs: string[] = [];
-  const log = pino({ level: 'debug' }, new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } }));
+  const log = createLogger({ level: 'debug' }, new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } }));
+  const registry = new FakeRegistry(upstreams);
+  const membership = createMembership({ accounts, upstreams: registry, store, configs: config.upstreams, log });
   const app = express();
+  app.use(requestIds());
   app.get(`${path}/__test/bind/:uid`, (req, res) => {
     res.append('Set-Cookie', `_interaction=${req.params.uid}; Path=${path}/interaction/${req.params.uid}; HttpOnly; SameSite=Lax`);
     res.type('text').send('bound');
@@ -252,7 +260,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   // What oidc-provider's resume endpoint does once the interaction is finished: back to the client.
   if (options.rp) app.get(`${path}/auth/:uid`, (req, res) => res.redirect(303, `${options.rp}/cb?code=fake-code&uid=${req.params.uid}`));
   options.routes?.(app, config);
-  app.use(path || '/', createInteractionRouter({ config, interactions, upstreams: new FakeRegistry(upstreams), accounts, store, log }));
+  app.use(path || '/', createInteractionRouter({ config, interactions, upstreams: registry, accounts, membership, store, log }));
   app.use((_req, res) => { res.status(404).send('fell through'); });
   handler = app;
   return {

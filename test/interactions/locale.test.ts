@@ -2,9 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localized, matchLocale, negotiateLocale, parseAcceptLanguage } from '../../src/interactions/locale.js';
-import { interpolate, loadMessages, messageKeys, spaceHanLatin } from '../../src/interactions/messages.js';
-import { findViewsDir } from '../../src/interactions/pages.js';
+import { findViewsDir, interpolate, loadMessages, localized, matchLocale, messageKeys, negotiateLocale, parseAcceptLanguage, spaceHanLatin } from '../../src/pages/index.js';
 
 describe('locale negotiation', () => {
   it('takes the first supported ui_locales entry over Accept-Language', () => {

@@ -132,7 +132,7 @@ describe('upstream leg', () => {
     assert.equal(start.status, 302);
     assert.equal(start.response.headers.get('referrer-policy'), 'no-referrer');
     const cookie = start.response.headers.getSetCookie().find((c) => c.startsWith('oidcb_leg_'));
-    assert.match(cookie!, /; Path=\/sso\/upstream\/idaas\/callback; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+    assert.match(cookie!, /; Max-Age=\d+; Path=\/sso\/upstream\/idaas\/callback; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
     const state = new URL(start.location!).searchParams.get('state')!;
 
     const done = await page(browser, `/upstream/idaas/callback?state=${state}&code=alice`);
