@@ -124,8 +124,11 @@ class FakeStrategy extends passport.Strategy {
 }
 
 export interface FakeUpstream extends Upstream {
-  /** identity (default): the person is confirmed; `relinked`: the fresh identity links to another account. */
-  recheckAnswer?: 'revoked' | 'identity' | 'unavailable' | 'relinked';
+  /**
+   * identity (default): the person is confirmed; `relinked`: the fresh identity links to another
+   * account; `unavailable`: an UpstreamError; `broken`: a plain Error (a bug in the upstream client).
+   */
+  recheckAnswer?: 'revoked' | 'identity' | 'unavailable' | 'relinked' | 'broken';
   rechecks: number;
 }
 
@@ -137,6 +140,7 @@ export function fakeUpstream(id: string, type: Upstream['type'], displayName: Up
       upstream.rechecks += 1;
       if (upstream.recheckAnswer === 'revoked') return 'revoked';
       if (upstream.recheckAnswer === 'unavailable') throw new UpstreamError(id, 'unavailable', 'upstream timed out');
+      if (upstream.recheckAnswer === 'broken') throw new Error('recheck client bug');
       if (upstream.recheckAnswer === 'relinked') return { ...identity, linkKey: `${identity.linkKey}-elsewhere`, name: 'Rechecked' };
       return { ...identity, name: 'Rechecked' };
     },
