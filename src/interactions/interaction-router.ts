@@ -7,7 +7,7 @@
  * each route, not the router, because the router shares its mount path with oidc-provider and must
  * not answer for errors of other routes.
  */
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import { STYLESHEET } from '../pages/index.js';
 import { answerError, seeOther } from './answer.js';
 import { abortInteraction, checkCsrf, grantConsent, showConsent, skipConsent } from './consent-prompt.js';
@@ -19,9 +19,9 @@ export type { InteractionRouterDeps } from './context.js';
 
 export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   const ctx = createContext(deps);
-  const route = (...steps: Step[]): RequestHandler[] => [
+  const route = (...steps: Step[]): [...RequestHandler[], ErrorRequestHandler] => [
     ...steps.map((step): RequestHandler => (req, res, next) => step(ctx, req, res, next)),
-    answerError(ctx) as unknown as RequestHandler,
+    answerError(ctx),
   ];
   const router = express.Router();
 
