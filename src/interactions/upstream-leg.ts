@@ -11,7 +11,7 @@ import { InteractionExpiredError } from '../oidc/interaction-view.js';
 import { applyPageHeaders } from '../pages/index.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { LegStateError, UpstreamError, type Upstream, type UpstreamIdentity } from '../upstreams/types.js';
-import { PageError, seeOther } from './answer.js';
+import { PageError, seeOther, upstreamFailure } from './answer.js';
 import { current, offeredUpstreams, stateOf, type Ctx, type Step } from './context.js';
 import type { Leg } from './leg-store.js';
 import { describable } from './login-prompt.js';
@@ -127,19 +127,14 @@ function failureOf(result: StrategyResult): unknown {
   return undefined;
 }
 
-/**
- * What a failed strategy run is answered as, counted for the operator. Anything a strategy throws
- * that is not ours is the upstream failing, as far as the person can tell.
- */
+/** What a failed strategy run is answered as, counted for the operator. */
 function refusal(ctx: Ctx, upstream: Upstream, failure: unknown): unknown {
   if (failure instanceof LegStateError) {
     ctx.metrics.loginFinished(upstream.id, 'invalid_state');
     return failure;
   }
   if (failure instanceof StoreUnavailableError || failure instanceof InteractionExpiredError) return failure;
-  const err = failure instanceof UpstreamError
-    ? failure
-    : new UpstreamError(upstream.id, 'failed', failure instanceof Error ? failure.message : 'authentication failed', {}, { cause: failure });
+  const err = upstreamFailure(upstream.id, failure);
   ctx.metrics.loginFinished(upstream.id, err.reason);
   return err;
 }
