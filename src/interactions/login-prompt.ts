@@ -56,7 +56,8 @@ export type UpstreamChoice =
 export function chooseUpstream(requested: unknown, offered: readonly Upstream[]): UpstreamChoice {
   if (requested !== undefined && requested !== '') {
     const match = typeof requested === 'string' ? offered.find((u) => u.id === requested) : undefined;
-    return match ? { kind: 'start', upstream: match } : { kind: 'invalid', requested: String(requested) };
+    // A repeated parameter arrives as an array: named as given, never matched.
+    return match ? { kind: 'start', upstream: match } : { kind: 'invalid', requested: typeof requested === 'string' ? requested : [requested].flat().map((v) => (typeof v === 'string' ? v : '?')).join(',') };
   }
   if (offered.length === 0) return { kind: 'none' };
   if (offered.length === 1) return { kind: 'start', upstream: offered[0]! };

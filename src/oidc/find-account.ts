@@ -30,7 +30,7 @@ function oidcAccount(account: Account, policy: ClaimPolicy, claimsFor: FindAccou
     // Not a claim: the login policy compares it with an `upstream=<id>` request parameter.
     upstream: account.upstream,
     // oidc-provider filters these down to what the granted scopes and `claims` parameter allow.
-    claims: () => ({ ...claimsFor(account, policy), sub: account.sub }) as AccountClaims,
+    claims: (): AccountClaims => ({ ...claimsFor(account, policy), sub: account.sub }),
   };
 }
 
@@ -79,7 +79,7 @@ export function createFindAccount(deps: FindAccountDeps): FindAccount {
 
   return async (ctx, sub, token) => {
     const account = token?.kind === 'RefreshToken'
-      ? await forRefresh(ctx, sub, token as { jti: string; consumed?: unknown })
+      ? await forRefresh(ctx, sub, token)
       : await load(sub);
     if (!account) return undefined;
     const clientId = ctx.oidc?.client?.clientId;

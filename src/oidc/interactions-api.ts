@@ -31,7 +31,7 @@ const stringArray = (value: unknown): string[] => (Array.isArray(value) ? value.
 /** The interaction facade: the interactions module never imports oidc-provider. */
 export function createInteractionApi(provider: Provider, extrasOf: (clientId: string) => ClientExtras | undefined): InteractionApi {
   async function view(interaction: StoredInteraction): Promise<InteractionView> {
-    const clientId = String(interaction.params.client_id ?? '');
+    const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : '';
     const details = (interaction.prompt.details ?? {}) as Record<string, unknown>;
     const result: InteractionView = {
       uid: interaction.uid,

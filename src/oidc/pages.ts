@@ -8,12 +8,13 @@ import { negotiateLocale, plainPages, type Locale, type ProtocolPages } from '..
 type Log = { error(obj: object, msg: string): void };
 
 /** Calls an injected page; if it throws, the plain page keeps the response free of stack traces. */
-function render<T>(log: Log, name: keyof ProtocolPages, injected: (opts: T) => string, fallback: (opts: T) => string, opts: T): string {
+function render<K extends keyof ProtocolPages>(log: Log, pages: ProtocolPages, name: K, opts: Parameters<ProtocolPages[K]>[0]): string {
+  const draw = (from: ProtocolPages) => (from[name] as (input: typeof opts) => string).call(from, opts);
   try {
-    return injected(opts);
+    return draw(pages);
   } catch (err) {
     log.error({ err, page: name }, 'page rendering failed; serving the plain page');
-    return fallback(opts);
+    return draw(plainPages);
   }
 }
 
@@ -33,17 +34,17 @@ export function providerPages(pages: ProtocolPages, defaultLocale: Locale, log: 
     async logoutSource(ctx: KoaContextWithOIDC, formHtml: string) {
       const opts = { formHtml, clientName: clientNameOf(ctx), locale: localeOf(ctx) };
       ctx.type = 'html';
-      ctx.body = render(log, 'logout', pages.logout, plainPages.logout, opts);
+      ctx.body = render(log, pages, 'logout', opts);
     },
     async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
       const opts = { clientName: clientNameOf(ctx), locale: localeOf(ctx) };
       ctx.type = 'html';
-      ctx.body = render(log, 'logoutSuccess', pages.logoutSuccess, plainPages.logoutSuccess, opts);
+      ctx.body = render(log, pages, 'logoutSuccess', opts);
     },
     async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
       const opts = { error: out.error, description: out.error_description, locale: localeOf(ctx), status: ctx.status };
       ctx.type = 'html';
-      ctx.body = render(log, 'error', pages.error, plainPages.error, opts);
+      ctx.body = render(log, pages, 'error', opts);
     },
   };
 }

@@ -90,7 +90,7 @@ export function createPages(config: Pick<Config, 'issuer' | 'ui'>, options: { vi
     const t = messages.translator(lang);
     const productName = localized(config.ui.title, lang, 'Sign in');
     const titleParams = { client: data.clientName as string | undefined, upstream: data.upstreamName as string | undefined };
-    const titleKey = TITLES[name] || `${String(data.messageKey ?? 'errors.generic')}.title`;
+    const titleKey = TITLES[name] || `${typeof data.messageKey === 'string' ? data.messageKey : 'errors.generic'}.title`;
     return eta.render(name, {
       pageTitle: t(titleKey, titleParams),
       ...data,

@@ -63,7 +63,7 @@ describe('membership against the DingTalk sandbox', () => {
 
   async function member(userid: string, r: Replica = replica): Promise<Account> {
     const outcome = await dt.signIn(userid);
-    if (outcome.err) throw outcome.err;
+    if (outcome.err) assert.fail(outcome.err instanceof Error ? outcome.err : 'the DingTalk sign-in failed');
     return r.accounts.link(outcome.identity!);
   }
 

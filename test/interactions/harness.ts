@@ -117,7 +117,7 @@ class FakeStrategy extends passport.Strategy {
         case 'perm': return self.error(new UpstreamError(this.upstreamId, 'misconfigured', 'permission missing', { code: 'qyapi_get_member', hint: 'missingPermission', params: { permission: 'qyapi_get_member' } }));
         case 'down': return self.error(new UpstreamError(this.upstreamId, 'unavailable', 'timeout'));
         case 'boom': return self.error(new Error('strategy bug'));
-        default: return self.success(identityOf(this.upstreamId, String(req.query.code ?? 'alice')));
+        default: return self.success(identityOf(this.upstreamId, typeof req.query.code === 'string' ? req.query.code : 'alice'));
       }
     }, (err) => self.error(err));
   }
@@ -238,8 +238,10 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  let handler: express.Express | undefined;
-  const server: Server = createServer((req, res) => handler!(req, res));
+  const mounted: { app?: express.Express } = {};
+  const server: Server = createServer((req, res) => {
+    mounted.app!(req, res);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const path = options.path ?? '/sso';
@@ -266,7 +268,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   options.routes?.(app, config);
   app.use(path || '/', createInteractionRouter({ config, interactions, upstreams: registry, accounts, membership, store, log }));
   app.use((_req, res) => { res.status(404).send('fell through'); });
-  handler = app;
+  mounted.app = app;
   return {
     issuer, base: `http://127.0.0.1:${port}`, interactions, accounts, upstreams, store, logs,
     async browser(uid) {

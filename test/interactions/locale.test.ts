@@ -43,7 +43,7 @@ describe('locale negotiation', () => {
 
 describe('messages', () => {
   const dir = join(findViewsDir(), 'locales');
-  const tree = (locale: string) => JSON.parse(readFileSync(join(dir, `${locale}.json`), 'utf8'));
+  const tree = (locale: string) => JSON.parse(readFileSync(join(dir, `${locale}.json`), 'utf8')) as Parameters<typeof messageKeys>[0];
 
   it('has the same keys in zh-CN and en, none empty', () => {
     const zh = messageKeys(tree('zh-CN')).sort();

@@ -19,7 +19,7 @@ const dingtalk = fakeUpstream('dingtalk', 'dingtalk', { 'zh-CN': '钉钉', en: '
 let recheckDue = false;
 
 before(async () => {
-  let inner: Router | undefined;
+  const mounted: { inner?: Router } = {};
   bridge = await startBridge({
     issuerPath: '/sso',
     accounts: accounts.accounts,
@@ -31,11 +31,11 @@ before(async () => {
       ],
     },
     // The router needs the bridge's config and store, which exist only once it listens.
-    interactionsRouter: () => ((req: Request, res: Response, next: NextFunction) => (inner ? inner(req, res, next) : next())) as unknown as Router,
+    interactionsRouter: () => ((req: Request, res: Response, next: NextFunction) => (mounted.inner ? mounted.inner(req, res, next) : next())) as unknown as Router,
   });
   const upstreams = new FakeRegistry([dingtalk, fakeUpstream('idaas', 'oauth2', 'IDaaS')]);
   const log = pino({ level: 'silent' });
-  inner = createInteractionRouter({
+  mounted.inner = createInteractionRouter({
     config: bridge.config,
     interactions: bridge.bundle.interactions,
     upstreams,
