@@ -1,6 +1,7 @@
 /**
- * Is the person still allowed in? (DESIGN "Decisions": refresh recheck, offboarding.) Asks the
- * account's upstream (only upstreams with `recheck`, e.g. DingTalk's organisation contacts):
+ * Is the person still allowed in? (docs/architecture.md, "Decisions": where rechecks happen, the
+ * grace window.) Asks the account's upstream (only upstreams with `recheck`, e.g. DingTalk's
+ * organisation contacts), always through the same check:
  * - on every winning refresh (`onRefresh`, no cache),
  * - when a browser session is reused after `recheckAfter` (`needsRecheck` → `recheckNow`),
  * - and periodically for every account holding grants (`sweep`, one replica at a time), so a
@@ -11,21 +12,27 @@
  * - 'revoked'     the person left: the account is marked left, which ends every grant and browser
  *                 session (store.revokeAccount). Also for accounts already left or tombstoned.
  * - 'unavailable' the upstream could not answer and the last good check is within `recheckGrace`:
- *                 keep the grant, answer 503 temporarily_unavailable.
+ *                 keep the grant (a refresh answers 503 temporarily_unavailable, a reused browser
+ *                 session is accepted).
  * - 'expired'     the upstream could not answer and the last good check is older than
  *                 `recheckGrace` (or the account's upstream is no longer configured, or its identity
- *                 no longer maps to this account): refuse this refresh (invalid_grant) but do NOT mark
- *                 the person left — DingTalk being down says nothing about them.
+ *                 no longer maps to this account): refuse this refresh (invalid_grant) or this session
+ *                 reuse, but do NOT mark the person left — DingTalk being down says nothing about them.
  * The protocol layer maps 'revoked' and 'expired' to invalid_grant and 'unavailable' to 503.
  *
  * Times are epoch seconds, like Account.checkedAt; durations come from the upstream's config.
  */
-import type { UpstreamConfig } from '../config/schema.js';
+import { RECHECK_DEFAULTS, type UpstreamConfig } from '../config/schema.js';
 import type { Store } from '../store/types.js';
 import { UpstreamError, type Upstream, type UpstreamIdentity } from '../upstreams/types.js';
 import type { Account, AccountsLog } from './types.js';
 
 export type RecheckOutcome = 'ok' | 'revoked' | 'unavailable' | 'expired';
+/** A recheck's outcome, with what the upstream threw when it could not answer ('unavailable' or 'expired'). */
+export interface RecheckAnswer {
+  outcome: RecheckOutcome;
+  failure?: unknown;
+}
 /** What asked: a refresh, a reused browser session, or the periodic sweep. */
 export type RecheckTrigger = 'refresh' | 'session' | 'sweep';
 /** completed; stopped early (upstream failing); skipped (another replica holds the lock); failed (threw). */
@@ -75,17 +82,14 @@ export interface Membership {
   onRefresh(account: Account): Promise<RecheckOutcome>;
   /** Whether a reused browser session must be rechecked first (`loginTs`: the session's login, epoch seconds). */
   needsRecheck(sub: string, loginTs?: number): Promise<boolean>;
-  /** The same check as onRefresh, for session reuse. */
-  recheckNow(account: Account): Promise<RecheckOutcome>;
+  /** The same check as onRefresh, for session reuse: an 'expired' without `failure` means a fresh login must decide. */
+  recheckNow(account: Account): Promise<RecheckAnswer>;
   /** Rechecks every account holding grants, unless another replica is sweeping. */
   sweep(): Promise<SweepResult>;
   /** Runs `sweep` every min(sweepInterval) of the DingTalk upstreams (0 = off) on an unref'd timer. */
   startSweeper(): { stop(): void };
 }
 
-/** Schema defaults (config/schema.ts), for upstream types without these keys. */
-const DEFAULT_RECHECK_AFTER = 15 * 60;
-const DEFAULT_RECHECK_GRACE = 30 * 60;
 const SWEEP_LOCK = 'membership-sweep';
 const SWEEP_LOCK_DEFAULT_TTL = 3600;
 /** A sweep stops early after this many upstream failures in a row: no point hammering a DingTalk that is down or throttling. */
@@ -101,7 +105,7 @@ function timingOf(config: UpstreamConfig | undefined): Timing {
   if (config?.type === 'dingtalk') {
     return { recheckAfter: config.recheckAfter, recheckGrace: config.recheckGrace, sweepInterval: config.sweepInterval };
   }
-  return { recheckAfter: DEFAULT_RECHECK_AFTER, recheckGrace: DEFAULT_RECHECK_GRACE, sweepInterval: 0 };
+  return { recheckAfter: RECHECK_DEFAULTS.recheckAfter, recheckGrace: RECHECK_DEFAULTS.recheckGrace, sweepInterval: 0 };
 }
 
 export function sweepIntervalOf(configs: UpstreamConfig[]): number {
@@ -116,32 +120,32 @@ export function createMembership(deps: MembershipDeps): Membership {
   const timing = (upstreamId: string) => timingOf(deps.configs.find((c) => c.id === upstreamId));
 
   /** The upstream could not tell: keep the grant while the last good check is recent enough. */
-  function cannotTell(account: Account, err: unknown): RecheckOutcome {
+  function cannotTell(account: Account, err: unknown): RecheckAnswer {
     const age = now() - account.checkedAt;
     const { recheckGrace } = timing(account.upstream);
     const outcome = age <= recheckGrace ? 'unavailable' : 'expired';
     const why = err instanceof UpstreamError ? { reason: err.reason, code: err.detail.code } : { error: err instanceof Error ? err.name : 'unknown' };
     log.warn({ event: 'membership.recheck_failed', sub: account.sub, upstream: account.upstream, ...why, age: Math.round(age), recheckGrace, outcome },
       'upstream could not confirm membership');
-    return outcome;
+    return { outcome, failure: err };
   }
 
-  async function checkFor(trigger: RecheckTrigger, account: Account): Promise<RecheckOutcome> {
+  async function checkFor(trigger: RecheckTrigger, account: Account): Promise<RecheckAnswer> {
     const upstream = upstreams.get(account.upstream);
-    const outcome = await check(account);
+    const answer = await check(account);
     // An upstream that cannot recheck passes its active accounts unasked: nothing to count.
-    if (account.status !== 'active' || !upstream || upstream.recheck) metrics.recheckFinished(account.upstream, trigger, outcome);
-    return outcome;
+    if (account.status !== 'active' || !upstream || upstream.recheck) metrics.recheckFinished(account.upstream, trigger, answer.outcome);
+    return answer;
   }
 
-  async function check(account: Account): Promise<RecheckOutcome> {
-    if (account.status !== 'active') return 'revoked';
+  async function check(account: Account): Promise<RecheckAnswer> {
+    if (account.status !== 'active') return { outcome: 'revoked' };
     const upstream = upstreams.get(account.upstream);
     if (!upstream) {
       log.warn({ event: 'membership.unknown_upstream', sub: account.sub, upstream: account.upstream }, 'account of an upstream no longer configured');
-      return 'expired';
+      return { outcome: 'expired' };
     }
-    if (!upstream.recheck) return 'ok';
+    if (!upstream.recheck) return { outcome: 'ok' };
     let answer: UpstreamIdentity | 'revoked';
     try {
       answer = await upstream.recheck(account.profile);
@@ -151,7 +155,7 @@ export function createMembership(deps: MembershipDeps): Membership {
     if (answer === 'revoked') {
       await accounts.markLeft(account.sub, { reason: `${account.upstream}: no longer a member` });
       metrics.accountOffboarded(account.upstream);
-      return 'revoked';
+      return { outcome: 'revoked' };
     }
     try {
       await accounts.markChecked(account.sub, answer);
@@ -159,9 +163,9 @@ export function createMembership(deps: MembershipDeps): Membership {
       // The fresh identity links elsewhere (linkDomain/linkKey config changed): a new login decides.
       if (!(err instanceof TypeError)) throw err;
       log.warn({ event: 'membership.relinked', sub: account.sub, upstream: account.upstream }, err.message);
-      return 'expired';
+      return { outcome: 'expired' };
     }
-    return 'ok';
+    return { outcome: 'ok' };
   }
 
   async function sweepLocked(): Promise<Omit<SweepResult, 'ran'> & { stopped: boolean }> {
@@ -170,7 +174,7 @@ export function createMembership(deps: MembershipDeps): Membership {
     for (const sub of await store.accountsWithGrants()) {
       const account = await accounts.get(sub);
       if (!account || account.status !== 'active' || !upstreams.get(account.upstream)?.recheck) continue;
-      const outcome = await checkFor('sweep', account);
+      const { outcome } = await checkFor('sweep', account);
       counts.checked += 1;
       if (outcome === 'revoked') counts.revoked += 1;
       if (outcome === 'unavailable' || outcome === 'expired') {
@@ -212,7 +216,7 @@ export function createMembership(deps: MembershipDeps): Membership {
   }
 
   return {
-    onRefresh: (account) => checkFor('refresh', account),
+    onRefresh: async (account) => (await checkFor('refresh', account)).outcome,
     recheckNow: (account) => checkFor('session', account),
     async needsRecheck(sub, loginTs) {
       const account = await accounts.get(sub);

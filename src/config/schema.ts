@@ -1,7 +1,8 @@
 /**
- * The config contract (DESIGN.md, "The config contract"). One zod schema per area; each default
- * sits in `.default()` with a note on what it controls and when to change it. Key names are fixed:
- * later work adds keys in the same style and never renames these.
+ * The config contract (config.example.yaml shows every key). One zod schema per area; each default
+ * sits in `.default()` with a note on what it controls and when to change it, once: a whole area
+ * left out is `.prefault({})`, which parses to the same defaults. Key names are fixed: later work
+ * adds keys in the same style and never renames these.
  */
 import { z } from 'zod';
 
@@ -118,9 +119,12 @@ export const ttlSchema = z.strictObject({
   grant: durationSchema.default(30 * 86400),
 });
 
+/** The languages of the pages (views/locales has one message file each). */
+export const SUPPORTED_LOCALES = ['zh-CN', 'en'] as const;
+
 export const uiSchema = z.strictObject({
   /** Language when neither `ui_locales` nor Accept-Language names a supported one. */
-  defaultLocale: z.enum(['zh-CN', 'en']).default('zh-CN'),
+  defaultLocale: z.enum(SUPPORTED_LOCALES).default('zh-CN'),
   /** Product name in page titles. */
   title: displayNameSchema.default({ 'zh-CN': '统一登录', en: 'Sign in' }),
   /** Lines shown on the chooser above the upstream buttons; empty hides the block. */
@@ -155,6 +159,12 @@ const deptGroups = z.strictObject({
   ancestors: z.boolean().default(true),
 });
 /** `departments` is shorthand for `{ source: departments, format: path, ancestors: true }`; `none` emits no groups. */
+/**
+ * Membership recheck timing of an upstream that can recheck (DingTalk's keys below); also what
+ * src/accounts/membership.ts applies to upstream types without these keys.
+ */
+export const RECHECK_DEFAULTS = { recheckAfter: 15 * 60, recheckGrace: 30 * 60, sweepInterval: 3600 } as const;
+
 const dingtalkGroups = z.union([z.literal('departments'), z.literal('none'), deptGroups]).default('departments')
   .transform((g) => (g === 'departments' ? { source: 'departments' as const, format: 'path' as const, ancestors: true }
     : g === 'none' ? undefined : g));
@@ -174,16 +184,19 @@ export const dingtalkUpstreamSchema = z.strictObject({
   /** Which DingTalk attribute links accounts: `unionId` (default) or the organisation `userid`. */
   linkKey: z.enum(['unionId', 'userid']).default('unionId'),
   /** A reused browser session rechecks membership when its last check is older than this. */
-  recheckAfter: durationSchema.default(15 * 60),
-  /** While DingTalk is unreachable, refresh keeps failing softly (503) until the last good check is this old. */
-  recheckGrace: durationSchema.default(30 * 60),
+  recheckAfter: durationSchema.default(RECHECK_DEFAULTS.recheckAfter),
+  /**
+   * While DingTalk is unreachable, a refresh fails softly (503) and a reused browser session is
+   * still accepted until the last good check is this old.
+   */
+  recheckGrace: durationSchema.default(RECHECK_DEFAULTS.recheckGrace),
   /** How often one replica rechecks every account with live grants. 0 turns the sweep off. */
-  sweepInterval: durationSchema.default(3600),
+  sweepInterval: durationSchema.default(RECHECK_DEFAULTS.sweepInterval),
   endpoints: z.strictObject({
     authorize: httpUrl.default('https://login.dingtalk.com/oauth2/auth'),
     api: httpUrl.default('https://api.dingtalk.com'),
     oapi: httpUrl.default('https://oapi.dingtalk.com'),
-  }).default({ authorize: 'https://login.dingtalk.com/oauth2/auth', api: 'https://api.dingtalk.com', oapi: 'https://oapi.dingtalk.com' }),
+  }).prefault({}),
 }).superRefine((u, ctx) => {
   if (!u.corpId && !u.allowAnyDingTalkUser) {
     ctx.addIssue({ code: 'custom', path: ['corpId'], message: 'required: only members of this organisation may log in (or set allowAnyDingTalkUser: true)' });
@@ -274,7 +287,7 @@ export type OidcUpstreamConfig = z.infer<typeof oidcUpstreamSchema>;
 // Clients: our keys plus the oidc-provider client metadata we support.
 
 export const clientExtrasSchema = {
-  /** First-party client: the bridge answers consent itself (also for prompt=consent; see DESIGN). */
+  /** First-party client: the bridge answers consent itself (also for prompt=consent; docs/architecture.md, "Decisions"). */
   skipConsent: z.boolean().default(false),
   /** Which upstreams this client offers, by id. Default: all. */
   upstreams: z.array(upstreamId).min(1).optional(),
@@ -330,21 +343,18 @@ export type ClientConfig = z.infer<typeof clientSchema>;
 export const configSchema = z.strictObject({
   /** The exact issuer string RPs configure. A path is allowed; every route lives under it. */
   issuer: httpUrl.refine((s) => !/[?#]/.test(s) && !s.endsWith('/'), 'no query, fragment or trailing slash'),
-  listen: listenSchema.default({ host: '0.0.0.0', port: 8080 }),
+  listen: listenSchema.prefault({}),
   trustProxy: trustProxySchema.optional(),
   store: storeSchema.default({ type: 'memory' }),
-  keys: keysSchema.default({ dir: './keys', rotationLead: 3600 }),
+  keys: keysSchema.prefault({}),
   /** Secrets that sign cookies; the first signs, all verify (rotate by prepending). 32+ characters each. */
   cookieSecrets: z.array(z.string().min(32, 'cookie secrets need at least 32 characters')).min(1),
-  usernames: usernamesSchema.default({ candidates: ['orgEmail', 'pinyin', 'jobNumber', 'userid', 'hash'], reserved: [], pins: {} }),
-  ttl: ttlSchema.default({
-    accessToken: 3600, idToken: 3600, authorizationCode: 60, refreshToken: 30 * 86400,
-    session: 14 * 86400, interaction: 600, grant: 30 * 86400,
-  }),
+  usernames: usernamesSchema.prefault({}),
+  ttl: ttlSchema.prefault({}),
   /** Concurrent redemptions of one refresh token within this window receive the winner's response. */
   refreshGraceSeconds: z.number().int().min(0).max(120).default(10),
-  ui: uiSchema.default({ defaultLocale: 'zh-CN', title: { 'zh-CN': '统一登录', en: 'Sign in' } }),
-  logging: loggingSchema.default({ level: 'info' }),
+  ui: uiSchema.prefault({}),
+  logging: loggingSchema.prefault({}),
   upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
   clients: z.array(clientSchema).min(1, 'configure at least one client'),
 }).superRefine((cfg, ctx) => {

@@ -1,20 +1,25 @@
 /**
- * The consent prompt (DESIGN "The login, step by step", 6) and the two form posts: allow, and
- * abort (deny on the consent page, cancel on the chooser and error pages). Both forms carry a CSRF
- * token bound to the interaction and this browser; a bad one changes nothing and gets a 403 page.
+ * The consent prompt (docs/architecture.md, "A login, step by step", step 6) and the two form
+ * posts: allow, and abort (deny on the consent page, cancel on the chooser and error pages). Both
+ * forms carry a CSRF token bound to the interaction and this browser; a bad one changes nothing and
+ * gets a 403 page.
  */
-import type { Request, Response } from 'express';
-import type { Ctx } from './context.js';
-import { describeConsent } from './consent-details.js';
-import { clientNameOf, loadInteraction, switchLocaleHref } from './interaction-page.js';
-import type { Locale } from './locale.js';
+import { SCOPE_CLAIMS, SCOPES } from '../oidc/scopes.js';
+import type { Params } from '../pages/index.js';
+import { clientNameOf, PageError, seeOther, sendPage, switchLocaleHref } from './answer.js';
+import { current, type Step } from './context.js';
 import { CSRF_FIELD } from './csrf.js';
-import type { InteractionView } from './ports.js';
-import { requestId, seeOther, sendMessagePage, sendPage } from './respond.js';
 
-export async function consentPrompt(ctx: Ctx, req: Request, res: Response, view: InteractionView, locale: Locale): Promise<void> {
-  // First-party clients: the operator vouches for them (DESIGN "Decisions"), also on prompt=consent.
-  if (ctx.interactions.clientExtras(view.clientId)?.skipConsent) return seeOther(res, await ctx.interactions.finishConsent(view.uid));
+/** First-party clients: the operator vouches for them (docs/architecture.md, "Decisions"), also on prompt=consent. */
+export const skipConsent: Step = async (ctx, _req, res, next) => {
+  const { view } = current(res);
+  if (view.prompt !== 'consent' || !ctx.interactions.clientExtras(view.clientId)?.skipConsent) return next();
+  seeOther(res, await ctx.interactions.finishConsent(view.uid));
+};
+
+export const showConsent: Step = async (ctx, req, res, next) => {
+  const { view, locale } = current(res);
+  if (view.prompt !== 'consent') return next();
   const account = view.session ? await ctx.accounts.get(view.session.accountId) : undefined;
   const accountName = account ? displayAccount(account.profile.name, account.username) : undefined;
   sendPage(ctx, req, res, {
@@ -25,43 +30,70 @@ export async function consentPrompt(ctx: Ctx, req: Request, res: Response, view:
       clientName: clientNameOf(ctx, view),
       accountName,
       accountInitial: accountName ? Array.from(accountName)[0]?.toUpperCase() : undefined,
-      items: describeConsent(view.missingScopes, view.missingClaims),
+      items: describeConsent(view.missingScopes, view.missingClaims, (key) => ctx.pages.hasMessage(key)),
       allowAction: ctx.paths.consent(view.uid),
       denyAction: ctx.paths.abort(view.uid),
       csrf: ctx.csrf.issue(req, res, view.uid),
       switchLocaleHref: switchLocaleHref(ctx, view.uid, locale),
     },
   });
-}
+};
 
 function displayAccount(name: string | undefined, username: string): string {
   return name && name !== username ? `${name} (${username})` : username;
 }
 
-/** The interaction of a form post, after its CSRF token checks out; undefined once answered. */
-async function postedInteraction(ctx: Ctx, req: Request, res: Response): Promise<InteractionView | undefined> {
-  const uid = String(req.params.uid);
-  const token = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD];
-  if (!ctx.csrf.verify(req, uid, token)) {
-    ctx.log.warn({ reqId: requestId(req), uid }, 'interaction form refused: bad CSRF token');
-    sendMessagePage(ctx, req, res, 403, 'errors.forbidden');
-    return undefined;
-  }
-  return loadInteraction(ctx, req, res, uid);
+export interface ConsentItem {
+  key: string;
+  params?: Params;
 }
 
+/** Scopes in the order people read them: those releasing claims as src/oidc/scopes.ts lists them, then the rest (offline_access). */
+const READING_ORDER: readonly string[] = [...SCOPES.filter((s) => s in SCOPE_CLAIMS), ...SCOPES.filter((s) => !(s in SCOPE_CLAIMS))];
+/** The scope whose words already cover a claim. */
+const CLAIM_SCOPE = new Map<string, string>(Object.entries(SCOPE_CLAIMS).flatMap(([scope, claims]) => claims.map((claim) => [claim, scope] as const)));
+
+/**
+ * What a consent page lists: each scope the client asks for, in words, then each claim asked for
+ * on its own (the `claims` parameter) that no listed scope covers and that has words of its own
+ * (`consent.claims.*`); claims that say nothing alone (sub, email_verified …) are left out.
+ */
+export function describeConsent(scopes: readonly string[], claims: readonly string[], hasMessage: (key: string) => boolean): ConsentItem[] {
+  const asked = new Set(scopes);
+  const ordered = [...READING_ORDER.filter((s) => asked.has(s)), ...scopes.filter((s) => !READING_ORDER.includes(s))];
+  const items: ConsentItem[] = ordered.map((scope) => (READING_ORDER.includes(scope)
+    ? { key: `consent.scopes.${scope}` }
+    : { key: 'consent.otherScope', params: { scope } }));
+  const seen = new Set<string>();
+  for (const claim of claims) {
+    const covering = CLAIM_SCOPE.get(claim);
+    if ((covering && asked.has(covering)) || seen.has(claim)) continue;
+    seen.add(claim);
+    if (hasMessage(`consent.claims.${claim}`)) items.push({ key: `consent.claims.${claim}` });
+    // Every claim the bridge issues belongs to a scope; one it does not know is named as asked.
+    else if (!covering) items.push({ key: 'consent.otherClaim', params: { claim } });
+  }
+  return items;
+}
+
+/** A form post's CSRF token must be this browser's for this interaction. */
+export const checkCsrf: Step = (ctx, req, _res, next) => {
+  const uid = String(req.params.uid);
+  if (ctx.csrf.verify(req, uid, (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD])) return next();
+  ctx.log.warn({ uid }, 'interaction form refused: bad CSRF token');
+  throw new PageError(403, 'errors.forbidden', 'bad CSRF token');
+};
+
 /** POST /interaction/:uid/consent */
-export async function postConsent(ctx: Ctx, req: Request, res: Response): Promise<void> {
-  const view = await postedInteraction(ctx, req, res);
-  if (!view) return;
+export const grantConsent: Step = async (ctx, _req, res) => {
+  const { view } = current(res);
   // A second tab or a double click after the prompt moved on: show whatever is current.
   if (view.prompt !== 'consent') return seeOther(res, ctx.paths.interaction(view.uid));
   seeOther(res, await ctx.interactions.finishConsent(view.uid));
-}
+};
 
 /** POST /interaction/:uid/abort */
-export async function postAbort(ctx: Ctx, req: Request, res: Response): Promise<void> {
-  const view = await postedInteraction(ctx, req, res);
-  if (!view) return;
+export const abortInteraction: Step = async (ctx, _req, res) => {
+  const { view } = current(res);
   seeOther(res, await ctx.interactions.finishError(view.uid, 'access_denied', 'the user cancelled the sign-in'));
-}
+};

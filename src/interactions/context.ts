@@ -1,28 +1,28 @@
 /**
- * What every interaction handler works with: the router's dependencies plus the pieces built once
- * per router (pages, paths, CSRF, one leg store and one cached strategy per upstream).
+ * What every interaction step works with: the router's dependencies plus the pieces built once per
+ * router (pages, paths, CSRF, one leg store and one cached strategy per upstream), and what the
+ * steps of one request hand to each other (`res.locals`).
  */
+import type { NextFunction, Request, Response } from 'express';
 import type { Strategy } from 'passport';
 import type { Logger } from 'pino';
+import type { Account } from '../accounts/types.js';
 import type { Config } from '../config/schema.js';
+import { allowedUpstreams } from '../oidc/clients.js';
+import { clientFormActions, createPages, negotiateLocale, type Locale, type Pages } from '../pages/index.js';
 import type { Store } from '../store/types.js';
-import type { Upstream, UpstreamErrorReason } from '../upstreams/types.js';
+import type { Upstream, UpstreamErrorReason, UpstreamIdentity } from '../upstreams/types.js';
 import { createCsrf, type Csrf } from './csrf.js';
-import { createLegStore, type UpstreamLegs } from './leg-store.js';
-import { clientFormActions } from './page-headers.js';
-import { createPages, type Pages } from './pages.js';
+import { createLegStore, type Leg, type UpstreamLegs } from './leg-store.js';
 import { createPaths, type Paths } from './paths.js';
-import type { AccountsPort, InteractionPort, UpstreamsPort } from './ports.js';
+import type { AccountsPort, InteractionPort, InteractionView, MembershipPort, UpstreamsPort } from './ports.js';
 
 /** How an upstream sign-in ended: the UpstreamError reason, or a callback whose leg (state or interaction) is gone. */
 export type LoginOutcome = 'success' | UpstreamErrorReason | 'invalid_state';
 
-/** Counters for the operator (src/server/metrics.ts implements them). */
+/** Counters for the operator (src/server/metrics.ts implements them); session rechecks are counted by membership. */
 export interface LoginMetrics {
   loginFinished(upstream: string, outcome: LoginOutcome): void;
-  /** A reused browser session's membership recheck (the `session` trigger of the membership counters). */
-  recheckFinished(upstream: string, trigger: 'session', outcome: 'ok' | 'revoked' | 'unavailable'): void;
-  accountOffboarded(upstream: string): void;
 }
 
 export interface InteractionRouterDeps {
@@ -30,6 +30,7 @@ export interface InteractionRouterDeps {
   interactions: InteractionPort;
   upstreams: UpstreamsPort;
   accounts: AccountsPort;
+  membership: MembershipPort;
   store: Store;
   log: Logger;
   /** Pages to render with; default `createPages(config)`. */
@@ -46,6 +47,49 @@ export interface Ctx extends Required<InteractionRouterDeps> {
   strategy(upstream: Upstream): Strategy;
   /** form-action sources for pages of this client's interactions. */
   formActions(clientId: string | undefined): string[];
+}
+
+/** One step of a route (src/interactions/interaction-router.ts): answers, calls `next()`, or throws. */
+export type Step = (ctx: Ctx, req: Request, res: Response, next: NextFunction) => void | Promise<void>;
+
+/** What the steps of one request hand to each other, in `res.locals`. */
+export interface RequestState {
+  /** The interaction the request works on: the page's, or the one the finished leg belongs to. */
+  view?: InteractionView;
+  /** The language of every page this request answers with. */
+  locale?: Locale;
+  upstream?: Upstream;
+  /** The upstream leg a callback finished. */
+  leg?: Leg;
+  identity?: UpstreamIdentity;
+  account?: Account;
+}
+
+export const stateOf = (res: Response): RequestState => res.locals as RequestState;
+
+/** The interaction `loadInteraction` put in place, for the steps after it. */
+export function current(res: Response): { view: InteractionView; locale: Locale } {
+  const { view, locale } = stateOf(res);
+  if (!view || !locale) throw new Error('interaction step run before loadInteraction');
+  return { view, locale };
+}
+
+/** The request's language: the interaction's or leg's once known, else the browser's Accept-Language. */
+export function localeOf(ctx: Ctx, req: Request, res: Response): Locale {
+  return stateOf(res).locale ?? negotiateLocale({ acceptLanguage: req.headers['accept-language'], defaultLocale: ctx.config.ui.defaultLocale });
+}
+
+/** `?lang=` (the page's own language switch), then `ui_locales`, then Accept-Language. */
+export function viewLocale(ctx: Ctx, req: Request, view: Pick<InteractionView, 'params'>): Locale {
+  const requested = [req.query.lang, view.params.ui_locales].filter((v): v is string => typeof v === 'string');
+  return negotiateLocale({ uiLocales: requested.join(' '), acceptLanguage: req.headers['accept-language'], defaultLocale: ctx.config.ui.defaultLocale });
+}
+
+/** The upstreams offered to the interaction's client, in its order (src/oidc/clients.ts decides which). */
+export function offeredUpstreams(ctx: Ctx, view: Pick<InteractionView, 'clientId'>): Upstream[] {
+  return allowedUpstreams(ctx.config, ctx.interactions.clientExtras(view.clientId))
+    .map((id) => ctx.upstreams.get(id))
+    .filter((u): u is Upstream => u !== undefined);
 }
 
 export function createContext(deps: InteractionRouterDeps): Ctx {
@@ -67,7 +111,7 @@ export function createContext(deps: InteractionRouterDeps): Ctx {
   return {
     ...deps,
     pages: deps.pages ?? createPages(config),
-    metrics: deps.metrics ?? { loginFinished() {}, recheckFinished() {}, accountOffboarded() {} },
+    metrics: deps.metrics ?? { loginFinished() {} },
     paths,
     csrf: createCsrf({ secrets: config.cookieSecrets, paths, ttlSeconds: config.ttl.interaction }),
     legs,

@@ -1,19 +1,18 @@
 /**
- * The few cookies the interaction routes set themselves (leg binding, CSRF nonce). No global
- * cookie parser: oidc-provider reads its own cookies, and these are read only where they are used.
+ * The cookies the interaction routes set themselves (leg binding, CSRF nonce), written with
+ * express's `res.cookie`. Reading is this one function rather than a global cookie parser
+ * (cookie-parser is not a dependency): oidc-provider reads its own cookies, and these two are read
+ * only where they are used.
  */
-import type { Request, Response } from 'express';
+import type { CookieOptions, Request } from 'express';
 
 /** Value of cookie `name` in the request, or undefined; a malformed header yields nothing. */
-export function readCookie(req: Request, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
+export function readCookie(req: Pick<Request, 'headers'>, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    const raw = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
     try {
-      return decodeURIComponent(raw);
+      return decodeURIComponent(part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
     } catch {
       return undefined;
     }
@@ -21,26 +20,8 @@ export function readCookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
-export interface CookieOptions {
-  path: string;
-  maxAgeSeconds: number;
-  secure: boolean;
-  sameSite: 'Strict' | 'Lax';
-}
-
-/** Appends a Set-Cookie header (HttpOnly always: no script of ours reads these). */
-export function setCookie(res: Response, name: string, value: string, options: CookieOptions): void {
-  const parts = [
-    `${name}=${encodeURIComponent(value)}`,
-    `Path=${options.path}`,
-    `Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}`,
-    'HttpOnly',
-    `SameSite=${options.sameSite}`,
-  ];
-  if (options.secure) parts.push('Secure');
-  res.append('Set-Cookie', parts.join('; '));
-}
-
-export function clearCookie(res: Response, name: string, options: Omit<CookieOptions, 'maxAgeSeconds'>): void {
-  setCookie(res, name, '', { ...options, maxAgeSeconds: 0 });
+/** HttpOnly always: no script of ours reads these. */
+export function cookieOptions(options: { path: string; secure: boolean; sameSite: 'strict' | 'lax'; maxAgeSeconds?: number }): CookieOptions {
+  const { maxAgeSeconds, ...rest } = options;
+  return { ...rest, httpOnly: true, ...(maxAgeSeconds === undefined ? {} : { maxAge: Math.max(0, Math.floor(maxAgeSeconds)) * 1000 }) };
 }

@@ -6,7 +6,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { readCookie, setCookie } from './cookies.js';
+import { cookieOptions, readCookie } from './cookies.js';
 import type { Paths } from './paths.js';
 
 export const CSRF_COOKIE = 'oidcb_csrf';
@@ -42,7 +42,7 @@ export function createCsrf({ secrets, paths, ttlSeconds }: CsrfOptions): Csrf {
     if (existing && NONCE.test(existing)) return existing;
     const nonce = randomBytes(24).toString('base64url');
     // Strict: the forms post from our own pages only.
-    setCookie(res, CSRF_COOKIE, nonce, { path: paths.interaction(uid), maxAgeSeconds: ttlSeconds, secure: paths.secure, sameSite: 'Strict' });
+    res.cookie(CSRF_COOKIE, nonce, cookieOptions({ path: paths.interaction(uid), maxAgeSeconds: ttlSeconds, secure: paths.secure, sameSite: 'strict' }));
     issued.set(req, nonce);
     return nonce;
   }

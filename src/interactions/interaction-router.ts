@@ -1,57 +1,74 @@
 /**
- * The interaction routes, mounted by the server at the issuer's path before oidc-provider:
- *   GET  /interaction/:uid                 login prompt (recheck, direct start, chooser) or consent
- *   GET  /interaction/:uid/upstream/:id    starts an upstream leg
- *   GET  /upstream/:id/callback            finishes it (one fixed URL per upstream)
- *   POST /interaction/:uid/consent         allow (CSRF-protected form)
- *   POST /interaction/:uid/abort           deny / cancel (CSRF-protected form)
- *   GET  /assets/bridge.css                the pages' stylesheet
- * Bodies are parsed only on the two POST routes: oidc-provider reads its own raw bodies.
+ * The interaction routes, mounted by the server at the issuer's path before oidc-provider. Each
+ * route is its list of steps, read top to bottom like oidc-provider's own action lists
+ * (https://github.com/panva/node-oidc-provider/blob/v9.13.3/lib/actions/authorization/index.js):
+ * a step answers, or hands on to the next one (`res.locals` carries what it found), or throws; the
+ * last handler of every route, `answerError` (./answer.ts), answers whatever was thrown. It sits in
+ * each route, not the router, because the router shares its mount path with oidc-provider and must
+ * not answer for errors of other routes.
  */
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { consentPrompt, postAbort, postConsent } from './consent-prompt.js';
-import { createContext, type Ctx, type InteractionRouterDeps } from './context.js';
-import { handle } from './failure.js';
-import { loadInteraction, viewLocale } from './interaction-page.js';
-import { loginPrompt } from './login-prompt.js';
-import { STYLESHEET } from './pages.js';
-import { seeOther, sendMessagePage } from './respond.js';
-import { startUpstream, upstreamCallback } from './upstream-leg.js';
+import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
+import { STYLESHEET } from '../pages/index.js';
+import { answerError, seeOther } from './answer.js';
+import { abortInteraction, checkCsrf, grantConsent, showConsent, skipConsent } from './consent-prompt.js';
+import { createContext, stateOf, viewLocale, type Ctx, type InteractionRouterDeps, type Step } from './context.js';
+import { goToUpstream, recheckSession, showChooser } from './login-prompt.js';
+import { configuredUpstream, finishLogin, linkAccount, loginPromptOnly, offeredUpstream, redirectToUpstream, runCallback } from './upstream-leg.js';
 
 export type { InteractionRouterDeps } from './context.js';
 
 export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   const ctx = createContext(deps);
+  const route = (...steps: Step[]): [...RequestHandler[], ErrorRequestHandler] => [
+    ...steps.map((step): RequestHandler => (req, res, next) => step(ctx, req, res, next)),
+    answerError(ctx),
+  ];
   const router = express.Router();
-  const form = formBody(ctx);
 
-  router.get('/interaction/:uid', handle(ctx, (req, res) => showInteraction(ctx, req, res)));
-  router.get('/interaction/:uid/upstream/:id', handle(ctx, (req, res) => startUpstream(ctx, req, res)));
-  router.get('/upstream/:id/callback', handle(ctx, (req, res) => upstreamCallback(ctx, req, res)));
-  router.post('/interaction/:uid/consent', form, handle(ctx, (req, res) => postConsent(ctx, req, res)));
-  router.post('/interaction/:uid/abort', form, handle(ctx, (req, res) => postAbort(ctx, req, res)));
+  router.get('/interaction/:uid', ...route(
+    loadInteraction, //    this browser's interaction (else the "expired" page) and its language
+    recheckSession, //     login, a reused session due for its membership recheck only: ask its upstream
+    goToUpstream, //       login: the upstream `upstream=` names, or the client's only one
+    showChooser, //        login: the person picks an upstream
+    skipConsent, //        consent, first-party client: granted without asking
+    showConsent, //        consent: the page
+    unsupportedPrompt,
+  ));
+  router.get('/interaction/:uid/upstream/:id', ...route(
+    loadInteraction,
+    loginPromptOnly, //    the prompt moved on (another tab): back to the page
+    offeredUpstream, //    an upstream not offered to this client is invalid_request
+    redirectToUpstream, // a fresh single-use leg; the strategy redirects to the upstream
+  ));
+  router.get('/upstream/:id/callback', ...route(
+    configuredUpstream, // 404 for an id not configured
+    runCallback, //        the strategy burns `state`, exchanges the code, yields the identity
+    linkAccount, //        the identity becomes an account
+    finishLogin, //        the leg's interaction is finished for it: 303 to oidc-provider
+  ));
+  router.post('/interaction/:uid/consent', ...route(formBody, checkCsrf, loadInteraction, grantConsent));
+  router.post('/interaction/:uid/abort', ...route(formBody, checkCsrf, loadInteraction, abortInteraction));
   router.get(`/assets/${STYLESHEET}`, (req, res) => sendStylesheet(ctx, req, res));
   return router;
 }
 
-async function showInteraction(ctx: Ctx, req: Request, res: Response): Promise<void> {
-  const view = await loadInteraction(ctx, req, res, String(req.params.uid));
-  if (!view) return;
-  const locale = viewLocale(ctx, req, view);
-  if (view.prompt === 'login') return loginPrompt(ctx, req, res, view, locale);
-  if (view.prompt === 'consent') return consentPrompt(ctx, req, res, view, locale);
-  seeOther(res, await ctx.interactions.finishError(view.uid, 'server_error', 'unsupported interaction prompt'));
-}
+/** The interaction of the URL, if it is this browser's (else InteractionExpiredError), and the language of its pages. */
+const loadInteraction: Step = async (ctx, req, res, next) => {
+  const view = await ctx.interactions.get(req, res, String(req.params.uid));
+  Object.assign(stateOf(res), { view, locale: viewLocale(ctx, req, view) });
+  next();
+};
 
-/** Small urlencoded bodies on our own form routes; a malformed or oversized one gets a 400 page. */
-function formBody(ctx: Ctx) {
-  const parse = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
-  return (req: Request, res: Response, next: NextFunction) => {
-    parse(req, res, (err?: unknown) => (err ? sendMessagePage(ctx, req, res, 400, 'errors.generic') : next()));
-  };
-}
+const unsupportedPrompt: Step = async (ctx, _req, res) => {
+  const { view } = stateOf(res);
+  seeOther(res, await ctx.interactions.finishError(view!.uid, 'server_error', 'unsupported interaction prompt'));
+};
 
-function sendStylesheet(ctx: Ctx, req: Request, res: Response): void {
+/** Bodies are parsed only on the two POST routes (oidc-provider reads its own raw bodies): small urlencoded forms. */
+const parseForm = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
+const formBody: Step = (_ctx, req, res, next) => parseForm(req, res, next);
+
+function sendStylesheet(ctx: Ctx, req: express.Request, res: express.Response): void {
   const { body, etag } = ctx.pages.stylesheet;
   const versioned = req.query.v === etag;
   res.setHeader('Content-Type', 'text/css; charset=utf-8');

@@ -1,7 +1,7 @@
 /**
- * Upstream-leg state (DESIGN "The login, step by step", 3–4), implementing the LegStore the
- * strategies call. Kept in the shared store, never in process memory, so the callback may land on
- * any replica. Each leg is
+ * Upstream-leg state (docs/architecture.md, "A login, step by step", steps 3–4), implementing the
+ * LegStore the strategies call. Kept in the shared store, never in process memory, so the callback
+ * may land on any replica. Each leg is
  * - single use: `finish` takes (reads and deletes) the record atomically;
  * - bound to its interaction: the record names the uid the callback finishes;
  * - bound to the browser: a random value in an HttpOnly cookie scoped to this upstream's callback
@@ -13,12 +13,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import type { Records } from '../store/types.js';
 import { LegStateError, type LegSecrets, type LegStore } from '../upstreams/types.js';
-import { clearCookie, readCookie, setCookie } from './cookies.js';
-import type { Locale } from './locale.js';
+import type { Locale } from '../pages/index.js';
+import { cookieOptions, readCookie } from './cookies.js';
 import type { Paths } from './paths.js';
 
 /** What the start route knows about the leg it is about to begin. */
-export interface LegStart {
+export interface PendingLeg {
   uid: string;
   /** Epoch seconds: the leg dies with its interaction. */
   expiresAt: number;
@@ -43,7 +43,7 @@ interface LegRecord {
 
 export interface UpstreamLegs extends LegStore {
   /** Called by the start route before the strategy runs: the leg `begin` will persist. */
-  prepare(req: Request, start: LegStart): void;
+  prepare(req: Request, start: PendingLeg): void;
   /** The leg `finish` completed for this callback request, if any. */
   finished(req: Request): Leg | undefined;
 }
@@ -66,9 +66,9 @@ const STATE = /^[A-Za-z0-9_-]{32,128}$/;
 export function createLegStore(options: LegStoreOptions): UpstreamLegs {
   const { records, upstreamId, paths } = options;
   const now = options.now ?? (() => Date.now() / 1000);
-  const starting = new WeakMap<Request, LegStart>();
+  const starting = new WeakMap<Request, PendingLeg>();
   const done = new WeakMap<Request, Leg>();
-  const cookie = { path: paths.callbackPath(upstreamId), secure: paths.secure, sameSite: 'Lax' as const };
+  const cookie = { path: paths.callbackPath(upstreamId), secure: paths.secure, sameSite: 'lax' as const };
 
   return {
     prepare(req, start) {
@@ -89,7 +89,7 @@ export function createLegStore(options: LegStoreOptions): UpstreamLegs {
       };
       await records.set(recordKey(state), record, ttl);
       // Lax, not Strict: the callback is a top-level cross-site GET from the upstream.
-      setCookie(req.res, cookieName(state), binding, { ...cookie, maxAgeSeconds: ttl });
+      req.res.cookie(cookieName(state), binding, cookieOptions({ ...cookie, maxAgeSeconds: ttl }));
       return state;
     },
 
@@ -106,7 +106,7 @@ export function createLegStore(options: LegStoreOptions): UpstreamLegs {
       }
       // The atomic take decides between two callbacks racing with the same state.
       if (!(await records.take<LegRecord>(recordKey(state)))) throw new LegStateError('unknown', 'the upstream leg was already used');
-      if (req.res) clearCookie(req.res, cookieName(state), cookie);
+      req.res?.clearCookie(cookieName(state), cookieOptions(cookie));
       done.set(req, { uid: record.uid, upstream: record.upstream, locale: record.locale });
       return record.secrets;
     },

@@ -1,24 +1,79 @@
 /**
- * The login prompt (DESIGN "The login, step by step", 1–2): recheck a reused session when its
- * membership check is due, else go to the named or only upstream, else show the chooser.
+ * The login prompt (docs/architecture.md, "A login, step by step", steps 1–2): recheck a reused
+ * session when only its membership check is due, else go to the upstream the request names or the
+ * client's only one, else show the chooser. An unknown or disallowed `upstream` is
+ * `invalid_request`, never a silent fallback.
  */
-import type { Request, Response } from 'express';
+import { RECHECK_DUE } from '../oidc/interaction-view.js';
+import { localized } from '../pages/index.js';
 import { UpstreamError, type Upstream } from '../upstreams/types.js';
-import type { Ctx } from './context.js';
-import { abortForm, clientNameOf, describable, switchLocaleHref } from './interaction-page.js';
-import { localized, type Locale } from './locale.js';
+import { abortForm, clientNameOf, seeOther, sendPage, switchLocaleHref, upstreamFailure } from './answer.js';
+import { current, offeredUpstreams, stateOf, type Step } from './context.js';
 import type { InteractionView } from './ports.js';
-import { requestId, seeOther, sendMessagePage, sendPage } from './respond.js';
-import { allowedUpstreams, chooseUpstream } from './upstream-choice.js';
-import { answerUpstreamError } from './upstream-failure.js';
 
-/** Set by the protocol layer when an existing session's account needs a membership recheck. */
-export const RECHECK_DUE = 'recheck_due';
+/** prompt=login, max_age or a missing session force a fresh upstream leg; only a due recheck alone can be answered here. */
+function isOnlyRecheck(view: InteractionView): boolean {
+  return view.session !== undefined && view.reasons.length > 0 && view.reasons.every((r) => r === RECHECK_DUE);
+}
 
-export async function loginPrompt(ctx: Ctx, req: Request, res: Response, view: InteractionView, locale: Locale): Promise<void> {
-  const allowed = allowedUpstreams(ctx.interactions.clientExtras(view.clientId), ctx.upstreams);
-  if (isOnlyRecheck(view) && (await recheckSession(ctx, req, res, { view, locale, allowed }))) return;
-  const choice = chooseUpstream(view.params.upstream, allowed);
+/**
+ * Session reuse after `recheckAfter`: asks the account's upstream, through the same check as a
+ * refresh (src/accounts/membership.ts), whether the person still belongs. Within `recheckGrace` an
+ * upstream that cannot answer does not stop the person; past it they see the upstream's failure.
+ * Unknown accounts, upstreams that cannot recheck or are not offered to this client, and an
+ * identity that now links elsewhere go on to a fresh upstream leg.
+ */
+export const recheckSession: Step = async (ctx, _req, res, next) => {
+  const { view } = current(res);
+  if (view.prompt !== 'login' || !isOnlyRecheck(view)) return next();
+  const account = await ctx.accounts.get(view.session!.accountId);
+  const upstream = account ? offeredUpstreams(ctx, view).find((u) => u.id === account.upstream) : undefined;
+  if (!account || !upstream?.recheck) return next();
+  stateOf(res).upstream = upstream;
+  const { outcome, failure } = await ctx.membership.recheckNow(account);
+  switch (outcome) {
+    case 'ok':
+    case 'unavailable':
+      if (outcome === 'unavailable') ctx.log.info({ uid: view.uid, upstream: upstream.id, sub: account.sub }, 'upstream could not recheck; last check within its grace: session reused');
+      return seeOther(res, await ctx.interactions.finishLogin(view.uid, { accountId: account.sub, amr: [upstream.type] }));
+    case 'revoked':
+      throw account.status === 'tombstoned'
+        ? new UpstreamError(upstream.id, 'not_allowed', 'the account is disabled', { hint: 'accountDisabled' })
+        : new UpstreamError(upstream.id, 'not_allowed', 'no longer a member', { hint: 'leftOrganisation' });
+    case 'expired':
+      if (failure === undefined) return next();
+      // Retrying reloads this page, which asks again.
+      throw upstreamFailure(upstream.id, failure);
+  }
+};
+
+export type UpstreamChoice =
+  | { kind: 'start'; upstream: Upstream }
+  | { kind: 'invalid'; requested: string }
+  | { kind: 'choose'; upstreams: Upstream[] }
+  | { kind: 'none' };
+
+export function chooseUpstream(requested: unknown, offered: readonly Upstream[]): UpstreamChoice {
+  if (requested !== undefined && requested !== '') {
+    const match = typeof requested === 'string' ? offered.find((u) => u.id === requested) : undefined;
+    // A repeated parameter arrives as an array: named as given, never matched.
+    return match ? { kind: 'start', upstream: match } : { kind: 'invalid', requested: typeof requested === 'string' ? requested : [requested].flat().map((v) => (typeof v === 'string' ? v : '?')).join(',') };
+  }
+  if (offered.length === 0) return { kind: 'none' };
+  if (offered.length === 1) return { kind: 'start', upstream: offered[0]! };
+  return { kind: 'choose', upstreams: [...offered] };
+}
+
+/** An `error_description` may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 5.2); ids from a URL are reduced to that. */
+export function describable(value: string): string {
+  return value.replace(/[^A-Za-z0-9._-]/g, '?').slice(0, 64);
+}
+
+/** The upstream `upstream=` names or the client's only one; the chooser (next step) otherwise. */
+export const goToUpstream: Step = async (ctx, _req, res, next) => {
+  const { view } = current(res);
+  if (view.prompt !== 'login') return next();
+  const choice = chooseUpstream(view.params.upstream, offeredUpstreams(ctx, view));
   switch (choice.kind) {
     case 'invalid':
       return seeOther(res, await ctx.interactions.finishError(view.uid, 'invalid_request', `unknown upstream: ${describable(choice.requested)}`));
@@ -26,19 +81,15 @@ export async function loginPrompt(ctx: Ctx, req: Request, res: Response, view: I
       return seeOther(res, ctx.paths.upstreamStart(view.uid, choice.upstream.id));
     case 'none':
       // Config validation makes this unreachable unless every allowed upstream failed to load.
-      ctx.log.error({ reqId: requestId(req), uid: view.uid, clientId: view.clientId }, 'no upstream available for this client');
-      return sendMessagePage(ctx, req, res, 500, 'errors.generic', locale);
+      throw new Error(`no upstream available for client ${view.clientId}`);
     case 'choose':
-      return sendChooser(ctx, req, res, view, locale, choice.upstreams);
+      return next();
   }
-}
+};
 
-/** prompt=login, max_age or a missing session force a fresh upstream leg; only a due recheck alone can be answered here. */
-function isOnlyRecheck(view: InteractionView): boolean {
-  return view.session !== undefined && view.reasons.length > 0 && view.reasons.every((r) => r === RECHECK_DUE);
-}
-
-function sendChooser(ctx: Ctx, req: Request, res: Response, view: InteractionView, locale: Locale, upstreams: Upstream[]): void {
+export const showChooser: Step = (ctx, req, res, next) => {
+  const { view, locale } = current(res);
+  if (view.prompt !== 'login') return next();
   const notice = ctx.config.ui.notice === undefined ? undefined : localized(ctx.config.ui.notice, locale, '');
   sendPage(ctx, req, res, {
     name: 'chooser',
@@ -47,7 +98,7 @@ function sendChooser(ctx: Ctx, req: Request, res: Response, view: InteractionVie
     data: {
       clientName: clientNameOf(ctx, view),
       notice: notice || undefined,
-      upstreams: upstreams.map((u) => {
+      upstreams: offeredUpstreams(ctx, view).map((u) => {
         const name = localized(u.displayName, locale, u.id);
         return { id: u.id, type: u.type, name, initial: Array.from(name)[0]?.toUpperCase() ?? '?', href: ctx.paths.upstreamStart(view.uid, u.id) };
       }),
@@ -55,43 +106,4 @@ function sendChooser(ctx: Ctx, req: Request, res: Response, view: InteractionVie
       switchLocaleHref: switchLocaleHref(ctx, view.uid, locale),
     },
   });
-}
-
-/**
- * Session reuse after `recheckAfter`: asks the account's upstream whether the person still
- * belongs. Answers and returns true, or returns false when a fresh upstream leg should decide
- * instead (unknown account, or an upstream that cannot recheck or is not offered to this client).
- */
-async function recheckSession(
-  ctx: Ctx, req: Request, res: Response, input: { view: InteractionView; locale: Locale; allowed: Upstream[] },
-): Promise<boolean> {
-  const { view, locale, allowed } = input;
-  const account = await ctx.accounts.get(view.session!.accountId);
-  const upstream = account ? allowed.find((u) => u.id === account.upstream) : undefined;
-  if (!account || !upstream?.recheck) return false;
-  if (account.status === 'tombstoned') {
-    await answerUpstreamError(ctx, req, res, new UpstreamError(upstream.id, 'not_allowed', 'the account is disabled', { hint: 'accountDisabled' }), { view, locale, upstream });
-    return true;
-  }
-  let result: Awaited<ReturnType<NonNullable<Upstream['recheck']>>>;
-  try {
-    result = await upstream.recheck(account.profile);
-  } catch (err) {
-    if (!(err instanceof UpstreamError)) throw err;
-    ctx.metrics.recheckFinished(upstream.id, 'session', 'unavailable');
-    // Retrying reloads this page, which asks again.
-    await answerUpstreamError(ctx, req, res, err, { view, locale, upstream, retryHref: ctx.paths.interaction(view.uid) });
-    return true;
-  }
-  if (result === 'revoked') {
-    await ctx.accounts.markLeft(account.sub);
-    ctx.metrics.recheckFinished(upstream.id, 'session', 'revoked');
-    ctx.metrics.accountOffboarded(upstream.id);
-    await answerUpstreamError(ctx, req, res, new UpstreamError(upstream.id, 'not_allowed', 'no longer a member', { hint: 'leftOrganisation' }), { view, locale, upstream });
-    return true;
-  }
-  await ctx.accounts.markChecked(account.sub, result);
-  ctx.metrics.recheckFinished(upstream.id, 'session', 'ok');
-  seeOther(res, await ctx.interactions.finishLogin(view.uid, { accountId: account.sub, amr: [upstream.type] }));
-  return true;
-}
+};

@@ -1,6 +1,7 @@
 /**
- * URLs of the interaction routes. The issuer may have a path (DESIGN "Decisions"), and every route,
- * upstream callbacks included, lives under it: the router is mounted there, links carry it.
+ * URLs of the interaction routes. The issuer may have a path (docs/architecture.md, "Decisions"),
+ * and every route, upstream callbacks included, lives under it: the router is mounted there, links
+ * carry it.
  */
 export interface Paths {
   /** The issuer's path without a trailing slash ('' for a bare host). */
@@ -15,7 +16,6 @@ export interface Paths {
   callbackPath(upstreamId: string): string;
   /** Absolute callback URL, registered at the upstream: one fixed URL per upstream. */
   callbackUrl(upstreamId: string): string;
-  asset(name: string): string;
 }
 
 export function createPaths(issuer: string): Paths {
@@ -32,6 +32,5 @@ export function createPaths(issuer: string): Paths {
     abort: (uid) => `${base}/interaction/${seg(uid)}/abort`,
     callbackPath: (id) => `${base}/upstream/${seg(id)}/callback`,
     callbackUrl: (id) => `${origin}${base}/upstream/${seg(id)}/callback`,
-    asset: (name) => `${base}/assets/${name}`,
   };
 }

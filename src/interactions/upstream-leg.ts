@@ -1,63 +1,107 @@
 /**
- * The upstream leg (DESIGN "The login, step by step", 3–5): the start route hands the browser to
- * the upstream with a fresh single-use `state`; the callback burns it, gets the identity from the
- * strategy, links the account and finishes the interaction the leg belongs to.
+ * The upstream leg (docs/architecture.md, "A login, step by step", steps 3–5): the start route
+ * hands the browser to the upstream with a fresh single-use `state`; the callback burns it, gets
+ * the identity from the strategy, links the account and finishes the interaction the leg belongs
+ * to. The browser then follows the 303 to `returnTo` (/auth/<uid>), where the resume cookie, scoped
+ * to that path, identifies it to oidc-provider.
  */
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
+import { AccountDisabledError } from '../accounts/errors.js';
+import { InteractionExpiredError } from '../oidc/interaction-view.js';
+import { applyPageHeaders } from '../pages/index.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { LegStateError, type Upstream, type UpstreamIdentity } from '../upstreams/types.js';
-import type { Ctx } from './context.js';
-import { describable, loadInteraction, sendExpired, viewLocale } from './interaction-page.js';
+import { LegStateError, UpstreamError, type Upstream, type UpstreamIdentity } from '../upstreams/types.js';
+import { PageError, seeOther, upstreamFailure } from './answer.js';
+import { current, offeredUpstreams, stateOf, type Ctx, type Step } from './context.js';
 import type { Leg } from './leg-store.js';
-import type { Locale } from './locale.js';
-import { isInteractionExpired, type InteractionView } from './ports.js';
-import { applyPageHeaders } from './page-headers.js';
-import { requestId, seeOther, sendMessagePage, sendPage } from './respond.js';
+import { describable } from './login-prompt.js';
 import { runStrategy, type StrategyResult } from './run-strategy.js';
-import { allowedUpstreams } from './upstream-choice.js';
-import { answerUpstreamError, asUpstreamError } from './upstream-failure.js';
-import { linkAndFinish } from './link-account.js';
 
-/** GET /interaction/:uid/upstream/:id */
-export async function startUpstream(ctx: Ctx, req: Request, res: Response): Promise<void> {
-  const uid = String(req.params.uid);
+/** A second tab after the prompt moved on: back to whatever the interaction shows now. */
+export const loginPromptOnly: Step = (ctx, _req, res, next) => {
+  const { view } = current(res);
+  if (view.prompt !== 'login') return seeOther(res, ctx.paths.interaction(view.uid));
+  next();
+};
+
+/** The upstream of the URL, if it is offered to this client; `invalid_request` otherwise. */
+export const offeredUpstream: Step = async (ctx, req, res, next) => {
+  const { view } = current(res);
   const id = String(req.params.id);
-  const view = await loadInteraction(ctx, req, res, uid);
-  if (!view) return;
-  if (view.prompt !== 'login') return seeOther(res, ctx.paths.interaction(uid));
-  const upstream = allowedUpstreams(ctx.interactions.clientExtras(view.clientId), ctx.upstreams).find((u) => u.id === id);
-  if (!upstream) {
-    return seeOther(res, await ctx.interactions.finishError(uid, 'invalid_request', `unknown upstream: ${describable(id)}`));
-  }
-  const locale = viewLocale(ctx, req, view);
-  ctx.legs(upstream.id).prepare(req, { uid, expiresAt: view.expiresAt, locale });
+  const upstream = offeredUpstreams(ctx, view).find((u) => u.id === id);
+  if (!upstream) return seeOther(res, await ctx.interactions.finishError(view.uid, 'invalid_request', `unknown upstream: ${describable(id)}`));
+  stateOf(res).upstream = upstream;
+  next();
+};
+
+/** A fresh leg; the strategy answers with its redirect to the upstream. */
+export const redirectToUpstream: Step = async (ctx, req, res) => {
+  const { view, locale } = current(res);
+  const upstream = stateOf(res).upstream!;
+  ctx.legs(upstream.id).prepare(req, { uid: view.uid, expiresAt: view.expiresAt, locale });
   // The strategy answers with its own redirect: it must not carry this URL to the upstream either.
   applyPageHeaders(res);
   const result = await runStrategy(ctx.strategy(upstream), req, res);
   if (result.kind === 'responded') return;
-  await answerStrategyFailure(ctx, req, res, result, { upstream, view, locale, starting: true });
-}
+  const failure = failureOf(result);
+  // On the start route the only leg error is an interaction about to expire.
+  if (failure instanceof LegStateError) throw new InteractionExpiredError();
+  throw refusal(ctx, upstream, failure);
+};
 
-/** GET /upstream/:id/callback */
-export async function upstreamCallback(ctx: Ctx, req: Request, res: Response): Promise<void> {
+/** GET /upstream/:id/callback of an upstream that is not configured: 404. */
+export const configuredUpstream: Step = (ctx, req, res, next) => {
   const upstream = ctx.upstreams.get(String(req.params.id));
-  if (!upstream) return sendMessagePage(ctx, req, res, 404, 'errors.notFound');
+  if (!upstream) throw new PageError(404, 'errors.notFound', 'no such upstream');
+  stateOf(res).upstream = upstream;
+  next();
+};
+
+/** The strategy checks and burns `state`, exchanges the code and yields the identity; a failure is thrown to be answered. */
+export const runCallback: Step = async (ctx, req, res, next) => {
+  const state = stateOf(res);
+  const upstream = state.upstream!;
   applyPageHeaders(res);
   const result = await runStrategy(ctx.strategy(upstream), req, res, { callback: true });
   if (result.kind === 'responded') return;
-  const leg = await legOf(ctx, req, upstream, result);
-  const locale = leg?.locale ?? ctx.pages.locale({ acceptLanguage: req.headers['accept-language'] });
-  if (result.kind === 'success') {
-    // A strategy that succeeds without having burnt this browser's state finishes nobody's login.
-    if (!leg) {
-      ctx.metrics.loginFinished(upstream.id, 'invalid_state');
-      return sendInvalidLink(ctx, req, res, locale, new LegStateError('missing', 'strategy succeeded without finishing its leg'));
-    }
-    return linkAndFinish(ctx, req, res, { leg, upstream, identity: result.user as UpstreamIdentity });
+  state.leg = await legOf(ctx, req, upstream, result);
+  if (state.leg) state.locale = state.leg.locale;
+  if (result.kind !== 'success') throw refusal(ctx, upstream, failureOf(result));
+  // A strategy that succeeds without having burnt this browser's state finishes nobody's login.
+  if (!state.leg) throw refusal(ctx, upstream, new LegStateError('missing', 'strategy succeeded without finishing its leg'));
+  state.identity = result.user as UpstreamIdentity;
+  next();
+};
+
+/** The identity becomes an account (docs/architecture.md, "A login, step by step", step 5). */
+export const linkAccount: Step = async (ctx, _req, res, next) => {
+  const state = stateOf(res);
+  const upstream = state.upstream!;
+  try {
+    state.account = await ctx.accounts.link(state.identity!);
+  } catch (err) {
+    const refused = err instanceof AccountDisabledError
+      ? new UpstreamError(upstream.id, 'not_allowed', 'the account is disabled', { hint: 'accountDisabled' }, { cause: err })
+      : err;
+    if (refused instanceof UpstreamError) ctx.metrics.loginFinished(upstream.id, refused.reason);
+    throw refused;
   }
-  const view = leg ? await ctx.interactions.find(leg.uid) : undefined;
-  await answerStrategyFailure(ctx, req, res, result, { upstream, view, locale });
-}
+  next();
+};
+
+export const finishLogin: Step = async (ctx, _req, res) => {
+  const { upstream, leg, account } = stateOf(res) as Required<ReturnType<typeof stateOf>>;
+  let returnTo: string;
+  try {
+    returnTo = await ctx.interactions.finishLogin(leg.uid, { accountId: account.sub, amr: [upstream.type] });
+  } catch (err) {
+    if (err instanceof InteractionExpiredError) ctx.metrics.loginFinished(upstream.id, 'invalid_state');
+    throw err;
+  }
+  ctx.metrics.loginFinished(upstream.id, 'success');
+  ctx.log.info({ uid: leg.uid, upstream: upstream.id, sub: account.sub }, 'upstream sign-in finished');
+  seeOther(res, returnTo);
+};
 
 /**
  * The leg this callback belongs to. When the strategy failed before checking `state` (an upstream
@@ -83,24 +127,15 @@ function failureOf(result: StrategyResult): unknown {
   return undefined;
 }
 
-async function answerStrategyFailure(
-  ctx: Ctx, req: Request, res: Response, result: StrategyResult,
-  target: { upstream: Upstream; view: InteractionView | undefined; locale: Locale; starting?: boolean },
-): Promise<void> {
-  const failure = failureOf(result);
+/** What a failed strategy run is answered as, counted for the operator. */
+function refusal(ctx: Ctx, upstream: Upstream, failure: unknown): unknown {
   if (failure instanceof LegStateError) {
-    // On the start route the only leg error is an interaction about to expire.
-    if (target.starting) return sendExpired(ctx, req, res, target.locale);
-    ctx.metrics.loginFinished(target.upstream.id, 'invalid_state');
-    return sendInvalidLink(ctx, req, res, target.locale, failure);
+    ctx.metrics.loginFinished(upstream.id, 'invalid_state');
+    return failure;
   }
-  if (failure instanceof StoreUnavailableError || isInteractionExpired(failure)) throw failure;
-  const err = asUpstreamError(target.upstream.id, failure);
-  ctx.metrics.loginFinished(target.upstream.id, err.reason);
-  await answerUpstreamError(ctx, req, res, err, target);
+  if (failure instanceof StoreUnavailableError || failure instanceof InteractionExpiredError) return failure;
+  const err = upstreamFailure(upstream.id, failure);
+  ctx.metrics.loginFinished(upstream.id, err.reason);
+  return err;
 }
 
-function sendInvalidLink(ctx: Ctx, req: Request, res: Response, locale: Locale, err: LegStateError): void {
-  ctx.log.info({ reqId: requestId(req), upstream: req.params.id, reason: err.reason }, 'upstream callback refused: %s', err.message);
-  sendPage(ctx, req, res, { name: 'errors/invalid-link', status: 400, locale });
-}

@@ -2,7 +2,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import type { ClaimPolicy } from '../accounts/types.js';
 import type { ClientConfig, Config } from '../config/schema.js';
 
-/** Our per-client keys (DESIGN "The config contract"), which oidc-provider would drop silently. */
+/** Our per-client keys (config.example.yaml, `clients`), which oidc-provider would drop silently. */
 export interface ClientExtras {
   /** First-party: the bridge answers the consent prompt itself (also for prompt=consent). */
   skipConsent: boolean;
@@ -48,7 +48,10 @@ export function claimPolicyOf(extras: ClientExtras | undefined): ClaimPolicy {
   return extras.groups ? { emitEmail: extras.emitEmail, groups: extras.groups } : { emitEmail: extras.emitEmail };
 }
 
-/** Upstream ids a client may use: its own list, else every configured upstream. */
-export function allowedUpstreams(config: Config, extras: ClientExtras | undefined): string[] {
+/**
+ * Upstream ids a client may use, in its order: its own list, else every configured upstream. The
+ * `upstream` parameter is checked against it, and the login prompt offers these.
+ */
+export function allowedUpstreams(config: Pick<Config, 'upstreams'>, extras: Pick<ClientExtras, 'upstreams'> | undefined): string[] {
   return extras?.upstreams ?? config.upstreams.map((u) => u.id);
 }

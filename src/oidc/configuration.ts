@@ -4,7 +4,8 @@ import type { Store } from '../store/types.js';
 import { createAdapter } from './adapter.js';
 import { allowedUpstreams, clientMetadataOf, type ClientExtras } from './clients.js';
 import { createInteractionPolicy, type NeedsRecheck } from './login-policy.js';
-import { SUPPORTED_LOCALES, type providerPages } from './pages.js';
+import { SUPPORTED_LOCALES } from '../pages/index.js';
+import type { providerPages } from './pages.js';
 import { SCOPES, scopeClaimsConfig } from './scopes.js';
 
 export interface ConfigurationDeps {

@@ -1,4 +1,5 @@
 import type { Account as OidcAccount, AccountClaims, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
+import type { RecheckOutcome } from '../accounts/membership.js';
 import type { Account, ClaimPolicy } from '../accounts/types.js';
 import type { Store } from '../store/types.js';
 import { claimPolicyOf, type ClientExtras } from './clients.js';
@@ -6,12 +7,12 @@ import { TemporarilyUnavailableError, viaProvider } from './errors.js';
 import type { RefreshGrace } from './refresh-grace.js';
 
 /**
- * The upstream's verdict on a person at refresh time (DESIGN login step 8). `expired`: the upstream
- * could not answer and the last good check is older than its grace: this refresh fails, but the
- * person is not treated as gone (nothing else of theirs ends).
+ * The upstream's verdict on a person at refresh time (docs/architecture.md, "A login, step by
+ * step", step 8; the outcomes are src/accounts/membership.ts's). `expired`: the upstream could not
+ * answer and the last good check is older than its grace: this refresh fails, but the person is
+ * not treated as gone (nothing else of theirs ends).
  */
-export type RecheckResult = 'ok' | 'revoked' | 'unavailable' | 'expired';
-export type Recheck = (account: Account) => Promise<RecheckResult>;
+export type Recheck = (account: Account) => Promise<RecheckOutcome>;
 
 export interface FindAccountDeps {
   store: Store;
@@ -29,7 +30,7 @@ function oidcAccount(account: Account, policy: ClaimPolicy, claimsFor: FindAccou
     // Not a claim: the login policy compares it with an `upstream=<id>` request parameter.
     upstream: account.upstream,
     // oidc-provider filters these down to what the granted scopes and `claims` parameter allow.
-    claims: () => ({ ...claimsFor(account, policy), sub: account.sub }) as AccountClaims,
+    claims: (): AccountClaims => ({ ...claimsFor(account, policy), sub: account.sub }),
   };
 }
 
@@ -45,7 +46,7 @@ export function createFindAccount(deps: FindAccountDeps): FindAccount {
     return account?.status === 'active' ? account : undefined;
   }
 
-  async function recheck(account: Account): Promise<RecheckResult> {
+  async function recheck(account: Account): Promise<RecheckOutcome> {
     try {
       return await deps.recheck(account);
     } catch (err) {
@@ -78,7 +79,7 @@ export function createFindAccount(deps: FindAccountDeps): FindAccount {
 
   return async (ctx, sub, token) => {
     const account = token?.kind === 'RefreshToken'
-      ? await forRefresh(ctx, sub, token as { jti: string; consumed?: unknown })
+      ? await forRefresh(ctx, sub, token)
       : await load(sub);
     if (!account) return undefined;
     const clientId = ctx.oidc?.client?.clientId;

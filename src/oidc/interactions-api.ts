@@ -2,44 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors, type InteractionResults } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { ClientExtras } from './clients.js';
+import { InteractionExpiredError, type InteractionView, type LoginResult } from './interaction-view.js';
 
-/** The login page is gone: no or a foreign interaction cookie, expired, or already finished. */
-export class InteractionExpiredError extends Error {
-  override name = 'InteractionExpiredError';
-  readonly status = 400;
-  readonly expose = true;
-  constructor(message = 'this sign-in page has expired; start again from the application') {
-    super(message);
-  }
-}
-
-/** An interaction (a pending login or consent) as the interaction pages need it. */
-export interface InteractionView {
-  uid: string;
-  prompt: 'login' | 'consent';
-  /** Why the prompt was raised: no_session, max_age, login (prompt=login), recheck_due, account_unavailable, op_scopes_missing … */
-  reasons: string[];
-  clientId: string;
-  clientName?: string;
-  /** The authorization request's parameters: ui_locales, upstream, login_hint, scope, prompt, max_age … */
-  params: Record<string, unknown>;
-  /** The browser session's account, when there is one. `loginTs` in epoch seconds. */
-  session?: { accountId: string; loginTs?: number };
-  missingScopes: string[];
-  missingClaims: string[];
-  /** Where the browser goes once the interaction is finished (the provider's resume URL). */
-  returnTo: string;
-  /** Epoch seconds after which the interaction no longer exists. */
-  expiresAt: number;
-}
-
-export interface LoginResult {
-  accountId: string;
-  amr?: string[];
-  acr?: string;
-  /** false: the browser session ends with the browser (a transient cookie). Default true. */
-  remember?: boolean;
-}
+export { InteractionExpiredError, type InteractionView, type LoginResult };
 
 export interface InteractionApi {
   /**
@@ -66,7 +31,7 @@ const stringArray = (value: unknown): string[] => (Array.isArray(value) ? value.
 /** The interaction facade: the interactions module never imports oidc-provider. */
 export function createInteractionApi(provider: Provider, extrasOf: (clientId: string) => ClientExtras | undefined): InteractionApi {
   async function view(interaction: StoredInteraction): Promise<InteractionView> {
-    const clientId = String(interaction.params.client_id ?? '');
+    const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : '';
     const details = (interaction.prompt.details ?? {}) as Record<string, unknown>;
     const result: InteractionView = {
       uid: interaction.uid,

@@ -1,7 +1,8 @@
 import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { viaProvider } from './errors.js';
+import { RECHECK_DUE } from './interaction-view.js';
 
-/** Whether a reused browser session must go back to its upstream (DESIGN, login step 2). */
+/** Whether a reused browser session must go back to its upstream (docs/architecture.md, "A login, step by step", step 2). */
 export type NeedsRecheck = (accountId: string, sessionLoginTs: number | undefined) => Promise<boolean>;
 
 /**
@@ -9,7 +10,7 @@ export type NeedsRecheck = (accountId: string, sessionLoginTs: number | undefine
  * session that already has an account:
  * - `account_unavailable`: the account is gone, has left or was tombstoned (findAccount found
  *   nothing), so the session must not be reused;
- * - `recheck_due`: `needsRecheck` says the upstream must confirm the person again.
+ * - `recheck_due` (RECHECK_DUE): `needsRecheck` says the upstream must confirm the person again.
  * Neither fires right after a login (`result.login`), which would loop. Under `prompt=none` both
  * answer `login_required`.
  */
@@ -35,8 +36,9 @@ export function createInteractionPolicy(needsRecheck: NeedsRecheck) {
     'the request names another upstream than the session signed in with',
     'login_required',
     (ctx: KoaContextWithOIDC) => {
-      // `upstream=<id>` is never a silent fallback (DESIGN, login step 1): a session from another
-      // upstream must not answer for it, or a client with one IdP per upstream binds the wrong one.
+      // `upstream=<id>` is never a silent fallback (docs/architecture.md, "A login, step by step",
+      // step 1): a session from another upstream must not answer for it, or a client with one IdP
+      // per upstream binds the wrong one.
       const { session, result, account, params } = ctx.oidc;
       const requested = params?.upstream;
       if (!session?.accountId || !account || result?.login || typeof requested !== 'string' || !requested) {
@@ -48,7 +50,7 @@ export function createInteractionPolicy(needsRecheck: NeedsRecheck) {
   ));
 
   login.checks.add(new interactionPolicy.Check(
-    'recheck_due',
+    RECHECK_DUE,
     'the identity source must confirm the account again',
     'login_required',
     async (ctx: KoaContextWithOIDC) => {

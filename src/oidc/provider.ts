@@ -9,7 +9,8 @@ import { buildConfiguration, isHttps, laxCookiesOverHttp } from './configuration
 import { createFindAccount, type Recheck } from './find-account.js';
 import { createInteractionApi, type InteractionApi } from './interactions-api.js';
 import type { NeedsRecheck } from './login-policy.js';
-import { defaultPages, providerPages, type Pages } from './pages.js';
+import { plainPages, type ProtocolPages } from '../pages/index.js';
+import { providerPages } from './pages.js';
 import { createRefreshGrace } from './refresh-grace.js';
 import { assertClientAlgsSignable } from './signing-algs.js';
 
@@ -24,7 +25,7 @@ export interface ProviderDeps {
   recheck?: Recheck;
   /** Asked when a browser session is reused. Default: never due. */
   needsRecheck?: NeedsRecheck;
-  pages?: Pages;
+  pages?: ProtocolPages;
   log: Logger;
   /** Counts token endpoint requests (src/server/metrics.ts); default: counts nothing. */
   metrics?: TokenMetrics;
@@ -118,7 +119,7 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
     findAccount,
     needsRecheck: deps.needsRecheck ?? (async () => false),
     extrasOf,
-    pages: providerPages(deps.pages ?? defaultPages, config.ui.defaultLocale, log),
+    pages: providerPages(deps.pages ?? plainPages, config.ui.defaultLocale, log),
   });
   const provider = new Provider(config.issuer, configuration);
   provider.use(grace.middleware);

@@ -1,7 +1,8 @@
 /**
- * Scopes and the claims each one releases (DESIGN "Accounts and claims"). oidc-provider advertises
- * the keys as `scopes_supported` and the values as `claims_supported`, and filters what
- * `findAccount` returns down to what the granted scopes (or the `claims` parameter) allow.
+ * Scopes and the claims each one releases (docs/architecture.md, "Accounts and claims").
+ * oidc-provider advertises the keys as `scopes_supported` and the values as `claims_supported`, and
+ * filters what `findAccount` returns down to what the granted scopes (or the `claims` parameter)
+ * allow. The consent page (src/interactions/consent-prompt.ts) lists them from here too.
  */
 export const SCOPE_CLAIMS = {
   openid: ['sub'],

@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { issuerPath } from '../oidc/configuration.js';
-import type { Pages } from '../oidc/pages.js';
 import type { ProviderBundle } from '../oidc/provider.js';
+import type { ProtocolPages } from '../pages/index.js';
 import type { Store } from '../store/types.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRouter } from './health.js';
@@ -25,7 +25,7 @@ export interface AppDeps {
   /** With a registry: GET /metrics and the store health gauge. */
   metricsRegistry?: Registry;
   /** Error pages for requests that fail outside oidc-provider (defaults: plain pages). */
-  pages?: Pages;
+  pages?: ProtocolPages;
 }
 
 export interface App {

@@ -12,7 +12,8 @@ import { createAccounts, claimsFor, type Accounts } from '../accounts/index.js';
 import { createMembership, type Membership } from '../accounts/membership.js';
 import { loadKeys, maxSignedTokenLifetime } from '../oidc/keys.js';
 import { createProvider, type ProviderBundle } from '../oidc/provider.js';
-import { createInteractionRouter, createPages } from '../interactions/index.js';
+import { createInteractionRouter } from '../interactions/index.js';
+import { createPages } from '../pages/index.js';
 import { openStore, storeOptionsOf } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { openUpstreams, type UpstreamRegistry } from '../upstreams/registry.js';
@@ -92,6 +93,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     },
     upstreams,
     accounts,
+    membership,
     store,
     log,
     pages,

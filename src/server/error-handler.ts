@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { defaultPages, pickLocale, type Pages } from '../oidc/pages.js';
+import { negotiateLocale, plainPages, type Locale, type ProtocolPages } from '../pages/index.js';
 import { StoreUnavailableError } from '../store/types.js';
 
 interface HttpishError {
@@ -42,10 +42,10 @@ export function publicErrorOf(err: unknown, status: number): { error: string; er
 
 /** Answers in the format the client asked for: an HTML page for browsers, JSON otherwise. */
 export function sendError(req: Request, res: Response, status: number, body: { error: string; error_description?: string },
-  pages: Pages, defaultLocale: string): void {
+  pages: ProtocolPages, defaultLocale: Locale): void {
   res.status(status).set('Cache-Control', 'no-store');
   if (req.accepts(['json', 'html']) === 'html') {
-    const locale = pickLocale(req.query?.ui_locales, req.get('accept-language'), defaultLocale);
+    const locale = negotiateLocale({ uiLocales: req.query?.ui_locales, acceptLanguage: req.get('accept-language'), defaultLocale });
     res.type('html').send(pages.error({ error: body.error, description: body.error_description, locale, status }));
   } else {
     res.json(body);
@@ -53,8 +53,8 @@ export function sendError(req: Request, res: Response, status: number, body: { e
 }
 
 /** The last express middleware: maps err.status/statusCode; a client mistake is never a 500. */
-export function errorHandler(deps: { log: Logger; pages?: Pages; defaultLocale: string }) {
-  const pages = deps.pages ?? defaultPages;
+export function errorHandler(deps: { log: Logger; pages?: ProtocolPages; defaultLocale: Locale }) {
+  const pages = deps.pages ?? plainPages;
   return (err: unknown, req: Request, res: Response, next: NextFunction) => {
     const status = statusOf(err);
     if (status >= 500) deps.log.error({ err, path: req.path, method: req.method }, 'request failed');
@@ -68,8 +68,8 @@ export function errorHandler(deps: { log: Logger; pages?: Pages; defaultLocale: 
 }
 
 /** For paths outside the issuer: a 404 in the same shapes. */
-export function notFound(deps: { pages?: Pages; defaultLocale: string }) {
-  const pages = deps.pages ?? defaultPages;
+export function notFound(deps: { pages?: ProtocolPages; defaultLocale: Locale }) {
+  const pages = deps.pages ?? plainPages;
   return (req: Request, res: Response) => {
     sendError(req, res, 404, { error: 'not_found', error_description: 'no such endpoint' }, pages, deps.defaultLocale);
   };

@@ -8,7 +8,8 @@ const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /**
  * Gives each request an id (the proxy's `X-Request-Id` when it is safe, else a fresh UUID), echoes
  * it in the response, and runs the request inside the log context, so every log line it causes
- * carries `reqId` and matches the reference number an error page shows.
+ * carries `reqId` and matches the reference number an error page shows (the interaction pages read
+ * it as `req.id`; this is the only place that decides it).
  */
 export function requestIds() {
   return (req: Request, res: Response, next: NextFunction) => {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { loadMessages } from '../../src/interactions/messages.js';
+import { loadMessages } from '../../src/pages/index.js';
 
 const messages = loadMessages(fileURLToPath(new URL('../../views/locales', import.meta.url)));
 

@@ -12,7 +12,7 @@ import { claimsFor as realClaimsFor } from '../../src/accounts/claims.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import type { Recheck } from '../../src/oidc/find-account.js';
 import type { NeedsRecheck } from '../../src/oidc/login-policy.js';
-import type { Pages } from '../../src/oidc/pages.js';
+import type { ProtocolPages as Pages } from '../../src/pages/index.js';
 import { createProvider, type ProviderBundle } from '../../src/oidc/provider.js';
 import { createApp, type App } from '../../src/server/app.js';
 import { listen, type Listening } from '../../src/server/listen.js';

@@ -16,7 +16,7 @@ import * as client from 'openid-client';
 import { buildBridge, type Bridge } from '../../src/server/bridge.js';
 import { listen } from '../../src/server/listen.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
-import { loadMessages } from '../../src/interactions/messages.js';
+import { loadMessages } from '../../src/pages/index.js';
 import { createLogger } from '../../src/log.js';
 import { generateKeys } from '../../src/oidc/keys.js';
 import { startFakeIdaas, type FakeIdaas, type FakeIdaasOptions } from '../doubles/fake-idaas.js';

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createPages } from '../../src/interactions/pages.js';
+import { clientFormActions, createPages, pageHeaders } from '../../src/pages/index.js';
 import { identityOf, startHarness, UPSTREAM_AUTHORIZE, type Harness } from './harness.js';
 
 const SHOTS = process.env.SCREENSHOT_DIR;
@@ -31,12 +31,15 @@ before(async () => {
     config: { ui: { defaultLocale: 'zh-CN', title: { 'zh-CN': '统一登录', en: 'Single sign-on' }, notice: { 'zh-CN': '请使用公司账号登录。', en: 'Use your company account.' } } },
     routes(app, config) {
       const pages = createPages(config);
+      const localeOf = (req: { query: Record<string, unknown> }) => (typeof req.query.locale === 'string' ? req.query.locale : '');
+      // The logout forms end in any client's post-logout redirect.
+      const logoutHeaders = pageHeaders(config.clients.flatMap((c) => clientFormActions({ post_logout_redirect_uris: c.post_logout_redirect_uris })));
       const form = '<form id="op.logoutForm" method="post" action="/sso/__test/logout-confirm"><input type="hidden" name="xsrf" value="x"/></form>';
       app.get('/sso/__test/logout', (req, res) => {
-        res.set(pages.logoutHeaders).type('html').send(pages.logout({ formHtml: form, clientName: 'Grafana', locale: String(req.query.locale) }));
+        res.set(logoutHeaders).type('html').send(pages.logout({ formHtml: form, clientName: 'Grafana', locale: localeOf(req) }));
       });
       app.get('/sso/__test/logout-success', (req, res) => {
-        res.set(pages.logoutHeaders).type('html').send(pages.logoutSuccess({ clientName: 'Grafana', locale: String(req.query.locale) }));
+        res.set(logoutHeaders).type('html').send(pages.logoutSuccess({ clientName: 'Grafana', locale: localeOf(req) }));
       });
     },
   });

@@ -1,17 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Request, Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { createCsrf, CSRF_COOKIE } from '../../src/interactions/csrf.js';
 import { createPaths } from '../../src/interactions/paths.js';
 
 const SECRET_A = 'a'.repeat(32);
 const SECRET_B = 'b'.repeat(32);
 
-/** Just enough of express's req/res: the Cookie header in, Set-Cookie out. */
+/** Just enough of express's req/res: the Cookie header in, Set-Cookie out (through express's own res.cookie). */
 function exchange(cookie?: string) {
   const setCookies: string[] = [];
   const req = { headers: cookie ? { cookie } : {} } as unknown as Request;
-  const res = { append: (_name: string, value: string) => setCookies.push(value) } as unknown as Response;
+  const res = Object.assign(Object.create(express.response) as Response, { req, append: (_name: string, value: string) => setCookies.push(value) });
   return { req, res, setCookies };
 }
 
@@ -27,7 +27,7 @@ describe('CSRF tokens', () => {
     const page = exchange();
     const token = csrf.issue(page.req, page.res, 'uid-1');
     assert.equal(page.setCookies.length, 1);
-    assert.match(page.setCookies[0]!, new RegExp(`^${CSRF_COOKIE}=[A-Za-z0-9_-]{32}; Path=/base/interaction/uid-1; Max-Age=600; HttpOnly; SameSite=Strict; Secure$`));
+    assert.match(page.setCookies[0]!, new RegExp(`^${CSRF_COOKIE}=[A-Za-z0-9_-]{32}; Max-Age=600; Path=/base/interaction/uid-1; Expires=[^;]+; HttpOnly; Secure; SameSite=Strict$`));
     assert.equal(csrf.verify(nextRequest(page.setCookies[0]!), 'uid-1', token), true);
   });
 

@@ -2,19 +2,22 @@
  * The interaction router on a real express app over HTTP, with fakes for its neighbours: an
  * in-memory InteractionApi (the `_interaction` cookie binds a browser to its uid, as
  * oidc-provider's does), a registry of fake upstreams whose strategy behaves by the callback's
- * `code`, and an in-memory Accounts. The store is the real memory store.
+ * `code`, and an in-memory Accounts. The store, membership, request ids and logger are the real ones.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import express, { type Request } from 'express';
 import passport from 'passport';
-import { pino } from 'pino';
 import { AccountDisabledError } from '../../src/accounts/errors.js';
+import { createMembership } from '../../src/accounts/membership.js';
 import { ACCOUNT_SCHEMA_VERSION, type Account } from '../../src/accounts/types.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createInteractionRouter } from '../../src/interactions/interaction-router.js';
 import type { AccountsPort, ClientExtras, InteractionPort, InteractionView, UpstreamsPort } from '../../src/interactions/ports.js';
+import { createLogger } from '../../src/log.js';
+import { InteractionExpiredError } from '../../src/oidc/interaction-view.js';
+import { requestIds } from '../../src/server/request-id.js';
 import { openMemoryStore, type MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { UpstreamError, type LegStore, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
@@ -23,10 +26,6 @@ import { Browser } from '../helpers/http-browser.js';
 export const COOKIE_SECRET = 'interaction-tests-cookie-secret-0123456789';
 export const UPSTREAM_AUTHORIZE = 'https://upstream.example.test/authorize';
 export const RP_ORIGIN = 'https://rp.example.test';
-
-export class InteractionExpiredError extends Error {
-  override name = 'InteractionExpiredError';
-}
 
 export interface Call {
   fn: 'finishLogin' | 'finishConsent' | 'finishError';
@@ -118,14 +117,18 @@ class FakeStrategy extends passport.Strategy {
         case 'perm': return self.error(new UpstreamError(this.upstreamId, 'misconfigured', 'permission missing', { code: 'qyapi_get_member', hint: 'missingPermission', params: { permission: 'qyapi_get_member' } }));
         case 'down': return self.error(new UpstreamError(this.upstreamId, 'unavailable', 'timeout'));
         case 'boom': return self.error(new Error('strategy bug'));
-        default: return self.success(identityOf(this.upstreamId, String(req.query.code ?? 'alice')));
+        default: return self.success(identityOf(this.upstreamId, typeof req.query.code === 'string' ? req.query.code : 'alice'));
       }
     }, (err) => self.error(err));
   }
 }
 
 export interface FakeUpstream extends Upstream {
-  recheckAnswer?: 'revoked' | 'identity' | 'unavailable';
+  /**
+   * identity (default): the person is confirmed; `relinked`: the fresh identity links to another
+   * account; `unavailable`: an UpstreamError; `broken`: a plain Error (a bug in the upstream client).
+   */
+  recheckAnswer?: 'revoked' | 'identity' | 'unavailable' | 'relinked' | 'broken';
   rechecks: number;
 }
 
@@ -137,6 +140,8 @@ export function fakeUpstream(id: string, type: Upstream['type'], displayName: Up
       upstream.rechecks += 1;
       if (upstream.recheckAnswer === 'revoked') return 'revoked';
       if (upstream.recheckAnswer === 'unavailable') throw new UpstreamError(id, 'unavailable', 'upstream timed out');
+      if (upstream.recheckAnswer === 'broken') throw new Error('recheck client bug');
+      if (upstream.recheckAnswer === 'relinked') return { ...identity, linkKey: `${identity.linkKey}-elsewhere`, name: 'Rechecked' };
       return { ...identity, name: 'Rechecked' };
     },
   };
@@ -153,10 +158,11 @@ export class FakeAccounts implements AccountsPort {
     return account;
   }
 
-  put(sub: string, identity: UpstreamIdentity, status: Account['status'] = 'active'): Account {
+  /** `checkedAt`: epoch seconds of the last membership check (default: long ago). */
+  put(sub: string, identity: UpstreamIdentity, status: Account['status'] = 'active', checkedAt = 0): Account {
     const account: Account = {
       schemaVersion: ACCOUNT_SCHEMA_VERSION, sub, linkDomain: identity.linkDomain, linkKey: identity.linkKey,
-      username: identity.subject, status, upstream: identity.upstream, profile: identity, createdAt: 0, updatedAt: 0, checkedAt: 0,
+      username: identity.subject, status, upstream: identity.upstream, profile: identity, createdAt: 0, updatedAt: 0, checkedAt,
     };
     this.accounts.set(sub, account);
     return account;
@@ -166,9 +172,12 @@ export class FakeAccounts implements AccountsPort {
     return this.accounts.get(sub);
   }
 
+  /** Like Accounts.markChecked: a fresh identity that links to another account is a TypeError. */
   async markChecked(sub: string, identity: UpstreamIdentity) {
+    const account = this.accounts.get(sub)!;
+    if (identity.linkKey !== account.linkKey) throw new TypeError('the fresh identity links to another account');
     this.marks.push({ fn: 'markChecked', sub });
-    return this.put(sub, identity);
+    return this.put(sub, identity, account.status, Math.floor(Date.now() / 1000));
   }
 
   async markLeft(sub: string) {
@@ -229,8 +238,10 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  let handler: express.Express | undefined;
-  const server: Server = createServer((req, res) => handler!(req, res));
+  const mounted: { app?: express.Express } = {};
+  const server: Server = createServer((req, res) => {
+    mounted.app!(req, res);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const path = options.path ?? '/sso';
@@ -243,8 +254,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const accounts = new FakeAccounts();
   const store = openMemoryStore({ sweepIntervalMs: 3_600_000 });
   const logs: string[] = [];
-  const log = pino({ level: 'debug' }, new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } }));
+  const log = createLogger({ level: 'debug' }, new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } }));
+  const registry = new FakeRegistry(upstreams);
+  const membership = createMembership({ accounts, upstreams: registry, store, configs: config.upstreams, log });
   const app = express();
+  app.use(requestIds());
   app.get(`${path}/__test/bind/:uid`, (req, res) => {
     res.append('Set-Cookie', `_interaction=${req.params.uid}; Path=${path}/interaction/${req.params.uid}; HttpOnly; SameSite=Lax`);
     res.type('text').send('bound');
@@ -252,9 +266,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   // What oidc-provider's resume endpoint does once the interaction is finished: back to the client.
   if (options.rp) app.get(`${path}/auth/:uid`, (req, res) => res.redirect(303, `${options.rp}/cb?code=fake-code&uid=${req.params.uid}`));
   options.routes?.(app, config);
-  app.use(path || '/', createInteractionRouter({ config, interactions, upstreams: new FakeRegistry(upstreams), accounts, store, log }));
+  app.use(path || '/', createInteractionRouter({ config, interactions, upstreams: registry, accounts, membership, store, log }));
   app.use((_req, res) => { res.status(404).send('fell through'); });
-  handler = app;
+  mounted.app = app;
   return {
     issuer, base: `http://127.0.0.1:${port}`, interactions, accounts, upstreams, store, logs,
     async browser(uid) {

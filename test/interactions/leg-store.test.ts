@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type Request } from 'express';
+import express, { type Request, type Response } from 'express';
 import { createLegStore, type UpstreamLegs } from '../../src/interactions/leg-store.js';
 import { createPaths } from '../../src/interactions/paths.js';
 import { openMemoryStore, type MemoryStore } from '../../src/store/memory.js';
@@ -156,16 +156,17 @@ describe('leg store', () => {
 
   it('refuses to begin outside a prepared start request', async () => {
     const leg = legs.get('idp')!;
-    const req = { res: { append() {} } } as unknown as Request;
+    const req = { res: { cookie() {} } } as unknown as Request;
     await assert.rejects(leg.begin(req, {}), /begun outside its start route/);
   });
 
   it('marks the binding cookie Secure when the issuer is https', async () => {
     const leg = createLegStore({ records: store.ephemeral, upstreamId: 'idp', paths: createPaths('https://sso.example.test/base'), maxTtlSeconds: 600, now: () => clock });
     const headers: string[] = [];
-    const req = { res: { append: (_name: string, value: string) => headers.push(value) } } as unknown as Request;
+    const req = {} as Request;
+    req.res = Object.assign(Object.create(express.response) as Response, { req, append: (_name: string, value: string) => headers.push(value) });
     leg.prepare(req, { uid: 'u', expiresAt: clock + 60, locale: 'zh-CN' });
     await leg.begin(req, {});
-    assert.match(headers[0]!, /; Path=\/base\/upstream\/idp\/callback; Max-Age=60; HttpOnly; SameSite=Lax; Secure$/);
+    assert.match(headers[0]!, /; Max-Age=60; Path=\/base\/upstream\/idp\/callback; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/);
   });
 });

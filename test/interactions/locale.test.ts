@@ -2,9 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localized, matchLocale, negotiateLocale, parseAcceptLanguage } from '../../src/interactions/locale.js';
-import { interpolate, loadMessages, messageKeys, spaceHanLatin } from '../../src/interactions/messages.js';
-import { findViewsDir } from '../../src/interactions/pages.js';
+import { findViewsDir, interpolate, loadMessages, localized, matchLocale, messageKeys, negotiateLocale, parseAcceptLanguage, spaceHanLatin } from '../../src/pages/index.js';
 
 describe('locale negotiation', () => {
   it('takes the first supported ui_locales entry over Accept-Language', () => {
@@ -45,7 +43,7 @@ describe('locale negotiation', () => {
 
 describe('messages', () => {
   const dir = join(findViewsDir(), 'locales');
-  const tree = (locale: string) => JSON.parse(readFileSync(join(dir, `${locale}.json`), 'utf8'));
+  const tree = (locale: string) => JSON.parse(readFileSync(join(dir, `${locale}.json`), 'utf8')) as Parameters<typeof messageKeys>[0];
 
   it('has the same keys in zh-CN and en, none empty', () => {
     const zh = messageKeys(tree('zh-CN')).sort();

@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPages, PAGE_NAMES } from '../../src/interactions/pages.js';
-import { clientFormActions, formActionSource, pageHeaders } from '../../src/interactions/page-headers.js';
+import { clientFormActions, createPages, formActionSource, PAGE_NAMES, pageHeaders } from '../../src/pages/index.js';
 import { testConfig } from './harness.js';
 
 const config = testConfig('https://sso.example.test/base', {
@@ -96,7 +95,8 @@ describe('page headers', () => {
     assert.deepEqual(clientFormActions(config.clients[0]), ['https://rp.example.test']);
     assert.deepEqual(clientFormActions(config.clients[1]), ['com.example.app:', 'http://localhost:*']);
     assert.match(pageHeaders(clientFormActions(config.clients[0]))['Content-Security-Policy']!, /form-action 'self' https:\/\/rp\.example\.test;/);
-    assert.match(pages.logoutHeaders['Content-Security-Policy']!, /form-action 'self' https:\/\/rp\.example\.test;/);
+    const logout = clientFormActions({ post_logout_redirect_uris: config.clients[0]!.post_logout_redirect_uris });
+    assert.match(pageHeaders(logout)['Content-Security-Policy']!, /form-action 'self' https:\/\/rp\.example\.test;/);
   });
 
   it('never turns a redirect URI into a source that would open more than its origin', () => {

@@ -7,6 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { pino } from 'pino';
+import { createMembership } from '../../src/accounts/membership.js';
 import { createInteractionRouter } from '../../src/interactions/interaction-router.js';
 import { RP, startBridge, type Bridge } from '../helpers/bridge.js';
 import { Browser } from '../helpers/http-browser.js';
@@ -18,7 +19,7 @@ const dingtalk = fakeUpstream('dingtalk', 'dingtalk', { 'zh-CN': '钉钉', en: '
 let recheckDue = false;
 
 before(async () => {
-  let inner: Router | undefined;
+  const mounted: { inner?: Router } = {};
   bridge = await startBridge({
     issuerPath: '/sso',
     accounts: accounts.accounts,
@@ -30,15 +31,18 @@ before(async () => {
       ],
     },
     // The router needs the bridge's config and store, which exist only once it listens.
-    interactionsRouter: () => ((req: Request, res: Response, next: NextFunction) => (inner ? inner(req, res, next) : next())) as unknown as Router,
+    interactionsRouter: () => ((req: Request, res: Response, next: NextFunction) => (mounted.inner ? mounted.inner(req, res, next) : next())) as unknown as Router,
   });
-  inner = createInteractionRouter({
+  const upstreams = new FakeRegistry([dingtalk, fakeUpstream('idaas', 'oauth2', 'IDaaS')]);
+  const log = pino({ level: 'silent' });
+  mounted.inner = createInteractionRouter({
     config: bridge.config,
     interactions: bridge.bundle.interactions,
-    upstreams: new FakeRegistry([dingtalk, fakeUpstream('idaas', 'oauth2', 'IDaaS')]),
+    upstreams,
     accounts,
+    membership: createMembership({ accounts, upstreams, store: bridge.store, configs: bridge.config.upstreams, log }),
     store: bridge.store,
-    log: pino({ level: 'silent' }),
+    log,
   });
 });
 after(() => bridge.close());

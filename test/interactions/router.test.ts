@@ -132,7 +132,7 @@ describe('upstream leg', () => {
     assert.equal(start.status, 302);
     assert.equal(start.response.headers.get('referrer-policy'), 'no-referrer');
     const cookie = start.response.headers.getSetCookie().find((c) => c.startsWith('oidcb_leg_'));
-    assert.match(cookie!, /; Path=\/sso\/upstream\/idaas\/callback; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+    assert.match(cookie!, /; Max-Age=\d+; Path=\/sso\/upstream\/idaas\/callback; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
     const state = new URL(start.location!).searchParams.get('state')!;
 
     const done = await page(browser, `/upstream/idaas/callback?state=${state}&code=alice`);
@@ -299,9 +299,10 @@ describe('failures', () => {
 });
 
 describe('recheck of a reused session', () => {
-  function sessionInteraction(reasons = ['recheck_due']) {
+  /** `checkedAt`: the account's last good membership check, epoch seconds (default: long ago). */
+  function sessionInteraction(reasons = ['recheck_due'], checkedAt = 0) {
     const id = uid();
-    const account = h.accounts.put('sub-bob', identityOf('dingtalk', 'bob'));
+    const account = h.accounts.put('sub-bob', identityOf('dingtalk', 'bob'), 'active', checkedAt);
     h.interactions.add({ uid: id, reasons, session: { accountId: account.sub }, params: { ui_locales: 'en' } });
     return id;
   }
@@ -334,6 +335,53 @@ describe('recheck of a reused session', () => {
     assert.ok(html.includes(`href="/sso/interaction/${id}"`));
     assert.equal(h.accounts.marks.length, 0);
     assert.equal(h.interactions.calls.length, 0);
+  });
+
+  it('reuses the session while the upstream cannot tell but the last check is within recheckGrace', async () => {
+    h.upstreams[0]!.recheckAnswer = 'unavailable';
+    // The harness's upstreams have no recheck keys of their own: the schema's 30 min grace applies.
+    const id = sessionInteraction(['recheck_due'], Math.floor(Date.now() / 1000) - 60);
+    const { status, location } = await page(await h.browser(id), `/interaction/${id}`);
+    assert.equal(status, 303);
+    assert.equal(location, url(`/auth/${id}`));
+    assert.equal(h.upstreams[0]!.rechecks, 1);
+    assert.deepEqual(h.interactions.calls, [{ fn: 'finishLogin', uid: id, args: [{ accountId: 'sub-bob', amr: ['dingtalk'] }] }]);
+    assert.equal(h.accounts.marks.length, 0, 'nothing was confirmed: the last check stays as it was');
+  });
+
+  it('does not reuse the session once the last good check is older than recheckGrace', async () => {
+    h.upstreams[0]!.recheckAnswer = 'unavailable';
+    const id = sessionInteraction(['recheck_due'], Math.floor(Date.now() / 1000) - 31 * 60);
+    const { status, html } = await page(await h.browser(id), `/interaction/${id}`);
+    assert.equal(status, 502);
+    assert.match(html, /DingTalk didn’t respond/);
+    assert.equal(h.interactions.calls.length, 0);
+  });
+
+  it('sends a person whose identity now links to another account through a fresh upstream leg', async () => {
+    h.upstreams[0]!.recheckAnswer = 'relinked';
+    const id = sessionInteraction();
+    const { status, html } = await page(await h.browser(id), `/interaction/${id}`);
+    assert.equal(status, 200);
+    assert.match(html, /Continue with DingTalk/);
+    assert.equal(h.interactions.calls.length, 0);
+  });
+
+  it('never answers a 500, whatever the recheck says', async () => {
+    for (const answer of ['identity', 'revoked', 'unavailable', 'relinked', 'broken'] as const) {
+      for (const checkedAt of [0, Math.floor(Date.now() / 1000) - 60]) {
+        h.upstreams[0]!.recheckAnswer = answer;
+        const id = sessionInteraction(['recheck_due'], checkedAt);
+        const { status } = await page(await h.browser(id), `/interaction/${id}`);
+        assert.ok([200, 303, 403, 502].includes(status), `${answer}, checked at ${checkedAt}: ${status}`);
+      }
+    }
+    const tombstoned = uid();
+    h.accounts.put('sub-tomb', identityOf('dingtalk', 'tomb'), 'tombstoned');
+    h.interactions.add({ uid: tombstoned, reasons: ['recheck_due'], session: { accountId: 'sub-tomb' }, params: { ui_locales: 'en' } });
+    const { status, html } = await page(await h.browser(tombstoned), `/interaction/${tombstoned}`);
+    assert.equal(status, 403);
+    assert.match(html, /This account has been disabled\./);
   });
 
   it('does not recheck when the login is forced (prompt=login, max_age): a fresh leg decides', async () => {

@@ -11,7 +11,7 @@ import * as client from 'openid-client';
 import { startBridge, RP, TEST_CLIENTS, type Bridge } from '../helpers/bridge.js';
 import { Browser } from '../helpers/http-browser.js';
 import { authorize, basic, postForm, rpFor, signIn } from '../helpers/oidc-rp.js';
-import { defaultPages, escapeHtml, type Pages } from '../../src/oidc/pages.js';
+import { plainPages as defaultPages, escapeHtml, type ProtocolPages as Pages } from '../../src/pages/index.js';
 
 const BCL_CB = 'https://bcl.example.test/cb';
 

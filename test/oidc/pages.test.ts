@@ -2,23 +2,25 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientExtrasMap, clientMetadataOf, claimPolicyOf } from '../../src/oidc/clients.js';
-import { defaultPages, escapeHtml, pickLocale } from '../../src/oidc/pages.js';
+import { escapeHtml, negotiateLocale, plainPages } from '../../src/pages/index.js';
 import { configSchema } from '../../src/config/schema.js';
 
 describe('pages', () => {
-  it('picks the first supported locale from ui_locales, then Accept-Language, then the default', () => {
-    assert.equal(pickLocale('fr en-US', undefined, 'zh-CN'), 'en');
-    assert.equal(pickLocale('zh-CN en', 'en', 'en'), 'zh-CN');
-    assert.equal(pickLocale(undefined, 'de;q=1, zh-TW;q=0.8', 'en'), 'zh-CN');
-    assert.equal(pickLocale(undefined, 'de', 'en'), 'en');
-    assert.equal(pickLocale(['en'], '', 'zh-CN'), 'zh-CN', 'a repeated parameter is ignored, not trusted');
+  it('picks the first supported locale from ui_locales, then Accept-Language by q-value, then the default', () => {
+    const pick = (uiLocales: unknown, acceptLanguage: string | undefined, defaultLocale: 'zh-CN' | 'en') => negotiateLocale({ uiLocales, acceptLanguage, defaultLocale });
+    assert.equal(pick('fr en-US', undefined, 'zh-CN'), 'en');
+    assert.equal(pick('zh-CN en', 'en', 'en'), 'zh-CN');
+    assert.equal(pick(undefined, 'de;q=1, zh-TW;q=0.8', 'en'), 'zh-CN');
+    assert.equal(pick(undefined, 'en;q=0.1, zh-CN', 'en'), 'zh-CN', 'q-values count, not the order');
+    assert.equal(pick(undefined, 'de', 'en'), 'en');
+    assert.equal(pick(['en'], '', 'zh-CN'), 'zh-CN', 'a repeated parameter is ignored, not trusted');
   });
 
   it('escapes everything it prints', () => {
     assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
-    const html = defaultPages.error({ error: '<script>', description: '"><img src=x>', locale: 'en', status: 400 });
+    const html = plainPages.error({ error: '<script>', description: '"><img src=x>', locale: 'en', status: 400 });
     assert.doesNotMatch(html, /<script>|<img/);
-    const logout = defaultPages.logout({ formHtml: '<form id="op.logoutForm"></form>', clientName: '<b>x</b>', locale: 'zh-CN' });
+    const logout = plainPages.logout({ formHtml: '<form id="op.logoutForm"></form>', clientName: '<b>x</b>', locale: 'zh-CN' });
     assert.match(logout, /<form id="op.logoutForm"><\/form>/, 'the provider form is printed as is');
     assert.doesNotMatch(logout, /<b>x<\/b>/);
     assert.match(logout, /form="op.logoutForm" name="logout" value="yes"/);

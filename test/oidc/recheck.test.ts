@@ -8,7 +8,7 @@ import * as client from 'openid-client';
 import { ALICE, startBridge, RP, type Bridge } from '../helpers/bridge.js';
 import { Browser } from '../helpers/http-browser.js';
 import { authorize, basic, postForm, rpFor, signIn } from '../helpers/oidc-rp.js';
-import type { RecheckResult } from '../../src/oidc/find-account.js';
+import type { RecheckOutcome } from '../../src/accounts/membership.js';
 
 const WEB_CB = `${RP}/cb`;
 
@@ -16,7 +16,7 @@ for (const kind of ['memory', 'redis'] as const) {
   describe(`rechecks on the ${kind} store`, () => {
     let bridge: Bridge;
     let rp: client.Configuration;
-    let verdict: RecheckResult | 'throw' = 'ok';
+    let verdict: RecheckOutcome | 'throw' = 'ok';
     let recheckCalls = 0;
     let due = false;
     before(async () => {

@@ -1,8 +1,8 @@
 /**
- * Server-rendered pages (eta, autoEscape on): the interaction pages of this module and the ones
- * the protocol layer shows (logout confirmation, post-logout, OAuth error). Pages work without
- * JavaScript and load only our stylesheet. Nothing secret is ever passed to a template: callers
- * hand over names, hints and codes that are safe to show.
+ * Server-rendered pages (eta, autoEscape on): the interaction pages (chooser, consent, their
+ * errors) and the ones the protocol layer shows (logout confirmation, post-logout, OAuth error),
+ * in one look. Pages work without JavaScript and load only our stylesheet. Nothing secret is ever
+ * passed to a template: callers hand over names, hints and codes that are safe to show.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,10 +10,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Config } from '../config/schema.js';
-import { localized, matchLocale, negotiateLocale, SUPPORTED_LOCALES, type Locale, type LocaleInputs } from './locale.js';
+import { localized, matchLocale, SUPPORTED_LOCALES, type Locale } from './locale.js';
 import { loadMessages, type Translate } from './messages.js';
-import { clientFormActions, pageHeaders } from './page-headers.js';
-import { createPaths } from './paths.js';
 
 export const PAGE_NAMES = [
   'chooser', 'consent', 'logout', 'logout-success',
@@ -38,23 +36,29 @@ const TITLES: Record<PageName, string> = {
 
 export const STYLESHEET = 'bridge.css';
 
-export interface Pages {
-  /** The language of a page: `ui_locales`, then Accept-Language, then `ui.defaultLocale`. */
-  locale(inputs: Omit<LocaleInputs, 'defaultLocale'>): Locale;
+/**
+ * The pages oidc-provider renders itself (its logoutSource, postLogoutSuccessSource and
+ * renderError, wired in src/oidc/pages.ts) and the server's error handler shows. `locale` is any
+ * BCP 47 tag; an unsupported one gets the default.
+ */
+export interface ProtocolPages {
+  /**
+   * RP-initiated logout confirmation around oidc-provider's hidden form (`<form id="op.logoutForm"
+   * …>` with its xsrf field), printed unescaped, with two submit buttons bound to it:
+   * `name="logout" value="yes"` (sign out everywhere) and a plain one (only leave this client).
+   */
+  logout(input: { formHtml: string; clientName?: string; locale: string }): string;
+  logoutSuccess(input: { clientName?: string; locale: string }): string;
+  /** An OAuth error that cannot go back to the client (bad redirect_uri, unknown client …); never a stack trace. */
+  error(input: { error: string; description?: string; locale: string; status: number }): string;
+}
+
+export interface Pages extends ProtocolPages {
   translator(locale: Locale): Translate;
   /** Whether `key` is a message id (upstream hints may be ids or literal text). */
   hasMessage(key: string): boolean;
   /** HTML of page `name`. `locale` is any BCP 47 tag; unsupported or missing ones get the default. */
   render(name: PageName, data: Record<string, unknown>, locale?: string): string;
-  /** The logout confirmation around oidc-provider's own form (with its xsrf field). */
-  logout(input: { formHtml: string; clientName?: string; locale?: string }): string;
-  logoutSuccess(input: { clientName?: string; locale?: string }): string;
-  /** An OAuth error that cannot go back to the client (bad redirect_uri, unknown client …). */
-  error(input: { error: string; description?: string; locale?: string; status?: number }): string;
-  /** Headers for a page; `formActions` are extra form-action sources (a client's redirect origins). */
-  headers(formActions?: readonly string[]): Record<string, string>;
-  /** Headers for the logout pages: their forms end in any client's post-logout redirect. */
-  readonly logoutHeaders: Record<string, string>;
   readonly stylesheet: { readonly body: string; readonly etag: string; readonly href: string };
 }
 
@@ -67,16 +71,16 @@ export function findViewsDir(start = dirname(fileURLToPath(import.meta.url))): s
   throw new Error(`views/ not found above ${start}`);
 }
 
-export function createPages(config: Config, options: { viewsDir?: string } = {}): Pages {
+export function createPages(config: Pick<Config, 'issuer' | 'ui'>, options: { viewsDir?: string } = {}): Pages {
   const viewsDir = options.viewsDir ?? findViewsDir();
   const eta = new Eta({ views: viewsDir, cache: true, autoEscape: true, autoTrim: [false, 'nl'] });
   const messages = loadMessages(join(viewsDir, 'locales'));
-  const paths = createPaths(config.issuer);
   const css = readFileSync(join(viewsDir, 'assets', STYLESHEET), 'utf8');
   const etag = createHash('sha256').update(css).digest('base64url').slice(0, 16);
-  const stylesheet = { body: css, etag, href: `${paths.asset(STYLESHEET)}?v=${etag}` };
+  // Served by the interaction routes, which live under the issuer's path.
+  const base = new URL(config.issuer).pathname.replace(/\/+$/, '');
+  const stylesheet = { body: css, etag, href: `${base}/assets/${STYLESHEET}?v=${etag}` };
   const defaultLocale = config.ui.defaultLocale;
-  const logoutActions = [...new Set(config.clients.flatMap((c) => clientFormActions({ post_logout_redirect_uris: c.post_logout_redirect_uris })))];
 
   const resolve = (locale: string | undefined): Locale => (locale && matchLocale(locale)) || defaultLocale;
 
@@ -86,7 +90,7 @@ export function createPages(config: Config, options: { viewsDir?: string } = {})
     const t = messages.translator(lang);
     const productName = localized(config.ui.title, lang, 'Sign in');
     const titleParams = { client: data.clientName as string | undefined, upstream: data.upstreamName as string | undefined };
-    const titleKey = TITLES[name] || `${String(data.messageKey ?? 'errors.generic')}.title`;
+    const titleKey = TITLES[name] || `${typeof data.messageKey === 'string' ? data.messageKey : 'errors.generic'}.title`;
     return eta.render(name, {
       pageTitle: t(titleKey, titleParams),
       ...data,
@@ -96,7 +100,6 @@ export function createPages(config: Config, options: { viewsDir?: string } = {})
   }
 
   return {
-    locale: (inputs) => negotiateLocale({ ...inputs, defaultLocale }),
     translator: (locale) => messages.translator(locale),
     hasMessage: (key) => messages.has(key),
     render,
@@ -107,11 +110,38 @@ export function createPages(config: Config, options: { viewsDir?: string } = {})
     logoutSuccess: ({ clientName, locale }) => render('logout-success', { clientName }, locale),
     error({ error, description, locale, status }) {
       const messageKey = status === 503 || error === 'temporarily_unavailable' ? 'errors.unavailable'
-        : (status ?? 400) >= 500 || error === 'server_error' ? 'errors.generic' : 'errors.oauth';
+        : status >= 500 || error === 'server_error' ? 'errors.generic' : 'errors.oauth';
       return render('errors/generic', { messageKey, error, description: messageKey === 'errors.oauth' ? description : undefined }, locale);
     },
-    headers: (formActions) => pageHeaders(formActions),
-    logoutHeaders: pageHeaders(logoutActions),
     stylesheet,
   };
 }
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+
+function plainPage(locale: string, title: string, body: string): string {
+  return `<!DOCTYPE html><html lang="${escapeHtml(locale)}"><head><meta charset="utf-8">`
+    + '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    + `<title>${escapeHtml(title)}</title></head><body>${body}</body></html>`;
+}
+
+const zh = (locale: string) => matchLocale(locale) === 'zh-CN';
+
+/** Template-free pages: the fallback should the real ones fail to render, and the default where none are injected (tests). */
+export const plainPages: ProtocolPages = {
+  logout({ formHtml, clientName, locale }) {
+    const who = clientName ? ` (${escapeHtml(clientName)})` : '';
+    return plainPage(locale, zh(locale) ? '退出登录' : 'Sign out', `<h1>${zh(locale) ? '要退出登录吗？' : 'Sign out?'}${who}</h1>${formHtml}`
+      + `<button autofocus type="submit" form="op.logoutForm" name="logout" value="yes">${zh(locale) ? '退出' : 'Yes, sign me out'}</button>`
+      + `<button type="submit" form="op.logoutForm">${zh(locale) ? '保持登录' : 'No, stay signed in'}</button>`);
+  },
+  logoutSuccess({ clientName, locale }) {
+    const who = clientName ? ` (${escapeHtml(clientName)})` : '';
+    return plainPage(locale, zh(locale) ? '已退出' : 'Signed out', `<h1>${zh(locale) ? '已退出登录' : 'You are signed out'}${who}</h1>`);
+  },
+  error({ error, description, locale, status }) {
+    return plainPage(locale, zh(locale) ? '出错了' : 'Something went wrong', `<h1>${zh(locale) ? '出错了' : 'Something went wrong'}</h1>`
+      + `<p><code>${escapeHtml(error)}</code> (${status})</p>${description ? `<p>${escapeHtml(description)}</p>` : ''}`);
+  },
+};

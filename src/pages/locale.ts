@@ -1,10 +1,12 @@
 /**
  * Which language a page speaks: the first supported entry of `ui_locales` (OIDC Core 3.1.2.1),
  * then the browser's Accept-Language (RFC 9110 12.5.4, by q-value), then `ui.defaultLocale`.
+ * The one negotiation of every page: interaction pages, oidc-provider's error and logout pages,
+ * and the server's error answers.
  */
-import type { DisplayName } from '../config/schema.js';
+import { SUPPORTED_LOCALES, type DisplayName } from '../config/schema.js';
 
-export const SUPPORTED_LOCALES = ['zh-CN', 'en'] as const;
+export { SUPPORTED_LOCALES };
 export type Locale = (typeof SUPPORTED_LOCALES)[number];
 
 /**
