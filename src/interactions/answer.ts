@@ -81,12 +81,6 @@ export function outcomeFor(err: Pick<UpstreamError, 'reason'>): Outcome {
   }
 }
 
-/** Anything an upstream's strategy or recheck throws that is not an UpstreamError is the upstream failing, as far as the person can tell. */
-export function upstreamFailure(upstreamId: string, err: unknown): UpstreamError {
-  if (err instanceof UpstreamError) return err;
-  return new UpstreamError(upstreamId, 'failed', err instanceof Error ? err.message : 'authentication failed', {}, { cause: err });
-}
-
 /** The last handler of every route: whatever a step threw becomes a page, never a stack trace. */
 export function answerError(ctx: Ctx) {
   return async (err: unknown, req: Request, res: Response, _next: NextFunction): Promise<void> => {

@@ -6,8 +6,8 @@
  */
 import { RECHECK_DUE } from '../oidc/interaction-view.js';
 import { localized } from '../pages/index.js';
-import { UpstreamError, type Upstream } from '../upstreams/types.js';
-import { abortForm, clientNameOf, seeOther, sendPage, switchLocaleHref, upstreamFailure } from './answer.js';
+import { asUpstreamError, UpstreamError, type Upstream } from '../upstreams/types.js';
+import { abortForm, clientNameOf, seeOther, sendPage, switchLocaleHref } from './answer.js';
 import { current, offeredUpstreams, stateOf, type Step } from './context.js';
 import type { InteractionView } from './ports.js';
 
@@ -43,7 +43,7 @@ export const recheckSession: Step = async (ctx, _req, res, next) => {
     case 'expired':
       if (failure === undefined) return next();
       // Retrying reloads this page, which asks again.
-      throw upstreamFailure(upstream.id, failure);
+      throw asUpstreamError(upstream.id, failure);
   }
 };
 

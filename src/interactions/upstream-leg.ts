@@ -10,8 +10,8 @@ import { AccountDisabledError } from '../accounts/errors.js';
 import { InteractionExpiredError } from '../oidc/interaction-view.js';
 import { applyPageHeaders } from '../pages/index.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { LegStateError, UpstreamError, type Upstream, type UpstreamIdentity } from '../upstreams/types.js';
-import { PageError, seeOther, upstreamFailure } from './answer.js';
+import { asUpstreamError, LegStateError, UpstreamError, type Upstream, type UpstreamIdentity } from '../upstreams/types.js';
+import { PageError, seeOther } from './answer.js';
 import { current, offeredUpstreams, stateOf, type Ctx, type Step } from './context.js';
 import type { Leg } from './leg-store.js';
 import { describable } from './login-prompt.js';
@@ -134,7 +134,7 @@ function refusal(ctx: Ctx, upstream: Upstream, failure: unknown): unknown {
     return failure;
   }
   if (failure instanceof StoreUnavailableError || failure instanceof InteractionExpiredError) return failure;
-  const err = upstreamFailure(upstream.id, failure);
+  const err = asUpstreamError(upstream.id, failure);
   ctx.metrics.loginFinished(upstream.id, err.reason);
   return err;
 }

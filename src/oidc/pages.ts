@@ -31,17 +31,17 @@ export function providerPages(pages: ProtocolPages, defaultLocale: Locale, log: 
   };
   const clientNameOf = (ctx: KoaContextWithOIDC) => ctx.oidc?.client?.clientName ?? ctx.oidc?.client?.clientId;
   return {
-    async logoutSource(ctx: KoaContextWithOIDC, formHtml: string) {
+    logoutSource: async (ctx: KoaContextWithOIDC, formHtml: string) => {
       const opts = { formHtml, clientName: clientNameOf(ctx), locale: localeOf(ctx) };
       ctx.type = 'html';
       ctx.body = render(log, pages, 'logout', opts);
     },
-    async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
+    postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) => {
       const opts = { clientName: clientNameOf(ctx), locale: localeOf(ctx) };
       ctx.type = 'html';
       ctx.body = render(log, pages, 'logoutSuccess', opts);
     },
-    async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
+    renderError: async (ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) => {
       const opts = { error: out.error, description: out.error_description, locale: localeOf(ctx), status: ctx.status };
       ctx.type = 'html';
       ctx.body = render(log, pages, 'error', opts);
