@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import { rotateKeys } from '../../src/oidc/keys.js';
-import { freshKeysDir, REDIRECT, secretOf, startOp, webClient, type Op } from './harness.js';
+import { freshKeysDir, REDIRECT, secretOf, startOp, webClient, type Op } from './op.js';
 import { assertErrorPage } from './pages.js';
 import { authorize, codeOf, discover, random, redeem, signIn, validateIdToken, verifyWithJwks, type Authorized } from './rp.js';
 

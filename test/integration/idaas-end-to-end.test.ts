@@ -1,4 +1,4 @@
-// Issue 3: the bridge as production wires it, in front of each upstream type: `oauth2` with
+// The bridge as production wires it, in front of each upstream type: `oauth2` with
 // `preset: aliyun-idaas` (EIAM 1.0), `oidc` at a root issuer, and `oidc` at an EIAM 2.0 style
 // issuer path. openid-client 6 is the relying party; every hop is real HTTP. On the memory store,
 // and on Redis under a random prefix with an issuer that has a path.
@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { subjectFor } from '../../src/accounts/subject.js';
 import { Browser } from '../helpers/http-browser.js';
+import { startBridge, type DoublesBridge } from '../helpers/bridge.js';
 import {
   assertKubeSphereClaims, assertRs256WithPublishedKid, authorizeCount, DISPLAY_NAMES, exchange, exchangeVerbatim,
-  ksRedirect, KUBECTL_REDIRECTS, login, logout, relyingParty, standardClients, startDoubles, startUpstreamBridge, STORES,
-  upstreamConfigs, UPSTREAM_IDS, webLogoutRedirect, webRedirect, type Doubles, type UpstreamBridge, type UpstreamId,
-} from './upstream-bridge.js';
+  ksRedirect, KUBECTL_REDIRECTS, login, logout, relyingParty, STORES, UPSTREAM_IDS, webLogoutRedirect, webRedirect,
+  type Doubles, type UpstreamId,
+} from '../helpers/upstream-login.js';
 
 const OTHER: Record<UpstreamId, UpstreamId> = { idaas: 'oidc', oidc: 'idaas', eiam: 'idaas' };
 
@@ -27,23 +28,21 @@ const isInvalidGrant = (err: unknown) => (err as { error?: string }).error === '
 for (const store of STORES) {
   describe(`upstreams end to end (${store} store)`, () => {
     let doubles: Doubles;
-    let bridge: UpstreamBridge;
+    let bridge: DoublesBridge;
 
     before(async () => {
-      doubles = await startDoubles();
-      bridge = await startUpstreamBridge({
+      bridge = await startBridge({
+        upstream: 'doubles',
         store,
         // The Redis run also proves every route, upstream callbacks included, lives under an issuer path.
         ...(store === 'redis' ? { issuerPath: '/sso' } : {}),
-        upstreams: upstreamConfigs(doubles),
-        clients: standardClients(),
         // Rotation without a grace window: a second, sequential reuse is a replay.
-        config: { refreshGraceSeconds: 0 },
+        configPatch: { refreshGraceSeconds: 0 },
       });
+      doubles = bridge.doubles;
     });
     after(async () => {
       await bridge?.close();
-      await doubles?.close();
     });
 
     it('publishes discovery for code flow with PKCE S256, RS256, revocation and end_session', async () => {

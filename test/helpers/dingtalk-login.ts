@@ -1,32 +1,20 @@
 /**
- * The whole bridge as production wires it (`buildBridge` from src/server/bridge.ts), listening on
- * 127.0.0.1 with an issuer that carries its real port, against the DingTalk sandbox on a port of
- * its own (as real DingTalk lives on other hosts). Drives a fetch-based Browser through the real
- * login: /auth → interaction → sandbox /oauth2/auth page → the person's choice → callback → bridge
- * → the relying party's redirect URI; openid-client is the relying party.
+ * Signing in through the DingTalk sandbox (src/sandbox) as a browser does, on a bridge started
+ * with `startBridge({ upstream: 'dingtalk' })` (test/helpers/bridge.ts): /auth → interaction →
+ * sandbox /oauth2/auth page → the person's choice → callback → bridge → the relying party's
+ * redirect URI, with the fetch Browser of test/helpers/http-browser.ts; openid-client is the
+ * relying party. Also the KubeSphere and kubectl clients such a bridge serves by default.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { RequestListener } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as client from 'openid-client';
 import type { z } from 'zod';
-import { buildBridge, type Bridge } from '../../src/server/bridge.js';
-import { listen } from '../../src/server/listen.js';
-import { configSchema, type Config } from '../../src/config/schema.js';
-import { createLogger } from '../../src/log.js';
-import { generateKeys } from '../../src/oidc/keys.js';
-import {
-  createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID,
-  type DingTalkSandbox, type SandboxListener,
-} from '../../src/sandbox/index.js';
+import type { Config, configSchema } from '../../src/config/schema.js';
+import { SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, type DingTalkSandbox } from '../../src/sandbox/index.js';
 import { Browser } from './http-browser.js';
-import { cleanupPrefix, LOCAL_REDIS_URL, testPrefix } from './redis.js';
+import { pageFacts, unescapeHtml } from './pages.js';
 
-export type ConfigInput = z.input<typeof configSchema>;
-export type ClientInput = ConfigInput['clients'][number];
+type ConfigInput = z.input<typeof configSchema>;
+type ClientInput = ConfigInput['clients'][number];
 
-export const COOKIE_SECRET = 'full-bridge-cookie-secret-0123456789abcdef';
 export const KUBESPHERE_SECRET = 'kubesphere-client-secret-0123456789';
 /** KubeSphere 3.x sends the identity provider's name as a constant `state`. */
 export const KUBESPHERE_STATE = 'dingtalk';
@@ -62,26 +50,8 @@ export function dingtalkUpstream(sandboxUrl: string, overrides: Record<string, u
   } as ConfigInput['upstreams'][number];
 }
 
-/** One pino line as JSON. */
-export interface LogLine {
-  level: string;
-  msg: string;
-  [key: string]: unknown;
-}
-
-export interface FullBridgeOptions {
-  store: 'memory' | 'redis';
-  /** Keys merged over the generated config (top level; replace `upstreams` with dingtalkUpstream(…)). */
-  configPatch?: (base: string, sandboxUrl: string) => Partial<ConfigInput>;
-  /** Overrides of the dingtalk upstream (e.g. another sandbox app's clientId, `timeoutMs`). */
-  upstream?: Record<string, unknown>;
-  /** Default: kubesphereClient() and kubectlClient(). */
-  clients?: ClientInput[];
-  /** Default: a fresh sandbox with the sample organisation. It is listened on its own port either way. */
-  sandbox?: DingTalkSandbox;
-  /** Redis only: this many buildBridge instances (replicas) sharing one key prefix behind one issuer, requests alternating. */
-  replicas?: number;
-}
+/** Secrets a DingTalk test bridge knows besides the cookie secret: none may appear in a page or a log line. */
+export const DINGTALK_SECRETS = [SANDBOX_APP_SECRET, KUBESPHERE_SECRET];
 
 export interface LoginOptions {
   /** Reuse a browser (its bridge session); default a fresh one. */
@@ -134,20 +104,10 @@ export interface LoginResult {
   checks: { state: string; nonce?: string; codeVerifier?: string };
 }
 
-export interface FullBridge {
-  issuer: string;
-  /** The first replica (the only one unless `replicas`). */
-  bridge: Bridge;
-  replicas: Bridge[];
-  /** Requests each replica answered (the load balancer alternates). */
-  served: readonly number[];
-  config: Config;
+/** What `startBridge({ upstream: 'dingtalk' })` adds to the bridge. */
+export interface DingTalkDriver {
   sandbox: DingTalkSandbox;
   sandboxUrl: string;
-  /** Every log line of every replica, parsed. */
-  logs: LogLine[];
-  /** Redis key prefix ('' for memory). */
-  keyPrefix: string;
   /** openid-client configuration for a configured client (cached). */
   rp(clientId: string): Promise<client.Configuration>;
   loginAs(userid: string, clientId: string, options?: LoginOptions): Promise<LoginResult>;
@@ -161,113 +121,14 @@ export interface FullBridge {
   finishLogin(pending: PendingLogin, callbackUrl: URL, browser?: Browser): Promise<LoginResult>;
   /** The code exchange with openid-client (ID token signature and claims verified). */
   tokens(login: LoginResult): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers>;
-  close(): Promise<void>;
 }
-
-// ---------------------------------------------------------------------------------------------
-
-let keysDir: Promise<string> | undefined;
-/** One key directory per test process (RSA generation is slow); every bridge signs with the same keys. */
-function sharedKeysDir(): Promise<string> {
-  keysDir ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oidc-bridge-full-keys-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    await generateKeys(dir);
-    return dir;
-  })();
-  return keysDir;
-}
-
-function captureLogs(lines: LogLine[]) {
-  return createLogger({ level: 'debug' }, {
-    write(chunk: string) {
-      for (const line of chunk.split('\n')) if (line.trim()) lines.push(JSON.parse(line) as LogLine);
-    },
-  });
-}
-
-function buildConfig(issuer: string, port: number, sandboxUrl: string, storeConfig: ConfigInput['store'], options: FullBridgeOptions, keys: string): Config {
-  return configSchema.parse({
-    issuer,
-    listen: { host: '127.0.0.1', port },
-    store: storeConfig,
-    keys: { dir: keys },
-    cookieSecrets: [COOKIE_SECRET],
-    logging: { level: 'debug' },
-    upstreams: [dingtalkUpstream(sandboxUrl, options.upstream)],
-    clients: options.clients ?? [kubesphereClient(), kubectlClient()],
-    ...options.configPatch?.(issuer, sandboxUrl),
-  });
-}
-
-export async function startFullBridge(options: FullBridgeOptions): Promise<FullBridge> {
-  const replicaCount = options.replicas ?? 1;
-  if (replicaCount > 1 && options.store !== 'redis') throw new Error('replicas share state through Redis: use store "redis"');
-  const sandbox = options.sandbox ?? createDingTalkSandbox();
-  const dingtalk: SandboxListener = await sandbox.listen();
-  const listener = await listen(undefined, { host: '127.0.0.1', port: 0 });
-  const keyPrefix = options.store === 'redis' ? testPrefix('full-bridge') : '';
-  const logs: LogLine[] = [];
-  const replicas: Bridge[] = [];
-  const cleanup = async () => {
-    await listener.close({ graceMs: 0 });
-    await Promise.all(replicas.map((b) => b.close()));
-    await dingtalk.close();
-    if (keyPrefix) await cleanupPrefix(keyPrefix);
-  };
-  try {
-    const storeConfig: ConfigInput['store'] = options.store === 'redis'
-      ? { type: 'redis', url: LOCAL_REDIS_URL, keyPrefix, commandTimeoutMs: 2000 }
-      : { type: 'memory' };
-    const config = buildConfig(listener.url, Number(new URL(listener.url).port), dingtalk.url, storeConfig, options, await sharedKeysDir());
-    const log = captureLogs(logs);
-    for (let i = 0; i < replicaCount; i += 1) replicas.push(await buildBridge(config, { production: false, log }));
-    const upstream = config.upstreams.find((u) => u.type === 'dingtalk');
-    if (upstream?.type === 'dingtalk') sandbox.addRedirectUri(upstream.clientId, `${config.issuer}/upstream/${upstream.id}/callback`);
-    const served = replicas.map(() => 0);
-    listener.attach(roundRobin(replicas.map((b) => b.handler), served));
-    return createDriver({ issuer: config.issuer, config, replicas, served, sandbox, sandboxUrl: dingtalk.url, logs, keyPrefix, close: cleanup });
-  } catch (err) {
-    await cleanup();
-    throw err;
-  }
-}
-
-/** A load balancer in front of the replicas: each request goes to the next one. */
-function roundRobin(handlers: RequestListener[], served: number[]): RequestListener {
-  let next = 0;
-  return (req, res) => {
-    const i = next % handlers.length;
-    next += 1;
-    served[i] = (served[i] ?? 0) + 1;
-    handlers[i]!(req, res);
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-
-interface DriverParts {
-  issuer: string;
-  config: Config;
-  replicas: Bridge[];
-  served: number[];
-  sandbox: DingTalkSandbox;
-  sandboxUrl: string;
-  logs: LogLine[];
-  keyPrefix: string;
-  close(): Promise<void>;
-}
-
-// `&amp;` last, so an escaped entity is not decoded twice.
-const decodeEntities = (s: string) => s.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)))
-  .replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
 /** The sandbox login page's hidden fields and the userids it offers. */
 function parseSandboxPage(html: string): { hidden: [string, string][]; userids: string[]; action: string } {
   const hidden = [...html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)]
-    .map((m): [string, string] => [decodeEntities(m[1]!), decodeEntities(m[2]!)]);
-  const userids = [...html.matchAll(/<button type="submit" name="userid" value="([^"]*)">/g)].map((m) => decodeEntities(m[1]!));
-  const action = decodeEntities(/<form method="post" action="([^"]*)">/.exec(html)?.[1] ?? '');
+    .map((m): [string, string] => [unescapeHtml(m[1]!), unescapeHtml(m[2]!)]);
+  const userids = [...html.matchAll(/<button type="submit" name="userid" value="([^"]*)">/g)].map((m) => unescapeHtml(m[1]!));
+  const action = unescapeHtml(/<form method="post" action="([^"]*)">/.exec(html)?.[1] ?? '');
   return { hidden, userids, action };
 }
 
@@ -296,8 +157,9 @@ function sameTarget(a: URL, b: URL): boolean {
   return a.origin === b.origin && a.pathname.replace(/\/$/, '') === b.pathname.replace(/\/$/, '');
 }
 
-function createDriver(parts: DriverParts): FullBridge {
-  const { issuer, config, sandbox, sandboxUrl } = parts;
+export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts: { sandbox: DingTalkSandbox; sandboxUrl: string }): DingTalkDriver {
+  const { issuer, config } = bridge;
+  const { sandbox, sandboxUrl } = parts;
   const rps = new Map<string, Promise<client.Configuration>>();
   const authorizeEndpoint = new URL(`${sandboxUrl}/oauth2/auth`);
   const clientOf = (clientId: string) => {
@@ -411,15 +273,8 @@ function createDriver(parts: DriverParts): FullBridge {
   }
 
   return {
-    issuer,
-    bridge: parts.replicas[0]!,
-    replicas: parts.replicas,
-    served: parts.served,
-    config,
     sandbox,
     sandboxUrl,
-    logs: parts.logs,
-    keyPrefix: parts.keyPrefix,
     rp,
     startLogin,
     retry,
@@ -440,57 +295,6 @@ function createDriver(parts: DriverParts): FullBridge {
         ...(login.checks.codeVerifier ? { pkceCodeVerifier: login.checks.codeVerifier } : {}),
       });
     },
-    close: parts.close,
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reading the bridge's pages
-
-const zhMessages = JSON.parse(readFileSync(new URL('../../views/locales/zh-CN.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-
-/** A zh-CN message (the default locale) with `{name}` parameters filled in, e.g. message('errors.notAllowed.title'). */
-export function message(key: string, params: Record<string, string> = {}): string {
-  const value = key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], zhMessages);
-  if (typeof value !== 'string') throw new Error(`no message ${key}`);
-  return value.replace(/\{(\w+)\}/g, (m, name: string) => params[name] ?? m);
-}
-
-export interface PageFacts {
-  title?: string;
-  /** The code in the page's details block (DingTalk's errcode or v1.0 code). */
-  code?: string;
-  /** The reference number shown in the footer (the request id of the log lines). */
-  requestId?: string;
-  retryHref?: string;
-  abortAction?: string;
-}
-
-export function pageFacts(html: string): PageFacts {
-  const pick = (re: RegExp) => { const m = re.exec(html)?.[1]; return m === undefined ? undefined : decodeEntities(m); };
-  const facts: PageFacts = {};
-  const title = pick(/<h1 class="title" id="page-title">([^<]*)<\/h1>/);
-  const detail = pick(/<p class="details__code">([^<]*)<\/p>/);
-  const requestId = pick(/class="footer__ref">[^<]*?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/);
-  const retryHref = pick(/<a class="button[^"]*" href="([^"]+)">/);
-  const abortAction = pick(/<form method="post" action="([^"]*\/abort)">/);
-  if (title !== undefined) facts.title = title;
-  if (detail !== undefined) facts.code = detail.replace(/^[^：:]*[：:]\s*/, '');
-  if (requestId !== undefined) facts.requestId = requestId;
-  if (retryHref !== undefined) facts.retryHref = retryHref;
-  if (abortAction !== undefined) facts.abortAction = abortAction;
-  return facts;
-}
-
-/** Secrets every test bridge knows: none may appear in a page or a log line. */
-export const KNOWN_SECRETS = [SANDBOX_APP_SECRET, KUBESPHERE_SECRET, COOKIE_SECRET];
-
-/** Which of `secrets` occur in `text` (shown by their first characters only). */
-export function leakedSecrets(text: string, secrets: readonly string[]): string[] {
-  return secrets.filter((s) => s.length >= 6 && text.includes(s)).map((s) => `${s.slice(0, 3)}…`);
-}
-
-/** A JavaScript stack frame (`at fn (file:line:col)`), which no page may show. */
-export function hasStackTrace(html: string): boolean {
-  return /\bat (?:async )?[\w.<>$]+ \([^)]*:\d+:\d+\)/.test(html) || /\n\s+at [^\n]*:\d+:\d+/.test(html);
-}
