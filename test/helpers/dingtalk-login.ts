@@ -132,24 +132,23 @@ function parseSandboxPage(html: string): { hidden: [string, string][]; userids: 
   return { hidden, userids, action };
 }
 
-/** Exact redirect URIs by their WHATWG-normalised form (see sendExactRedirectUri). */
-const exactRedirectUris = new Map<string, string>();
-
 /**
  * openid-client derives the token request's redirect_uri from the callback URL, which URL parsing
  * normalises (`http://localhost:8000` → `http://localhost:8000/`); oidc-provider compares it with the
  * authorization request's byte for byte. kubelogin sends the exact string both times: so do we
  * (the openid-client docs' own customFetch recipe).
  */
-function sendExactRedirectUri(config: client.Configuration): void {
-  config[client.customFetch] = (url, options) => {
-    const body = options.body;
-    if (body instanceof URLSearchParams && body.get('grant_type') === 'authorization_code') {
-      const sent = body.get('redirect_uri');
-      const exact = sent === null ? undefined : exactRedirectUris.get(sent);
-      if (exact) body.set('redirect_uri', exact);
-    }
-    return fetch(url, options as RequestInit);
+function sendExactRedirectUri(exactRedirectUris: ReadonlyMap<string, string>) {
+  return (config: client.Configuration): void => {
+    config[client.customFetch] = (url, options) => {
+      const body = options.body;
+      if (body instanceof URLSearchParams && body.get('grant_type') === 'authorization_code') {
+        const sent = body.get('redirect_uri');
+        const exact = sent === null ? undefined : exactRedirectUris.get(sent);
+        if (exact) body.set('redirect_uri', exact);
+      }
+      return fetch(url, options as RequestInit);
+    };
   };
 }
 
@@ -160,6 +159,8 @@ function sameTarget(a: URL, b: URL): boolean {
 export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts: { sandbox: DingTalkSandbox; sandboxUrl: string }): DingTalkDriver {
   const { issuer, config } = bridge;
   const { sandbox, sandboxUrl } = parts;
+  /** Exact redirect URIs by their WHATWG-normalised form (see sendExactRedirectUri). */
+  const exactRedirectUris = new Map<string, string>();
   const rps = new Map<string, Promise<client.Configuration>>();
   const authorizeEndpoint = new URL(`${sandboxUrl}/oauth2/auth`);
   const clientOf = (clientId: string) => {
@@ -174,7 +175,7 @@ export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts
       const c = clientOf(clientId);
       const auth = c.client_secret ? client.ClientSecretBasic(c.client_secret) : client.None();
       found = client.discovery(new URL(issuer), clientId, undefined, auth, {
-        execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks, sendExactRedirectUri],
+        execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks, sendExactRedirectUri(exactRedirectUris)],
       });
       rps.set(clientId, found);
     }

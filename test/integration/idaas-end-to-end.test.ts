@@ -61,25 +61,28 @@ for (const store of STORES) {
       describe(`through ${id}`, () => {
         const clientId = `web-${id}`;
         let rp: client.Configuration;
-        const browser = new Browser();
-        let sub: string;
-        let first: Awaited<ReturnType<typeof exchange>>;
-        let refreshed: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
 
         before(async () => {
           rp = await relyingParty(bridge.issuer, clientId, 'basic');
         });
 
-        it('signs in through the chooser and the upstream; the ID token is RS256 with a published kid', async () => {
+        /** Each test signs in afresh (a new browser, through the chooser), so none depends on another. */
+        async function signIn() {
+          const browser = new Browser();
           const before = authorizeCount(doubles, id);
           const leg = await login(rp, { redirectUri: webRedirect(id), pick: id, browser });
+          const upstreamAsked = authorizeCount(doubles, id) - before;
+          const tokens = await exchange(rp, leg);
+          return { browser, leg, upstreamAsked, tokens, sub: tokens.claims()!.sub };
+        }
+
+        it('signs in through the chooser and the upstream; the ID token is RS256 with a published kid', async () => {
+          const { leg, upstreamAsked, tokens: first } = await signIn();
           assert.deepEqual(leg.chooser?.map((o) => o.id), [id, OTHER[id]], 'the chooser lists both upstreams of this client');
           assert.ok(leg.chooser?.[0]?.label.includes(DISPLAY_NAMES[id]['zh-CN']), 'zh-CN display names by default');
           assert.ok(leg.chooser?.[1]?.label.includes(DISPLAY_NAMES[OTHER[id]]['zh-CN']));
-          assert.equal(authorizeCount(doubles, id), before + 1, 'the chosen upstream was asked');
-          first = await exchange(rp, leg);
+          assert.equal(upstreamAsked, 1, 'the chosen upstream was asked');
           const claims = first.claims()!;
-          sub = claims.sub;
           assert.equal(claims.iss, bridge.issuer);
           assert.equal(claims.aud, clientId);
           assert.equal(claims.name, EXPECTED[id].name);
@@ -90,6 +93,7 @@ for (const store of STORES) {
         });
 
         it('links the upstream subject to a stable, label-safe sub', async () => {
+          const { sub } = await signIn();
           const account = await bridge.bridge.accounts.get(sub);
           assert.ok(account, 'the account exists');
           assert.equal(account.profile.subject, EXPECTED[id].subject);
@@ -100,6 +104,7 @@ for (const store of STORES) {
         });
 
         it('answers userinfo for the access token', async () => {
+          const { tokens: first, sub } = await signIn();
           const info = await client.fetchUserInfo(rp, first.access_token, sub);
           assert.equal(info.sub, sub);
           assert.equal(info.name, EXPECTED[id].name);
@@ -107,7 +112,8 @@ for (const store of STORES) {
         });
 
         it('refreshes to new tokens', async () => {
-          refreshed = await client.refreshTokenGrant(rp, first.refresh_token!);
+          const { tokens: first, sub } = await signIn();
+          const refreshed = await client.refreshTokenGrant(rp, first.refresh_token!);
           assert.notEqual(refreshed.access_token, first.access_token);
           assert.ok(refreshed.refresh_token);
           assert.notEqual(refreshed.refresh_token, first.refresh_token, 'refresh tokens rotate');
@@ -118,11 +124,14 @@ for (const store of STORES) {
         });
 
         it('revokes a refresh token (RFC 7009), which then fails', async () => {
+          const { tokens: first } = await signIn();
+          const refreshed = await client.refreshTokenGrant(rp, first.refresh_token!);
           await client.tokenRevocation(rp, refreshed.refresh_token!);
           await assert.rejects(client.refreshTokenGrant(rp, refreshed.refresh_token!), isInvalidGrant);
         });
 
         it('reuses the browser session without the upstream; reusing a rotated refresh token is invalid_grant and ends the grant', async () => {
+          const { browser, sub } = await signIn();
           const before = authorizeCount(doubles, id);
           const leg = await login(rp, { redirectUri: webRedirect(id), browser });
           assert.equal(leg.chooser, undefined, 'no chooser with a live session');
@@ -132,10 +141,10 @@ for (const store of STORES) {
           const next = await client.refreshTokenGrant(rp, tokens.refresh_token!);
           await assert.rejects(client.refreshTokenGrant(rp, tokens.refresh_token!), isInvalidGrant, 'a sequential reuse is refused');
           await assert.rejects(client.refreshTokenGrant(rp, next.refresh_token!), isInvalidGrant, 'the replay revoked the whole grant');
-          first = tokens;
         });
 
         it('logs out (RP-initiated): confirmation form, redirect with state, and the next /auth goes to the upstream again', async () => {
+          const { browser, tokens: first, sub } = await signIn();
           const landed = await logout(browser, rp, { idTokenHint: first.id_token!, postLogoutRedirectUri: webLogoutRedirect(id), state: `bye-${id}` });
           assert.equal(landed.origin + landed.pathname, webLogoutRedirect(id));
           assert.equal(landed.searchParams.get('state'), `bye-${id}`);
