@@ -1,4 +1,4 @@
-// Issue 3, in a real Chromium: a client offered both an IDaaS (EIAM 1.0) and an OIDC upstream.
+// In a real Chromium: a client offered both an IDaaS (EIAM 1.0) and an OIDC upstream.
 // The chooser shows both display names — in the configured default language (zh-CN) when the
 // browser asks for one we do not ship, in English with ui_locales=en — and clicking the IDaaS one
 // goes through the (fake) IDaaS and back to the relying party, which redeems the code with openid-client.

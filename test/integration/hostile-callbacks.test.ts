@@ -1,4 +1,4 @@
-// Issue 3: what reaches /upstream/<id>/callback is attacker-controlled. Wrong, replayed, foreign,
+// What reaches /upstream/<id>/callback is attacker-controlled. Wrong, replayed, foreign,
 // missing and garbage `state`, and upstream `?error=` answers, each get the right page (400 "link no
 // longer valid", 502 "upstream failed") or the OAuth error redirect to the client — never a 500,
 // never a stack trace, never a code, state, token or secret in the HTML — and never finish (or

@@ -1,4 +1,4 @@
-// Issue 3: the authorization parameters that steer the upstream leg, through the whole bridge:
+// The authorization parameters that steer the upstream leg, through the whole bridge:
 // `upstream=<id>` (skips the chooser; unknown or not allowed is invalid_request back to the client),
 // and `prompt=login` / `max_age` forcing a new upstream leg with a fresh `auth_time`.
 import { after, before, describe, it } from 'node:test';
