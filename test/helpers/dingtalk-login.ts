@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import type { Config, configSchema } from '../../src/config/schema.js';
 import { SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, type DingTalkSandbox } from '../../src/sandbox/index.js';
 import { Browser } from './http-browser.js';
+import { authorizationRequest } from './oidc-rp.js';
 import { pageFacts, unescapeHtml } from './pages.js';
 
 type ConfigInput = z.input<typeof configSchema>;
@@ -208,22 +209,13 @@ export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts
     const isKubeSphere = clientId === 'kubesphere';
     const browser = options.browser ?? new Browser();
     const redirectUri = options.redirectUri ?? c.redirect_uris[0]!;
-    const state = options.state ?? (isKubeSphere ? KUBESPHERE_STATE : client.randomState());
-    const nonce = options.nonce === false ? undefined : options.nonce ?? (isKubeSphere ? undefined : client.randomNonce());
-    const params: Record<string, string> = {
-      redirect_uri: redirectUri, scope: options.scope ?? 'openid profile email phone groups', state,
-      ...(nonce ? { nonce } : {}), ...options.extra,
-    };
-    let codeVerifier: string | undefined;
-    if (options.pkce ?? isPublic) {
-      codeVerifier = client.randomPKCECodeVerifier();
-      params.code_challenge = await client.calculatePKCECodeChallenge(codeVerifier);
-      params.code_challenge_method = 'S256';
-    }
-    const pending: PendingLogin = {
-      clientId, browser, redirectUri, state, ...(nonce ? { nonce } : {}), ...(codeVerifier ? { codeVerifier } : {}),
-    };
-    return towardsUpstream(pending, client.buildAuthorizationUrl(await rp(clientId), params));
+    const { url, ...checks } = await authorizationRequest(await rp(clientId), {
+      redirectUri, scope: options.scope ?? 'openid profile email phone groups', extra: options.extra,
+      state: options.state ?? (isKubeSphere ? KUBESPHERE_STATE : undefined),
+      nonce: options.nonce ?? (isKubeSphere ? false : undefined),
+      pkce: options.pkce ?? isPublic,
+    });
+    return towardsUpstream({ clientId, browser, redirectUri, ...checks }, url);
   }
 
   /** Follows `from` until the sandbox login page (an upstream leg) or the end of the login. */

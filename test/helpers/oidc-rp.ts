@@ -36,21 +36,44 @@ export interface Authorized {
   codeVerifier?: string;
 }
 
-/** Runs the front-channel leg up to the redirect back to the client (never fetched). */
-export async function authorize(rp: client.Configuration, options: AuthorizeOptions): Promise<Authorized> {
-  const browser = options.browser ?? new Browser();
+export interface AuthorizationRequestOptions {
+  redirectUri: string;
+  scope: string;
+  /** Default: a random one. */
+  state?: string | undefined;
+  /** Default: a random one; false sends none (KubeSphere). */
+  nonce?: string | false | undefined;
+  /** PKCE with S256. */
+  pkce?: boolean | undefined;
+  extra?: Record<string, string> | undefined;
+}
+
+export interface AuthorizationRequest {
+  url: URL;
+  state: string;
+  nonce?: string;
+  codeVerifier?: string;
+}
+
+/** An authorization request URL as a relying party builds it, with what the code exchange must check. */
+export async function authorizationRequest(rp: client.Configuration, options: AuthorizationRequestOptions): Promise<AuthorizationRequest> {
   const state = options.state ?? client.randomState();
-  const nonce = options.nonce ?? client.randomNonce();
-  const params: Record<string, string> = {
-    redirect_uri: options.redirectUri, scope: options.scope ?? 'openid profile', state, nonce, ...options.extra,
-  };
+  const nonce = options.nonce === false ? undefined : options.nonce ?? client.randomNonce();
+  const params: Record<string, string> = { redirect_uri: options.redirectUri, scope: options.scope, state, ...(nonce ? { nonce } : {}) };
   let codeVerifier: string | undefined;
   if (options.pkce) {
     codeVerifier = client.randomPKCECodeVerifier();
     params.code_challenge = await client.calculatePKCECodeChallenge(codeVerifier);
     params.code_challenge_method = 'S256';
   }
-  const url = client.buildAuthorizationUrl(rp, params);
+  Object.assign(params, options.extra);
+  return { url: client.buildAuthorizationUrl(rp, params), state, ...(nonce ? { nonce } : {}), ...(codeVerifier ? { codeVerifier } : {}) };
+}
+
+/** Runs the front-channel leg up to the redirect back to the client (never fetched). */
+export async function authorize(rp: client.Configuration, options: AuthorizeOptions): Promise<Authorized> {
+  const browser = options.browser ?? new Browser();
+  const { url, state, nonce, codeVerifier } = await authorizationRequest(rp, { ...options, scope: options.scope ?? 'openid profile' });
   const stopAt = (u: URL) => u.href.startsWith(options.redirectUri);
   const { url: callback } = options.post
     ? await browser.follow(new URL(url.origin + url.pathname), stopAt, {
@@ -59,7 +82,7 @@ export async function authorize(rp: client.Configuration, options: AuthorizeOpti
       body: url.searchParams.toString(),
     })
     : await browser.follow(url, stopAt);
-  return codeVerifier ? { callback, browser, state, nonce, codeVerifier } : { callback, browser, state, nonce };
+  return { callback, browser, state, nonce: nonce!, ...(codeVerifier ? { codeVerifier } : {}) };
 }
 
 /** Front channel + code exchange; returns the token response and what it took. */

@@ -13,6 +13,7 @@ import { startFakeIdaas, type FakeIdaas, type FakeIdaasOptions } from '../double
 import { startFakeOidcIssuer, type FakeOidcIssuer, type FakeOidcOptions } from '../doubles/fake-oidc-issuer.js';
 import { Browser } from './http-browser.js';
 import { leakedSecrets } from './leaks.js';
+import { authorizationRequest } from './oidc-rp.js';
 import { chooserOptions, hasStackTrace, type ChooserOption } from './pages.js';
 
 export type StoreKind = 'memory' | 'redis';
@@ -179,21 +180,10 @@ export interface LoginLeg {
 /** The front channel: /auth → (chooser →) upstream → callback → … → the RP's redirect URI (never fetched). */
 export async function login(rp: client.Configuration, options: LoginOptions): Promise<LoginLeg> {
   const browser = options.browser ?? new Browser();
-  const state = options.state ?? client.randomState();
-  const nonce = options.nonce === false ? undefined : options.nonce ?? client.randomNonce();
-  const params: Record<string, string> = {
-    redirect_uri: options.redirectUri, scope: options.scope ?? 'openid profile email', state, ...(nonce ? { nonce } : {}),
-  };
-  let codeVerifier: string | undefined;
-  if (options.pkce) {
-    codeVerifier = client.randomPKCECodeVerifier();
-    params.code_challenge = await client.calculatePKCECodeChallenge(codeVerifier);
-    params.code_challenge_method = 'S256';
-  }
-  Object.assign(params, options.extra);
+  const { url: authorizationUrl, ...checks } = await authorizationRequest(rp, { ...options, scope: options.scope ?? 'openid profile email' });
   const stopAt = (u: URL) => u.href.startsWith(options.redirectUri);
-  let { url, response } = await browser.follow(client.buildAuthorizationUrl(rp, params), stopAt);
-  const leg: LoginLeg = { browser, callback: url, state, ...(nonce ? { nonce } : {}), ...(codeVerifier ? { codeVerifier } : {}) };
+  let { url, response } = await browser.follow(authorizationUrl, stopAt);
+  const leg: LoginLeg = { browser, callback: url, ...checks };
   if (stopAt(url)) return leg;
   let html = await response.text();
   const offered = chooserOptions(html);
