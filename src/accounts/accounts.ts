@@ -1,5 +1,5 @@
 /**
- * UpstreamIdentity → durable account (DESIGN.md, "Accounts and claims"). People are linked only by
+ * UpstreamIdentity → durable account (docs/architecture.md, "Accounts and claims"). People are linked only by
  * (linkDomain, linkKey): never by email or mobile number, which people change and reuse.
  */
 import type { Store } from '../store/types.js';

@@ -1,5 +1,5 @@
 /**
- * The claims an account can give (DESIGN.md, "Accounts and claims"), shaped by the client's policy.
+ * The claims an account can give (docs/architecture.md, "Accounts and claims"), shaped by the client's policy.
  * oidc/ picks which of them a token carries from the granted scopes; the upstream snapshot's
  * connectorData never leaves the server.
  */

@@ -1,5 +1,5 @@
 /**
- * The durable account model (DESIGN.md, "Accounts and claims"). An account outlives every login;
+ * The durable account model (docs/architecture.md, "Accounts and claims"). An account outlives every login;
  * sessions, codes, tokens and grants are ephemeral and live in the store's `op:` namespace.
  */
 import type { UpstreamIdentity } from '../upstreams/types.js';

@@ -1,5 +1,5 @@
 /**
- * preferred_username policy (DESIGN.md, "Accounts and claims"): lowercase DNS-1123, ≤ 32
+ * preferred_username policy (docs/architecture.md, "Accounts and claims"): lowercase DNS-1123, ≤ 32
  * characters, never reserved. KubeSphere names its User custom resource after it (a DNS-1123
  * subdomain) and its login-confirm form caps it at 32; 4.x attaches a login to an existing User of
  * the same name, so names must be unique and never reused.

@@ -1,9 +1,6 @@
 /**
- * Runs an upstream's passport strategy for one request and reports what it did.
- *
- * passport 0.7 accepts a Strategy instance, but then assigns the per-request actions (`success`,
- * `fail`, `redirect` …) onto that very object: two logins in flight would overwrite each other's
- * callbacks. Like passport does for named strategies, each request gets `Object.create(strategy)`.
+ * Runs an upstream's passport strategy for one request and reports what it did. The strategy is
+ * shared by concurrent requests; src/upstreams/connector-strategy.ts makes that safe.
  */
 import type { Request, Response } from 'express';
 import passport from 'passport';
@@ -35,7 +32,7 @@ export function runStrategy(strategy: Strategy, req: Request, res: Response, opt
     const responded = () => settle({ kind: 'responded' });
     res.once('finish', responded);
     res.once('close', responded);
-    const middleware = authenticator.authenticate(Object.create(strategy) as Strategy, { session: false, ...options }, (err: unknown, user: unknown, info: unknown, status: unknown) => {
+    const middleware = authenticator.authenticate(strategy, { session: false, ...options }, (err: unknown, user: unknown, info: unknown, status: unknown) => {
       if (err) settle({ kind: 'error', err });
       else if (user) settle({ kind: 'success', user });
       else settle({ kind: 'fail', info, status: typeof status === 'number' ? status : undefined });

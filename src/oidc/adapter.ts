@@ -22,15 +22,15 @@ export function createAdapter(store: Store): AdapterConstructor {
     }
 
     find(id: string): Promise<AdapterPayload | undefined> {
-      return viaProvider(() => this.#model.find(id)) as Promise<AdapterPayload | undefined>;
+      return viaProvider(() => this.#model.find(id));
     }
 
     findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return viaProvider(() => this.#model.findByUserCode(userCode)) as Promise<AdapterPayload | undefined>;
+      return viaProvider(() => this.#model.findByUserCode(userCode));
     }
 
     findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return viaProvider(() => this.#model.findByUid(uid)) as Promise<AdapterPayload | undefined>;
+      return viaProvider(() => this.#model.findByUid(uid));
     }
 
     consume(id: string): Promise<void> {

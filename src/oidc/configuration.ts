@@ -163,7 +163,8 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
       },
     },
     // Clients with the refresh_token grant get refresh tokens whether or not offline_access survived
-    // (scopes.js drops it unless prompt=consent); without it they end with the browser session.
+    // (oidc-provider drops it unless prompt=consent: docs/architecture.md, "Decisions", and
+    // https://github.com/panva/node-oidc-provider/blob/v9.13.3/lib/actions/authorization/scopes.js); without it they end with the browser session.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // Every redemption rotates: one winner per token (refresh-grace.ts), and oidc-provider revokes
     // the whole grant when a rotated token comes back after the grace window.

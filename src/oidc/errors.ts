@@ -4,7 +4,7 @@ import { AlreadyConsumedError, StoreUnavailableError } from '../store/types.js';
 /**
  * RFC 6749 `temporarily_unavailable` as a 503 the provider renders itself: its error handlers
  * take `statusCode` and, because `expose` is set, keep the code instead of answering a generic
- * `server_error` 500 (lib/helpers/err_out.js).
+ * `server_error` 500 (https://github.com/panva/node-oidc-provider/blob/v9.13.3/lib/helpers/err_out.js).
  */
 export class TemporarilyUnavailableError extends errors.OIDCProviderError {
   constructor(description = 'the service is temporarily unavailable, try again shortly', options?: { cause?: unknown }) {

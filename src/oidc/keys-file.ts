@@ -74,7 +74,7 @@ function keyMaterial(alg: KeyAlg, raw: Record<string, unknown>): JWK | string {
   }
   // jose refuses to sign RS256 with a modulus under 2048 bits; fail at load, not at the first token.
   if (alg === 'RS256' && Buffer.from(jwk.n!, 'base64url').length < 256) return 'RSA modulus is shorter than 2048 bits';
-  return jwk as JWK;
+  return jwk;
 }
 
 /** File names of the key files in `dir` ([] when it does not exist), without parsing them. */

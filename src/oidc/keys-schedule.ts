@@ -2,8 +2,9 @@
 //
 // Per alg, keys take over from each other in order of activatesAt. A key signs from its own
 // activation until its successor's; tokens it signed live at most maxTokenLifetime longer, so it
-// stays published until then (DESIGN "Keys"). A pending key is published before anyone signs with
-// it, so relying parties that cache our JWKS already hold it when the first token arrives.
+// stays published until then. A pending key is published before anyone signs with it, so relying
+// parties that cache our JWKS already hold it when the first token arrives.
+// See docs/architecture.md, "Decisions" (key rotation).
 import { KEY_ALGS, type KeyAlg } from './keys-file.js';
 
 export type KeyState = 'pending' | 'active' | 'retiring' | 'expired';

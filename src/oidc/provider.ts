@@ -70,7 +70,11 @@ function logEvents(provider: Provider, log: Logger): void {
 
 type TokenCtx = { oidc?: { route?: string; client?: { clientId: string }; params?: Record<string, unknown> } };
 
-/** grant.success / grant.error (lib/actions/token.js, lib/shared/error_handler.js) as token request counts. */
+/**
+ * grant.success / grant.error as token request counts. See
+ * https://github.com/panva/node-oidc-provider/blob/v9.13.3/lib/actions/token.js and
+ * https://github.com/panva/node-oidc-provider/blob/v9.13.3/lib/shared/error_handler.js.
+ */
 function countTokenRequests(provider: Provider, metrics: TokenMetrics): void {
   const events = provider as unknown as EventEmitter;
   const count = (ctx: TokenCtx, outcome: string) => {
@@ -91,7 +95,7 @@ function countTokenRequests(provider: Provider, metrics: TokenMetrics): void {
   });
 }
 
-/** oidc-provider configured for production from our config (issue 2 item 3). */
+/** oidc-provider configured from our config (docs/architecture.md, "Modules" and "Decisions"). */
 export function createProvider(deps: ProviderDeps): ProviderBundle {
   const { config, store, log } = deps;
   assertClientAlgsSignable(config, deps.jwks);

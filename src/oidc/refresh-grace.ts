@@ -22,11 +22,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const hashOf = (tokenId: string) => createHash('sha256').update(tokenId).digest('base64url');
 
 /**
- * One winner per refresh token (DESIGN "Refresh tokens"). The first redemption claims
- * `rt:<sha256(token)>` for `graceSeconds`; concurrent ones within that window wait for the
- * winner's reply (`rtres:<hash>`, same TTL) and answer with it, so a client that retried or raced
- * itself gets the rotated token instead of losing its grant. After the window the claim is gone:
- * a reuse then runs through oidc-provider, which revokes the grant of a rotated token.
+ * One winner per refresh token (docs/architecture.md, "Decisions": the refresh grace window). The
+ * first redemption claims `rt:<sha256(token)>` for `graceSeconds`; concurrent ones within that
+ * window wait for the winner's reply (`rtres:<hash>`, same TTL) and answer with it, so a client
+ * that retried or raced itself gets the rotated token instead of losing its grant. After the
+ * window the claim is gone: a reuse then runs through oidc-provider, which revokes the grant of a
+ * rotated token.
  *
  * The claim is taken from `findAccount`, the first hook the refresh grant calls after client
  * authentication and the token's client, expiry and grant checks: a loser has proven it is the
@@ -63,7 +64,7 @@ export function createRefreshGrace(records: Records, graceSeconds: number) {
     },
 
     /** provider.use middleware: publishes the winner's reply, swaps it in for losers. */
-    async middleware(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+    middleware: async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
       await next();
       const hash = winners.get(ctx);
       if (hash) await publish(ctx, hash);

@@ -1,5 +1,5 @@
-// api.dingtalk.com v1.0 (upstream-apis.md §1.3–§1.6): JSON bodies only, camelCase, errors as
-// non-2xx {code, requestid, message}.
+// api.dingtalk.com v1.0: JSON bodies only, camelCase, errors as non-2xx {code, requestid, message}.
+// See docs/reference/dingtalk.md: "User token", "Profile", "Errors of api.dingtalk.com", "App token".
 import { Router, type Request, type Response } from 'express';
 import { ipNotAllowedMessage, sendApiError, sendApiMissing, sendJson } from './error-bodies.js';
 import { jsonOnlyBody, rawBody, stringField, type Fields } from './request-body.js';

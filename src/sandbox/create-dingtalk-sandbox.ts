@@ -1,5 +1,4 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
-import type { RequestListener } from 'node:http';
 import { listen } from '../server/listen.js';
 import { apiRoutes } from './api-routes.js';
 import { sendApiError, sendApiNotFound, sendJson, sendOapiError } from './error-bodies.js';
@@ -50,7 +49,7 @@ export interface DingTalkSandbox {
   org: SandboxOrg;
 }
 
-/** The bridge demo's DingTalk callback (DESIGN: /upstream/<id>/callback on the default port). */
+/** The bridge demo's DingTalk callback (`<issuer>/upstream/<id>/callback`, docs/upstreams.md) on the default port. */
 export const SANDBOX_DEMO_REDIRECT_URIS = [
   'http://localhost:8080/upstream/dingtalk/callback',
   'http://127.0.0.1:8080/upstream/dingtalk/callback',
@@ -142,7 +141,7 @@ function knownPerson(ctx: SandboxContext, userid: string) {
 }
 
 async function listenSandbox(app: Express, port: number, host: string, onClose: () => void): Promise<SandboxListener> {
-  const listening = await listen(app as unknown as RequestListener, { host, port });
+  const listening = await listen(app, { host, port });
   return {
     url: listening.url,
     close: () => {

@@ -90,7 +90,7 @@ and see the tokens the bridge issues.</p>
       });
       const claims = tokens.claims()!;
       const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
-      res.type('html').send(page('Signed in', `<h1>Signed in as ${escapeHtml(String(claims.preferred_username ?? claims.sub))}</h1>
+      res.type('html').send(page('Signed in', `<h1>Signed in as ${escapeHtml(typeof claims.preferred_username === 'string' ? claims.preferred_username : claims.sub)}</h1>
 <h2>ID token claims (signature verified)</h2><pre>${escapeHtml(JSON.stringify(claims, null, 2))}</pre>
 <h2>userinfo</h2><pre>${escapeHtml(JSON.stringify(userinfo, null, 2))}</pre>
 <p class="note">A refresh token was ${tokens.refresh_token ? 'issued' : 'not issued'}. Tokens themselves are not shown.</p>

@@ -6,7 +6,7 @@ import type { Response } from 'express';
 //   Real bodies: satorijs/satori#240 (400 InvalidAuthentication), casdoor/casdoor#4469 (403 with
 //   accessdenieddetail), aliyun/alibabacloud-go-sdk#5 (404 InvalidAction.NotFound).
 // - oapi.dingtalk.com (gettoken, topapi): always HTTP 200, {errcode, errmsg}; success adds request_id.
-// See /work/shared/reference/upstream-apis.md §1.5 and §3.
+// See docs/reference/dingtalk.md, "Hosts and conventions", "Errors of api.dingtalk.com" and "Error codes".
 
 const JSON_TYPE = 'application/json;charset=utf-8';
 

@@ -47,7 +47,7 @@ function clientAndRedirect(ctx: SandboxContext, clientId: string | undefined, re
   return { app, redirectUri };
 }
 
-// Parameters: upstream-apis.md §1.1 (login.dingtalk.com/oauth2/auth).
+// Parameters: docs/reference/dingtalk.md, "Authorization request" (login.dingtalk.com/oauth2/auth).
 const oauth2Flavour: LoginFlavour = {
   path: '/oauth2/auth',
   action: 'auth',
@@ -75,7 +75,8 @@ const oauth2Flavour: LoginFlavour = {
     ),
 };
 
-// Legacy QR / account login (upstream-apis.md §2.1): `appid`, scope snsapi_login|snsapi_auth, back with `code`.
+// Legacy QR / account login: `appid`, scope snsapi_login|snsapi_auth, back with `code`
+// (docs/reference/dingtalk.md, "Legacy SNS login").
 function snsFlavour(path: string, action: string): LoginFlavour {
   return {
     path,

@@ -1,5 +1,6 @@
 // oapi.dingtalk.com credentials: legacy gettoken, and the `?access_token=` guard in front of every
-// topapi call (upstream-apis.md §3, §3.1, §3.7).
+// topapi call. See docs/reference/dingtalk.md: "Organisation lookups", "App token",
+// "Developer console settings".
 import { Router, type RequestHandler, type Response } from 'express';
 import { ipNotAllowedMessage, sendJson, sendOapiError } from './error-bodies.js';
 import { jsonOrFormBody, queryParam, rawBody, type Fields } from './request-body.js';

@@ -1,4 +1,4 @@
-// topapi department lookups (upstream-apis.md §3.4).
+// topapi department lookups (docs/reference/dingtalk.md, "Departments").
 import { Router, type Response } from 'express';
 import { sendOapiError, sendOapiResult } from './error-bodies.js';
 import { topapiCall } from './oapi-auth.js';

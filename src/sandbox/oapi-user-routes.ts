@@ -1,4 +1,5 @@
-// topapi user lookups (upstream-apis.md §3.2, §3.3, §3.5). Errors are HTTP 200 {errcode, errmsg}.
+// topapi user lookups. Errors are HTTP 200 {errcode, errmsg}.
+// See docs/reference/dingtalk.md: "unionId → userid", "User details", "In-app login code".
 import { Router, type Response } from 'express';
 import { createHash } from 'node:crypto';
 import { sendOapiError, sendOapiResult } from './error-bodies.js';

@@ -70,7 +70,7 @@ export const sampleDeptIds = {
 
 /** Userids of the sample people, by the case each one exists for. */
 export const sampleUserids = {
-  /** 张伟, head of 研发中心; DESIGN's username pin example (`dingtalk:userid:manager4220`). */
+  /** 张伟, head of 研发中心; the username pin example of config.example.yaml (`dingtalk:userid:manager4220`). */
   manager: 'manager4220',
   /** 王芳 in 研发中心/平台组; shares her name (and pinyin) with `wangFangMarketing`. */
   wangFangPlatform: '016542113521092011',

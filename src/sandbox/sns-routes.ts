@@ -1,4 +1,4 @@
-// Legacy SNS exchange (upstream-apis.md §2.3): no access_token; the query carries
+// Legacy SNS exchange (docs/reference/dingtalk.md, "Legacy SNS login"): no access_token; the query carries
 // accessKey, timestamp (ms) and signature = Base64(HMAC-SHA256(appSecret, timestamp)).
 import { Router, type Request, type Response } from 'express';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -6,7 +6,7 @@ import { sendJson, sendOapiError } from './error-bodies.js';
 import { jsonOrFormBody, queryParam, rawBody, stringField } from './request-body.js';
 import type { SandboxApp, SandboxContext } from './sandbox-context.js';
 
-/** The real window is unverified (believed ~1 min); the reference asks fakes to accept ±5 min. */
+/** DingTalk documents no window (believed ~1 min): accept ±5 min (docs/reference/dingtalk.md, "Legacy SNS login"). */
 const SKEW_MS = 5 * 60 * 1000;
 
 export function snsSignature(appSecret: string, timestamp: string): string {

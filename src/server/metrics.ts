@@ -34,7 +34,10 @@ const GRANT_TYPES = new Set([
   'urn:ietf:params:oauth:grant-type:token-exchange',
 ]);
 
-/** OAuth error codes the token endpoint answers (RFC 6749 §5.2, RFC 8628, RFC 9449, oidc-provider's errors.js). */
+/**
+ * OAuth error codes the token endpoint answers (RFC 6749 §5.2, RFC 8628, RFC 9449, and
+ * https://github.com/panva/node-oidc-provider/blob/v9.13.3/lib/helpers/errors.js).
+ */
 const ERROR_CODES = new Set([
   'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type',
   'invalid_scope', 'invalid_target', 'invalid_dpop_proof', 'use_dpop_nonce', 'invalid_authorization_details',

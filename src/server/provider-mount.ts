@@ -25,7 +25,7 @@ export function providerHolder(initial: ProviderBundle, issuer: string) {
      * secure cookies are set consistently; the client address is the one express trusted
      * (`trust proxy`), never a spoofable header; the host comes from the issuer, not the request.
      */
-    handle(req: Request, res: Response, _next: NextFunction) {
+    handle: (req: Request, res: Response, _next: NextFunction) => {
       req.headers['x-forwarded-proto'] = scheme;
       if (req.ip) req.headers['x-forwarded-for'] = req.ip;
       else delete req.headers['x-forwarded-for'];

@@ -1,4 +1,4 @@
-import { Cluster, Redis, ReplyError } from 'ioredis';
+import { Cluster, type Redis, ReplyError } from 'ioredis';
 import { StoreUnavailableError, type StoreHealth } from './types.js';
 
 export type RedisClient = Redis | Cluster;

@@ -27,7 +27,8 @@ export class StoreUnavailableError extends Error {
 
 /**
  * One oidc-provider model (`Session`, `Grant`, `AuthorizationCode`, …): the Adapter interface of
- * oidc-provider 9, minus the class shape. See node_modules/oidc-provider/lib/adapters/memory_adapter.js.
+ * oidc-provider 9, minus the class shape. See
+ * https://github.com/panva/node-oidc-provider/blob/v9.13.3/lib/adapters/memory_adapter.js.
  */
 export interface ModelStore {
   upsert(id: string, payload: Payload, expiresIn: number): Promise<void>;

@@ -4,31 +4,26 @@
  * kept: its strategy retries the start-up on first use, so the bridge never needs a restart
  * because an upstream was briefly away.
  */
-import type passport from 'passport';
 import type { DingTalkUpstreamConfig, OAuth2UpstreamConfig, OidcUpstreamConfig, UpstreamConfig } from '../config/schema.js';
+import { ConnectorStrategy } from './connector-strategy.js';
 import { openDingTalk } from './dingtalk/index.js';
 import { memoizeUntilSuccess } from './memoize-until-success.js';
 import { openOAuth2 } from './oauth2/index.js';
 import { openOidc } from './oidc/index.js';
-import { ScopedStrategy } from './scoped-strategy.js';
-import { UpstreamError, type LegStore, type Upstream } from './types.js';
+import { asUpstreamError, type Connector, type Upstream } from './types.js';
 import type { UpstreamDeps, UpstreamLogger } from './upstream-deps.js';
 
 export type { UpstreamDeps, UpstreamLogger } from './upstream-deps.js';
 
-export type UpstreamFactory<C> = (config: C, deps: UpstreamDeps) => Upstream | Promise<Upstream>;
+export type ConnectorFactory<C> = (config: C, deps: UpstreamDeps) => Connector;
 
 export interface UpstreamFactories {
-  oauth2: UpstreamFactory<OAuth2UpstreamConfig>;
-  oidc: UpstreamFactory<OidcUpstreamConfig>;
-  dingtalk?: UpstreamFactory<DingTalkUpstreamConfig>;
+  oauth2: ConnectorFactory<OAuth2UpstreamConfig>;
+  oidc: ConnectorFactory<OidcUpstreamConfig>;
+  dingtalk: ConnectorFactory<DingTalkUpstreamConfig>;
 }
 
-export const defaultUpstreamFactories: UpstreamFactories = {
-  oauth2: openOAuth2,
-  oidc: openOidc,
-  dingtalk: openDingTalk,
-};
+export const defaultUpstreamFactories: UpstreamFactories = { oauth2: openOAuth2, oidc: openOidc, dingtalk: openDingTalk };
 
 export interface UpstreamRegistry {
   /** The upstream with this config id, or undefined. */
@@ -40,11 +35,9 @@ export interface UpstreamRegistry {
   close(): Promise<void>;
 }
 
-/** Rejects with UpstreamError('misconfigured') when a configured type has no factory. */
 export async function openUpstreams(configs: UpstreamConfig[], deps: UpstreamDeps,
   factories: UpstreamFactories = defaultUpstreamFactories): Promise<UpstreamRegistry> {
-  const upstreams: Upstream[] = [];
-  for (const config of configs) upstreams.push(withLazyInit(await build(config, deps, factories), deps.log));
+  const upstreams = configs.map((config) => upstreamOf(build(config, deps, factories), deps.log));
   const byId = new Map(upstreams.map((u) => [u.id, u]));
   return {
     get: (id) => byId.get(id),
@@ -61,53 +54,41 @@ export async function openUpstreams(configs: UpstreamConfig[], deps: UpstreamDep
   };
 }
 
-function build(config: UpstreamConfig, deps: UpstreamDeps, factories: UpstreamFactories): Upstream | Promise<Upstream> {
+function build(config: UpstreamConfig, deps: UpstreamDeps, factories: UpstreamFactories): Connector {
   switch (config.type) {
     case 'oauth2': return factories.oauth2(config, deps);
     case 'oidc': return factories.oidc(config, deps);
-    case 'dingtalk':
-      if (!factories.dingtalk) throw new UpstreamError(config.id, 'misconfigured', 'dingtalk upstream not available');
-      return factories.dingtalk(config, deps);
+    case 'dingtalk': return factories.dingtalk(config, deps);
   }
 }
 
 /**
- * The upstream as the registry hands it out: `init` runs once successfully (a failure is logged
- * and retried on the next call), and strategies and rechecks call it before their first use.
+ * The connector as the bridge uses it: `init` runs once successfully (a failure is logged and
+ * retried on the next call), and strategies and rechecks call it before their first use.
  */
-function withLazyInit(upstream: Upstream, log: UpstreamLogger): Upstream {
-  const { init, recheck } = upstream;
-  if (!init) return upstream;
+export function upstreamOf(connector: Connector, log: UpstreamLogger): Upstream {
+  const { id, init, recheck } = connector;
   const ready = memoizeUntilSuccess(async () => {
+    if (!init) return;
     try {
-      await init.call(upstream);
-      log.info({ upstream: upstream.id }, 'upstream ready');
+      await init.call(connector);
+      log.info({ upstream: id }, 'upstream ready');
     } catch (err) {
-      const failure = asUpstreamError(upstream.id, err);
-      log.warn({ upstream: upstream.id, reason: failure.reason, err: failure.message }, 'upstream start-up failed; retrying on first use');
+      const failure = asUpstreamError(id, err, 'unavailable');
+      log.warn({ upstream: id, reason: failure.reason, err: failure.message }, 'upstream start-up failed; retrying on first use');
       throw failure;
     }
   });
   return {
-    id: upstream.id,
-    type: upstream.type,
-    displayName: upstream.displayName,
-    init: ready,
-    close: upstream.close?.bind(upstream),
+    id,
+    type: connector.type,
+    displayName: connector.displayName,
+    init: init && ready,
+    close: connector.close?.bind(connector),
     recheck: recheck && (async (identity) => {
       await ready();
-      return recheck.call(upstream, identity);
+      return recheck.call(connector, identity);
     }),
-    createStrategy(callbackUrl: string, legs: LegStore): passport.Strategy {
-      const inner = upstream.createStrategy(callbackUrl, legs);
-      return new ScopedStrategy(upstream.id, async () => {
-        await ready();
-        return inner;
-      });
-    },
+    createStrategy: (callbackUrl, legs) => new ConnectorStrategy(connector, callbackUrl, legs, ready),
   };
-}
-
-function asUpstreamError(upstream: string, err: unknown): UpstreamError {
-  return err instanceof UpstreamError ? err : new UpstreamError(upstream, 'unavailable', 'start-up failed', {}, { cause: err });
 }

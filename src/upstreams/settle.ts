@@ -1,5 +1,5 @@
 /**
- * Hands a promise's outcome to callback-style code (passport, passport-oauth2) exactly once.
+ * Hands a promise's outcome to callback-style code (passport) exactly once.
  * The callbacks run on their own tick, outside the promise chain: a throw inside them surfaces
  * as an ordinary exception instead of being swallowed or routed to `onError` a second time.
  */

@@ -1,11 +1,8 @@
 /**
- * The authorization-code exchange, done with fetch instead of node-oauth: node-oauth always puts
- * client credentials in the body (no client_secret_basic), has no timeout, and turns a 200 that
- * carries `{error}` into "no access token" without saying why. passport-oauth2 still drives the
- * flow; `nodeOAuthTokenCall` plugs this in as its `_oauth2.getOAuthAccessToken`.
+ * The authorization-code exchange of the oauth2 upstream (RFC 6749 §4.1.3): client_secret_basic
+ * or _post, bounded by `timeoutMs`, and a 200 that carries `{error}` fails closed.
  */
 import { fetchJson, isObject, isTransientStatus, safeCode, type UpstreamHttp } from './fetch-json.js';
-import { settle } from './settle.js';
 import { UpstreamError } from './types.js';
 
 export type ClientAuth = 'client_secret_basic' | 'client_secret_post';
@@ -60,7 +57,7 @@ function readTokenResponse(upstream: string, status: number, body: unknown): Tok
   return { accessToken, refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined, params: body };
 }
 
-function tokenError(upstream: string, status: number, body: unknown): UpstreamError {
+export function tokenError(upstream: string, status: number, body: unknown): UpstreamError {
   const code = isObject(body) ? safeCode(body.error) : undefined;
   const described = isObject(body) && typeof body.error_description === 'string' ? `: ${body.error_description.slice(0, 200)}` : '';
   const message = `token endpoint refused the code (HTTP ${status}${code ? `, ${code}` : ''})${described}`;
@@ -70,20 +67,4 @@ function tokenError(upstream: string, status: number, body: unknown): UpstreamEr
   }
   if (isTransientStatus(status)) return new UpstreamError(upstream, 'unavailable', message, { code: code ?? `http_${status}` });
   return new UpstreamError(upstream, 'failed', message, { code: code ?? `http_${status}` });
-}
-
-type NodeOAuthTokenCallback = (err: unknown, accessToken?: string, refreshToken?: string, params?: Record<string, unknown>) => void;
-
-/**
- * Replaces node-oauth's `getOAuthAccessToken(code, params, callback)`. passport-oauth2 passes
- * grant_type, redirect_uri and code_verifier in `params`.
- */
-export function nodeOAuthTokenCall(http: UpstreamHttp, endpoint: TokenEndpoint) {
-  return (code: string, params: Record<string, string>, callback: NodeOAuthTokenCallback): void => {
-    settle(
-      exchangeCode(http, endpoint, { ...params, code }),
-      (tokens) => callback(null, tokens.accessToken, tokens.refreshToken, tokens.params),
-      (err) => callback(err),
-    );
-  };
 }

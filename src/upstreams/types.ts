@@ -1,6 +1,8 @@
 /**
- * The upstream contract (DESIGN.md, "The upstream contract"). Upstreams are passport strategies
- * that yield an UpstreamIdentity; they know nothing of oidc-provider, interactions or accounts.
+ * The upstream contract (docs/architecture.md, "The upstream contract"). Each upstream type is a
+ * Connector (build the login URL, turn the callback into an UpstreamIdentity, recheck); one
+ * adapter (connector-strategy.ts) runs every Connector through passport. Upstreams know nothing
+ * of oidc-provider, interactions or accounts.
  */
 import type { Request } from 'express';
 import type { Strategy } from 'passport';
@@ -59,6 +61,12 @@ export class UpstreamError extends Error {
   }
 }
 
+/** Anything an upstream threw that is not an UpstreamError: the upstream failing, as far as the person can tell. */
+export function asUpstreamError(upstream: string, err: unknown, reason: UpstreamErrorReason = 'failed'): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  return new UpstreamError(upstream, reason, err instanceof Error ? err.message : 'authentication failed', {}, { cause: err });
+}
+
 /** Why an upstream callback's `state` was refused. */
 export class LegStateError extends Error {
   override name = 'LegStateError';
@@ -103,19 +111,54 @@ declare module 'passport' {
   interface AuthenticateOptions extends UpstreamAuthenticateOptions {}
 }
 
-export interface Upstream {
+/** What a Connector needs to build the authorization request of one leg. */
+export interface LoginRequest {
+  /** Our callback URL, the `redirect_uri` registered at the upstream. */
+  callbackUrl: string;
+  /** Single-use, already stored with `secrets` in the LegStore. */
+  state: string;
+  secrets: LegSecrets;
+  /** Extra authorization parameters from the start route (e.g. `prompt`); never the protocol ones. */
+  extra: Record<string, string>;
+}
+
+/** The callback of one leg, after its `state` was checked and burnt. */
+export interface CallbackRequest {
+  callbackUrl: string;
+  /** The callback's query: `code`, `error`, `iss`… */
+  params: URLSearchParams;
+  state: string;
+  secrets: LegSecrets;
+}
+
+/**
+ * What each upstream type implements, after dex's connectors
+ * (https://github.com/dexidp/dex/blob/master/connector/connector.go: CallbackConnector's LoginURL
+ * and HandleCallback, RefreshConnector's Refresh). Passport, `state` and its browser binding are
+ * not its business: the one adapter in connector-strategy.ts does them for every type.
+ * Failures are UpstreamErrors.
+ */
+export interface Connector {
   readonly id: string;
   readonly type: 'dingtalk' | 'oauth2' | 'oidc';
   readonly displayName: DisplayName;
-  /**
-   * A passport strategy (use it with `{ session: false }` and a custom callback). Its `authenticate`
-   * redirects to the upstream on the start route and, on the callback route, calls
-   * `success(identity: UpstreamIdentity)`, `fail`/`error(UpstreamError | LegStateError)`.
-   */
-  createStrategy(callbackUrl: string, legs: LegStore): Strategy;
+  /** Secrets of a new leg (PKCE verifier, nonce), kept with its `state`. Default none. */
+  newLeg?(): LegSecrets;
+  loginUrl(request: LoginRequest): string | Promise<string>;
+  handleCallback(request: CallbackRequest): Promise<UpstreamIdentity>;
   /** Asked on refresh and on session reuse: the fresh identity, or 'revoked' when the person left. Throws UpstreamError('unavailable') when it cannot tell. */
   recheck?(identity: UpstreamIdentity): Promise<UpstreamIdentity | 'revoked'>;
   /** Start-up work (discovery); rejects with UpstreamError('misconfigured' | 'unavailable'). */
   init?(): Promise<void>;
   close?(): Promise<void>;
+}
+
+/** A Connector as the rest of the bridge sees it (registry.ts builds it). */
+export interface Upstream extends Pick<Connector, 'id' | 'type' | 'displayName' | 'recheck' | 'init' | 'close'> {
+  /**
+   * A passport strategy (use it with `{ session: false }` and a custom callback). Its `authenticate`
+   * redirects to the upstream on the start route and, on the callback route, calls
+   * `success(identity: UpstreamIdentity)` or `error(UpstreamError | LegStateError)`.
+   */
+  createStrategy(callbackUrl: string, legs: LegStore): Strategy;
 }

@@ -1,13 +1,14 @@
 /**
- * A fake Alibaba Cloud IDaaS EIAM 1.0 instance (upstream-apis.md §4.1): `/oauth/authorize`
- * auto-approves the configured user with a 302 back to redirect_uri, `/oauth/token` takes a form
- * body and checks client auth, single-use codes and PKCE, and `/api/bff/v1.2/oauth2/userinfo`
+ * A fake Alibaba Cloud IDaaS EIAM 1.0 instance (docs/reference/idaas.md): `/oauth/authorize`
+ * auto-approves the configured user with a 302 back to the registered redirect_uri (exact match),
+ * `/oauth/token` takes a form body and checks client auth, single-use codes bound to their client
+ * and redirect_uri, and PKCE, and `/api/bff/v1.2/oauth2/userinfo`
  * answers the wrapped `{success, code, message, data}` shape, to Bearer tokens only.
  * Fault knobs reproduce what real upstreams do wrong.
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { clientAuthOf, json, redirect, s256, startHttpDouble, type DoubleRequest, type SeenClientAuth } from './http-double.js';
+import { clientAuthOf, json, redirect, registrations, s256, startHttpDouble, type DoubleRequest, type Registrations, type SeenClientAuth } from './http-double.js';
 
 export interface FakeIdaasUser {
   /** IDaaS may send it as a number; the bridge must stringify it. */
@@ -39,6 +40,8 @@ export interface FakeIdaasOptions {
   user?: FakeIdaasUser;
   /** Delay of the `*_slow` faults. Default 5000 ms. */
   slowMs?: number;
+  /** Registered redirect URIs; more with `addRedirectUri`. */
+  redirectUris?: string[];
 }
 
 export interface FakeIdaasRequests {
@@ -47,7 +50,7 @@ export interface FakeIdaasRequests {
   userinfo: { authorization?: string; query: URLSearchParams }[];
 }
 
-export interface FakeIdaas {
+export interface FakeIdaas extends Pick<Registrations, 'addRedirectUri'> {
   url: string;
   clientId: string;
   clientSecret: string;
@@ -79,12 +82,14 @@ export async function startFakeIdaas(options: FakeIdaasOptions = {}): Promise<Fa
   const codes = new Map<string, IssuedCode>();
   const tokens = new Map<string, FakeIdaasUser>();
   const requests: FakeIdaasRequests = { authorize: [], token: [], userinfo: [] };
+  const clients = registrations(clientId, options.redirectUris);
 
   const authorize = (req: DoubleRequest, res: ServerResponse) => {
     requests.authorize.push(req.query);
     const redirectUri = req.query.get('redirect_uri');
-    if (req.query.get('client_id') !== clientId || !redirectUri || req.query.get('response_type') !== 'code') {
-      return json(res, 400, { error: 'invalid_request' });
+    const refusal = clients.refusal(req.query.get('client_id'), redirectUri);
+    if (refusal || !redirectUri || req.query.get('response_type') !== 'code') {
+      return json(res, 400, { error: 'invalid_request', error_description: refusal ?? 'response_type must be code' });
     }
     const state = req.query.get('state') ?? undefined;
     if (fault === 'deny') return redirect(res, redirectUri, { error: 'access_denied', error_description: 'user denied', state });
@@ -104,7 +109,8 @@ export async function startFakeIdaas(options: FakeIdaasOptions = {}): Promise<Fa
     if (!authOk) return json(res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic realm="idaas"' });
     const issued = codes.get(req.form.get('code') ?? '');
     codes.delete(req.form.get('code') ?? ''); // single use, even when the checks below fail
-    if (req.form.get('grant_type') !== 'authorization_code' || !issued || issued.redirectUri !== req.form.get('redirect_uri')) {
+    if (req.form.get('grant_type') !== 'authorization_code' || !issued || issued.clientId !== auth.clientId
+      || issued.redirectUri !== req.form.get('redirect_uri')) {
       return json(res, 400, { error: 'invalid_grant' });
     }
     if (issued.challenge && s256(req.form.get('code_verifier') ?? '') !== issued.challenge) return json(res, 400, { error: 'invalid_grant', error_description: 'PKCE' });
@@ -141,6 +147,7 @@ export async function startFakeIdaas(options: FakeIdaasOptions = {}): Promise<Fa
       userInfoURL: `${double.url}/api/bff/v1.2/oauth2/userinfo`,
     },
     requests,
+    addRedirectUri: clients.addRedirectUri,
     setUser(next) { user = next; },
     setFault(next) { fault = next; },
     close: () => double.close(),

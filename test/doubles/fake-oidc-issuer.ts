@@ -1,13 +1,14 @@
 /**
  * A fake OpenID Provider (the shape of IDaaS EIAM 2.0, Keycloak…): discovery, a JWKS with a
  * jose-generated RS256 key, an authorize endpoint that auto-approves the configured user with a
- * 302 (honouring nonce and PKCE), a token endpoint issuing a signed ID token, and userinfo.
+ * 302 to the registered redirect_uri (exact match; honouring nonce and PKCE), a token endpoint
+ * issuing a signed ID token for single-use codes bound to their client and redirect_uri, and userinfo.
  * Fault knobs produce the ID tokens and documents an RP must refuse.
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { clientAuthOf, json, redirect, s256, startHttpDouble, type DoubleRequest, type SeenClientAuth } from './http-double.js';
+import { clientAuthOf, json, redirect, registrations, s256, startHttpDouble, type DoubleRequest, type Registrations, type SeenClientAuth } from './http-double.js';
 
 export type FakeOidcUser = { sub: string } & Record<string, unknown>;
 
@@ -39,6 +40,8 @@ export interface FakeOidcOptions {
   /** Refuse authorization requests without a PKCE S256 challenge. */
   requirePkce?: boolean;
   slowMs?: number;
+  /** Registered redirect URIs; more with `addRedirectUri`. */
+  redirectUris?: string[];
 }
 
 export interface FakeOidcRequests {
@@ -48,7 +51,7 @@ export interface FakeOidcRequests {
   userinfo: { authorization?: string; query: URLSearchParams }[];
 }
 
-export interface FakeOidcIssuer {
+export interface FakeOidcIssuer extends Pick<Registrations, 'addRedirectUri'> {
   url: string;
   issuer: string;
   clientId: string;
@@ -61,6 +64,7 @@ export interface FakeOidcIssuer {
 }
 
 interface IssuedCode {
+  clientId: string;
   redirectUri: string;
   user: FakeOidcUser;
   nonce?: string;
@@ -83,12 +87,14 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
   const requests: FakeOidcRequests = { discovery: 0, authorize: [], token: [], userinfo: [] };
   const base = options.issuerPath ?? '';
   let issuer = '';
+  const clients = registrations(clientId, options.redirectUris);
 
   const authorize = (req: DoubleRequest, res: ServerResponse) => {
     requests.authorize.push(req.query);
     const redirectUri = req.query.get('redirect_uri');
-    if (req.query.get('client_id') !== clientId || !redirectUri || req.query.get('response_type') !== 'code') {
-      return json(res, 400, { error: 'invalid_request' });
+    const refusal = clients.refusal(req.query.get('client_id'), redirectUri);
+    if (refusal || !redirectUri || req.query.get('response_type') !== 'code') {
+      return json(res, 400, { error: 'invalid_request', error_description: refusal ?? 'response_type must be code' });
     }
     const state = req.query.get('state') ?? undefined;
     const challenge = req.query.get('code_challenge') ?? undefined;
@@ -98,7 +104,7 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
       return redirect(res, redirectUri, { error: 'invalid_request', error_description: 'PKCE S256 required', state });
     }
     const code = randomBytes(16).toString('hex');
-    codes.set(code, { redirectUri, user, nonce: req.query.get('nonce') ?? undefined, challenge });
+    codes.set(code, { clientId, redirectUri, user, nonce: req.query.get('nonce') ?? undefined, challenge });
     return redirect(res, redirectUri, { code, state });
   };
 
@@ -112,7 +118,8 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
     if (!authOk) return json(res, 401, { error: 'invalid_client' });
     const issued = codes.get(req.form.get('code') ?? '');
     codes.delete(req.form.get('code') ?? '');
-    if (!issued || issued.redirectUri !== req.form.get('redirect_uri') || req.form.get('grant_type') !== 'authorization_code') {
+    if (!issued || issued.clientId !== auth.clientId || issued.redirectUri !== req.form.get('redirect_uri')
+      || req.form.get('grant_type') !== 'authorization_code') {
       return json(res, 400, { error: 'invalid_grant' });
     }
     if (issued.challenge && s256(req.form.get('code_verifier') ?? '') !== issued.challenge) return json(res, 400, { error: 'invalid_grant' });
@@ -174,6 +181,7 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
       jwks: `${issuer}/jwks`,
     },
     requests,
+    addRedirectUri: clients.addRedirectUri,
     setUser(next) { user = next; },
     setFault(next) { fault = next; },
     close: () => double.close(),

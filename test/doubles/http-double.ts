@@ -113,3 +113,33 @@ export function clientAuthOf(req: DoubleRequest): SeenClientAuth {
 export function s256(verifier: string): string {
   return createHash('sha256').update(verifier).digest('base64url');
 }
+
+/**
+ * The client registrations of a fake authorization server, as strict as the DingTalk sandbox
+ * (src/sandbox/login-routes.ts): redirect_uri compared exactly with a registered one, never a
+ * prefix or an origin. RFC 6749 §4.1.2.1: an unregistered redirect_uri gets an error page, never a
+ * redirect.
+ */
+export interface Registrations {
+  /** Registers another exact redirect_uri (e.g. a bridge that only knows its port after listening). */
+  addRedirectUri(redirectUri: string): void;
+  /** Why this authorization request is refused, or undefined when its client and redirect_uri are registered. */
+  refusal(clientId: string | null, redirectUri: string | null): string | undefined;
+}
+
+export function registrations(clientId: string, redirectUris: readonly string[] = []): Registrations {
+  const registered = new Set<string>();
+  const self: Registrations = {
+    addRedirectUri(redirectUri) {
+      if (!URL.canParse(redirectUri)) throw new TypeError(`not a URL: ${redirectUri}`);
+      registered.add(redirectUri);
+    },
+    refusal(client, redirectUri) {
+      if (client !== clientId) return 'unknown client_id';
+      if (redirectUri === null || !registered.has(redirectUri)) return 'redirect_uri is not registered for this client';
+      return undefined;
+    },
+  };
+  redirectUris.forEach(self.addRedirectUri);
+  return self;
+}

@@ -40,7 +40,7 @@ import { DINGTALK_SECRETS, dingtalkDriver, dingtalkUpstream, kubectlClient, kube
 import { sharedKeysDir } from './keys.js';
 import { captureLogs, type LogLine } from './logs.js';
 import { cleanupPrefix, LOCAL_REDIS_URL, testPrefix } from './redis.js';
-import { standardClients, startDoubles, upstreamConfigs, type Doubles, type DoublesOptions, type UpstreamId } from './upstream-login.js';
+import { registerCallbacks, standardClients, startDoubles, upstreamConfigs, type Doubles, type DoublesOptions, type UpstreamId } from './upstream-login.js';
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ClientInput = ConfigInput['clients'][number];
@@ -282,6 +282,7 @@ async function baseOf(options: BridgeOptions, issuer: string, listening: Listeni
       cleanups.push(() => doubles.close());
       extras.doubles = doubles;
       upstreams = upstreamConfigs(doubles, options.upstreamConfig);
+      registerCallbacks(upstreams, issuer);
       clients ??= standardClients();
       break;
     }
@@ -293,10 +294,13 @@ async function baseOf(options: BridgeOptions, issuer: string, listening: Listeni
         id, type: 'oidc', displayName: { 'zh-CN': `企业账号 ${id}`, en: `Corporate ${id}` },
         issuer: upstream.issuer, clientId: upstream.clientId, clientSecret: upstream.clientSecret, linkDomain: 'conformance',
       }));
+      // The double accepts only registered redirect URIs, as real upstreams do.
+      for (const id of ['corp', 'backup']) upstream.addRedirectUri(`${issuer}/upstream/${id}/callback`);
       break;
     }
     case 'configured':
       upstreams = options.upstreams;
+      registerCallbacks(upstreams, issuer);
       break;
   }
   const config = configSchema.parse({

@@ -75,9 +75,12 @@ export const DISPLAY_NAMES = {
 export type UpstreamId = keyof typeof DISPLAY_NAMES;
 export const UPSTREAM_IDS: readonly UpstreamId[] = ['idaas', 'oidc', 'eiam'];
 
+/** The double each config of `upstreamConfigs` points at (see registerCallbacks). */
+const doubleOf = new WeakMap<object, FakeIdaas | FakeOidcIssuer>();
+
 /** The three upstreams as an operator configures them. `extra` is merged into each (e.g. timeoutMs). */
 export function upstreamConfigs(d: Doubles, extra: Partial<Record<UpstreamId, Record<string, unknown>>> = {}): unknown[] {
-  return [
+  const configs = [
     {
       id: 'idaas', type: 'oauth2', preset: 'aliyun-idaas', displayName: DISPLAY_NAMES.idaas,
       baseURL: d.idaas.url, clientId: d.idaas.clientId, clientSecret: d.idaas.clientSecret, ...extra.idaas,
@@ -91,6 +94,13 @@ export function upstreamConfigs(d: Doubles, extra: Partial<Record<UpstreamId, Re
       issuer: d.eiam.issuer, clientId: d.eiam.clientId, clientSecret: d.eiam.clientSecret, clientAuth: 'client_secret_post', ...extra.eiam,
     },
   ];
+  configs.forEach((config) => doubleOf.set(config, d[config.id as UpstreamId]));
+  return configs;
+}
+
+/** The doubles accept only registered redirect URIs, as real upstreams do: register the bridge's callback of each upstream config made by upstreamConfigs. */
+export function registerCallbacks(upstreams: unknown[], issuer: string): void {
+  for (const upstream of upstreams as { id: string }[]) doubleOf.get(upstream)?.addRedirectUri(`${issuer}/upstream/${upstream.id}/callback`);
 }
 
 /** The authorize requests a double received (to tell whether a login went upstream again). */

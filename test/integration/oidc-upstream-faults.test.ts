@@ -1,4 +1,4 @@
-// Issue 3: upstream faults through the whole bridge. A token response without access_token, an
+// Upstream faults through the whole bridge. A token response without access_token, an
 // IDaaS userinfo with `success: false`, an OIDC ID token with the wrong nonce or a bad signature,
 // and a slow upstream (timeoutMs 300) each end on the upstream-failed page (502) naming the upstream,
 // with a retry link that works once the upstream is healthy again; nothing hangs.

@@ -16,6 +16,7 @@ import {
 import { openMemoryStore } from '../../src/store/memory.js';
 import type { Store } from '../../src/store/types.js';
 import { openDingTalk, type DingTalkDeps } from '../../src/upstreams/dingtalk/index.js';
+import { upstreamOf } from '../../src/upstreams/registry.js';
 import { LegStateError, type LegStore, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
 
 /** Extra sandbox apps, each in the sandbox organisation, for the permission cases. */
@@ -147,7 +148,7 @@ export async function startBench(): Promise<Bench> {
       const cfg = config(overrides);
       const store = deps.store ?? openMemoryStore();
       if (!deps.store) ownStores.push(store);
-      const upstream = openDingTalk(cfg, { log, ...deps, store });
+      const upstream = upstreamOf(openDingTalk(cfg, { log, ...deps, store }), log);
       const callbackUrl = `${bridge.url}/callback/${key}`;
       sandbox.addRedirectUri(cfg.clientId, callbackUrl);
       strategies.set(key, upstream.createStrategy(callbackUrl, mapLegStore()));

@@ -233,13 +233,6 @@ describe('dingtalk upstream: configuration variants', () => {
     assert.equal(identity.subject, person(sampleUserids.manager).unionId);
   });
 
-  it('the legacy gettoken endpoint issues the app token too', async () => {
-    const dt = bench.add({}, { appTokenEndpoint: 'gettoken' });
-    const before = bench.sandbox.stats.calls['/gettoken'] ?? 0;
-    identityOf(await dt.signIn(sampleUserids.manager));
-    assert.equal(bench.sandbox.stats.calls['/gettoken'], before + 1);
-  });
-
   it('allowAnyDingTalkUser without corpId: no corpId at DingTalk, anyone signs in, nothing to recheck', async () => {
     const dt = bench.add({ corpId: undefined, allowAnyDingTalkUser: true });
     const authorize = await dt.start();

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import express, { type Request } from 'express';
 import assert from 'node:assert/strict';
 import passport from 'passport';
-import { LegStateError, type LegSecrets, type LegStore, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
+import { upstreamOf } from '../../src/upstreams/registry.js';
+import { LegStateError, type Connector, type LegSecrets, type LegStore, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
 import type { UpstreamLogger } from '../../src/upstreams/upstream-deps.js';
 
 export interface RecordingLegStore extends LegStore {
@@ -64,7 +65,13 @@ export interface FlowResult {
 /** Options for the start route's `passport.authenticate` call (besides `session: false`). */
 export type StartOptions = Record<string, unknown>;
 
-export async function startHarness(upstream: Upstream, startOptions: StartOptions = {}): Promise<Harness> {
+/** Where the harness registers its callback URL, as an operator registers the bridge's at the upstream. */
+export interface RedirectRegistry {
+  addRedirectUri(redirectUri: string): void;
+}
+
+/** Mounts an upstream, or a bare connector as the registry would (upstreamOf), and registers its callback at `at`. */
+export async function startHarness(upstream: Upstream | Connector, at: RedirectRegistry, startOptions: StartOptions = {}): Promise<Harness> {
   const app = express();
   const outcomes: Outcome[] = [];
   const legs = mapLegStore();
@@ -88,7 +95,8 @@ export async function startHarness(upstream: Upstream, startOptions: StartOption
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const callbackUrl = `${url}/callback`;
-  strategy = upstream.createStrategy(callbackUrl, legs);
+  at.addRedirectUri(callbackUrl);
+  strategy = ('createStrategy' in upstream ? upstream : upstreamOf(upstream, recordingLogger())).createStrategy(callbackUrl, legs);
   return {
     url, callbackUrl, legs, outcomes,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { oauth2UpstreamSchema, type OAuth2UpstreamConfig } from '../../src/config/schema.js';
 import { openOAuth2 } from '../../src/upstreams/oauth2/index.js';
-import { UpstreamError, type Upstream, type UpstreamErrorReason } from '../../src/upstreams/types.js';
+import { UpstreamError, type Connector, type UpstreamErrorReason } from '../../src/upstreams/types.js';
 import { s256 } from '../doubles/http-double.js';
 import { DEFAULT_IDAAS_USER, startFakeIdaas, type FakeIdaas, type FakeIdaasFault } from '../doubles/fake-idaas.js';
-import { assertLegStateError, callback, recordingLogger, runFlow, runUntilCallback, startHarness, type Harness, type Outcome, type StartOptions } from './harness.js';
+import { assertLegStateError, callback, recordingLogger, runFlow, runUntilCallback, startHarness, type Harness, type Outcome, type RedirectRegistry, type StartOptions } from './harness.js';
 
 function idaasConfig(idaas: FakeIdaas, overrides: Record<string, unknown> = {}): OAuth2UpstreamConfig {
   return oauth2UpstreamSchema.parse({
@@ -22,8 +22,8 @@ function upstreamError(outcome: Outcome, reason: UpstreamErrorReason): UpstreamE
   return outcome.err;
 }
 
-async function withHarness<T>(upstream: Upstream, run: (h: Harness) => Promise<T>, startOptions?: StartOptions): Promise<T> {
-  const harness = await startHarness(upstream, startOptions);
+async function withHarness<T>(at: RedirectRegistry, upstream: Connector, run: (h: Harness) => Promise<T>, startOptions?: StartOptions): Promise<T> {
+  const harness = await startHarness(upstream, at, startOptions);
   try {
     return await run(harness);
   } finally {
@@ -36,7 +36,7 @@ describe('oauth2 upstream, aliyun-idaas preset (EIAM 1.0)', () => {
   let harness: Harness;
   before(async () => {
     idaas = await startFakeIdaas({ clientAuth: 'client_secret_basic' });
-    harness = await startHarness(openOAuth2(idaasConfig(idaas), { log: recordingLogger() }));
+    harness = await startHarness(openOAuth2(idaasConfig(idaas), { log: recordingLogger() }), idaas);
   });
   after(async () => {
     await harness.close();
@@ -173,7 +173,7 @@ describe('oauth2 upstream, client authentication and options', () => {
 
   it('sends client_secret_post credentials in the body without an Authorization header', async () => {
     const upstream = openOAuth2(idaasConfig(idaas, { clientAuth: 'client_secret_post' }), { log: recordingLogger() });
-    await withHarness(upstream, async (h) => {
+    await withHarness(idaas, upstream, async (h) => {
       const { outcome } = await runFlow(h);
       assert.ok(outcome.identity, String(outcome.err));
       const seen = idaas.requests.token.at(-1)!;
@@ -186,7 +186,7 @@ describe('oauth2 upstream, client authentication and options', () => {
   it('reports refused client credentials as misconfigured', async () => {
     for (const overrides of [{ clientAuth: 'client_secret_basic' }, { clientAuth: 'client_secret_post', clientSecret: 'wrong' }]) {
       const upstream = openOAuth2(idaasConfig(idaas, overrides), { log: recordingLogger() });
-      await withHarness(upstream, async (h) => {
+      await withHarness(idaas, upstream, async (h) => {
         const err = upstreamError((await runFlow(h)).outcome, 'misconfigured');
         assert.equal(err.detail.code, 'invalid_client');
         assert.doesNotMatch(err.message, new RegExp(idaas.clientSecret));
@@ -196,7 +196,7 @@ describe('oauth2 upstream, client authentication and options', () => {
 
   it('sends PKCE S256 when configured and keeps the verifier in the leg', async () => {
     const upstream = openOAuth2(idaasConfig(idaas, { clientAuth: 'client_secret_post', pkce: true }), { log: recordingLogger() });
-    await withHarness(upstream, async (h) => {
+    await withHarness(idaas, upstream, async (h) => {
       const { outcome, authorizeUrl } = await runFlow(h);
       assert.ok(outcome.identity, String(outcome.err));
       assert.equal(authorizeUrl.searchParams.get('code_challenge_method'), 'S256');
@@ -214,7 +214,7 @@ describe('oauth2 upstream, client authentication and options', () => {
         id: 'idaas', type: 'oauth2', clientId: idaas.clientId, clientSecret: idaas.clientSecret,
         ...idaas.endpoints, linkDomain: 'corp', claims: { subject: 'data.sub', linkKey: 'data.ou_id', username: 'data.username', groups: 'data.ou_name' },
       });
-      await withHarness(openOAuth2(config, { log: recordingLogger() }), async (h) => {
+      await withHarness(idaas, openOAuth2(config, { log: recordingLogger() }), async (h) => {
         const { outcome, authorizeUrl } = await runFlow(h);
         assert.equal(authorizeUrl.searchParams.get('scope'), null, 'no scope configured, none sent');
         assert.equal(outcome.identity?.subject, '7');
@@ -232,7 +232,7 @@ describe('oauth2 upstream, client authentication and options', () => {
   it('adds extra authorization parameters from the start route but never overrides protocol ones', async () => {
     const upstream = openOAuth2(idaasConfig(idaas, { clientAuth: 'client_secret_post' }), { log: recordingLogger() });
     const startOptions = { authorizationParams: { prompt: 'login', state: 'mine', redirect_uri: 'https://evil.test/' } };
-    await withHarness(upstream, async (h) => {
+    await withHarness(idaas, upstream, async (h) => {
       const { outcome, authorizeUrl } = await runFlow(h);
       assert.ok(outcome.identity, String(outcome.err));
       assert.equal(authorizeUrl.searchParams.get('prompt'), 'login');
@@ -252,7 +252,7 @@ describe('oauth2 upstream, timeouts', () => {
       idaas.setFault(fault);
       const upstream = openOAuth2(idaasConfig(idaas, { timeoutMs: 300 }), { log: recordingLogger() });
       const started = Date.now();
-      await withHarness(upstream, async (h) => {
+      await withHarness(idaas, upstream, async (h) => {
         const err = upstreamError((await runFlow(h)).outcome, 'unavailable');
         assert.equal(err.detail.code, 'timeout');
       });
@@ -263,7 +263,7 @@ describe('oauth2 upstream, timeouts', () => {
   it('reports an unreachable upstream as unavailable', async () => {
     const upstream = openOAuth2(idaasConfig(idaas, { tokenURL: 'http://127.0.0.1:1/oauth/token' }), { log: recordingLogger() });
     idaas.setFault(undefined);
-    await withHarness(upstream, async (h) => {
+    await withHarness(idaas, upstream, async (h) => {
       assert.equal(upstreamError((await runFlow(h)).outcome, 'unavailable').detail.code, 'unreachable');
     });
   });

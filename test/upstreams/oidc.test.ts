@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { oidcUpstreamSchema, type OidcUpstreamConfig } from '../../src/config/schema.js';
 import { openOidc } from '../../src/upstreams/oidc/index.js';
-import { UpstreamError, type Upstream, type UpstreamErrorReason } from '../../src/upstreams/types.js';
+import { UpstreamError, type Connector, type UpstreamErrorReason } from '../../src/upstreams/types.js';
 import { s256 } from '../doubles/http-double.js';
 import { DEFAULT_OIDC_USER, startFakeOidcIssuer, type FakeOidcFault, type FakeOidcIssuer } from '../doubles/fake-oidc-issuer.js';
-import { assertLegStateError, callback, recordingLogger, runFlow, runUntilCallback, startHarness, type Harness, type Outcome } from './harness.js';
+import { assertLegStateError, callback, recordingLogger, runFlow, runUntilCallback, startHarness, type Harness, type Outcome, type RedirectRegistry } from './harness.js';
 
 function oidcConfig(issuer: FakeOidcIssuer, overrides: Record<string, unknown> = {}): OidcUpstreamConfig {
   return oidcUpstreamSchema.parse({
@@ -20,8 +20,8 @@ function upstreamError(outcome: Outcome, reason: UpstreamErrorReason): UpstreamE
   return outcome.err;
 }
 
-async function withHarness<T>(upstream: Upstream, run: (h: Harness) => Promise<T>): Promise<T> {
-  const harness = await startHarness(upstream);
+async function withHarness<T>(at: RedirectRegistry, upstream: Connector, run: (h: Harness) => Promise<T>): Promise<T> {
+  const harness = await startHarness(upstream, at);
   try {
     return await run(harness);
   } finally {
@@ -42,12 +42,12 @@ async function rejection(promise: Promise<unknown>): Promise<UpstreamError> {
 describe('oidc upstream (EIAM 2.0 style issuer with a path)', () => {
   let issuer: FakeOidcIssuer;
   let harness: Harness;
-  let upstream: Upstream;
+  let upstream: Connector;
   before(async () => {
     issuer = await startFakeOidcIssuer({ issuerPath: '/v2/idaas_x/app_y/oidc', requirePkce: true, clientAuth: 'client_secret_basic' });
     upstream = openOidc(oidcConfig(issuer), { log: recordingLogger() });
     await upstream.init!();
-    harness = await startHarness(upstream);
+    harness = await startHarness(upstream, issuer);
   });
   after(async () => {
     await harness.close();
@@ -142,7 +142,7 @@ describe('oidc upstream, userinfo, public clients and failures', () => {
   it('merges userinfo (fetched with Bearer) over a thin ID token', async () => {
     issuer.setFault('thin_id_token');
     try {
-      await withHarness(openOidc(oidcConfig(issuer, { userInfo: true }), { log: recordingLogger() }), async (h) => {
+      await withHarness(issuer, openOidc(oidcConfig(issuer, { userInfo: true }), { log: recordingLogger() }), async (h) => {
         const { outcome } = await runFlow(h);
         assert.equal(outcome.identity?.subject, 'user-1');
         assert.equal(outcome.identity?.name, 'Li Na', 'name only exists at userinfo');
@@ -159,7 +159,7 @@ describe('oidc upstream, userinfo, public clients and failures', () => {
   it('refuses userinfo about another subject', async () => {
     issuer.setFault('userinfo_other_sub');
     try {
-      await withHarness(openOidc(oidcConfig(issuer, { userInfo: true }), { log: recordingLogger() }), async (h) => {
+      await withHarness(issuer, openOidc(oidcConfig(issuer, { userInfo: true }), { log: recordingLogger() }), async (h) => {
         assert.equal(upstreamError((await runFlow(h)).outcome, 'failed').detail.code, 'userinfo_sub_mismatch');
       });
     } finally {
@@ -171,7 +171,7 @@ describe('oidc upstream, userinfo, public clients and failures', () => {
     issuer.setUser({ sub: 'u-2', employee: { id: 9001, mail: 'x@example.test' }, roles: 'admins' });
     try {
       const config = oidcConfig(issuer, { linkDomain: 'corp', claims: { linkKey: 'employee.id', email: 'employee.mail', groups: 'roles' } });
-      await withHarness(openOidc(config, { log: recordingLogger() }), async (h) => {
+      await withHarness(issuer, openOidc(config, { log: recordingLogger() }), async (h) => {
         const identity = (await runFlow(h)).outcome.identity;
         assert.equal(identity?.subject, 'u-2');
         assert.equal(identity?.linkDomain, 'corp');
@@ -187,7 +187,7 @@ describe('oidc upstream, userinfo, public clients and failures', () => {
 
   it('signs in as a public client (no secret, PKCE only)', async () => {
     const config = oidcConfig(issuer, { clientSecret: undefined });
-    await withHarness(openOidc(config, { log: recordingLogger() }), async (h) => {
+    await withHarness(issuer, openOidc(config, { log: recordingLogger() }), async (h) => {
       const { outcome } = await runFlow(h);
       assert.ok(outcome.identity, String(outcome.err));
       const seen = issuer.requests.token.at(-1)!;
@@ -197,7 +197,7 @@ describe('oidc upstream, userinfo, public clients and failures', () => {
   });
 
   it('uses client_secret_post when configured', async () => {
-    await withHarness(openOidc(oidcConfig(issuer, { clientAuth: 'client_secret_post' }), { log: recordingLogger() }), async (h) => {
+    await withHarness(issuer, openOidc(oidcConfig(issuer, { clientAuth: 'client_secret_post' }), { log: recordingLogger() }), async (h) => {
       assert.ok((await runFlow(h)).outcome.identity, 'signed in');
       assert.equal(issuer.requests.token.at(-1)!.auth.method, 'client_secret_post');
     });
@@ -206,7 +206,7 @@ describe('oidc upstream, userinfo, public clients and failures', () => {
   it('reports a JWKS the issuer cannot serve as unavailable', async () => {
     issuer.setFault('jwks_500');
     try {
-      await withHarness(openOidc(oidcConfig(issuer), { log: recordingLogger() }), async (h) => {
+      await withHarness(issuer, openOidc(oidcConfig(issuer), { log: recordingLogger() }), async (h) => {
         assert.equal(upstreamError((await runFlow(h)).outcome, 'unavailable').detail.code, 'jwks_unavailable');
       });
     } finally {
@@ -217,7 +217,7 @@ describe('oidc upstream, userinfo, public clients and failures', () => {
   it('times out a slow token endpoint with UpstreamError(unavailable)', async () => {
     issuer.setFault('token_slow');
     try {
-      await withHarness(openOidc(oidcConfig(issuer, { timeoutMs: 300 }), { log: recordingLogger() }), async (h) => {
+      await withHarness(issuer, openOidc(oidcConfig(issuer, { timeoutMs: 300 }), { log: recordingLogger() }), async (h) => {
         assert.equal(upstreamError((await runFlow(h)).outcome, 'unavailable').detail.code, 'timeout');
       });
     } finally {
@@ -238,7 +238,7 @@ describe('oidc upstream discovery', () => {
       const err = await rejection(upstream.init!());
       assert.equal(err.reason, 'misconfigured');
       assert.equal(err.detail.code, 'issuer_mismatch');
-      await withHarness(upstream, async (h) => {
+      await withHarness(issuer, upstream, async (h) => {
         assert.equal(upstreamError((await runFlow(h)).outcome, 'misconfigured').detail.code, 'issuer_mismatch');
       });
     } finally {
@@ -256,7 +256,7 @@ describe('oidc upstream discovery', () => {
     const upstream = openOidc(oidcConfig(issuer), { log: recordingLogger() });
     assert.equal((await rejection(upstream.init!())).reason, 'unavailable');
     issuer.setFault(undefined);
-    await withHarness(upstream, async (h) => {
+    await withHarness(issuer, upstream, async (h) => {
       assert.equal((await runFlow(h)).outcome.identity?.subject, 'user-1');
     });
   });

@@ -1,6 +1,6 @@
 /**
  * The app (organisation) token that every org lookup presents. DingTalk throttles frequent token
- * fetches and hands out the same token while it is valid (§1.6, §3.1, §3.6), so it is fetched
+ * fetches and hands out the same token while it is valid (docs/reference/dingtalk.md), so it is fetched
  * once and kept in the SHARED store for every replica, a little shorter than DingTalk keeps it.
  * A miss is filled by one caller across all replicas: the store lock picks the fetcher, the others
  * wait for its token (bounded; a fetcher that died is replaced). A token DingTalk rejects (40014)
@@ -11,11 +11,8 @@ import type { Store } from '../../store/types.js';
 import type { UpstreamError } from '../types.js';
 import { upstreamErrorFor } from './classify.js';
 import { DingTalkCallError, isRetryable, isThrottled, type DingTalkClient } from './client.js';
-import { API, APP_TOKEN_EARLY_RENEW_SECONDS, APP_TOKEN_POLL_MS, appTokenKey, appTokenLockName, ERRCODE, OAPI } from './constants.js';
+import { API, APP_TOKEN_EARLY_RENEW_SECONDS, APP_TOKEN_POLL_MS, appTokenKey, appTokenLockName, ERRCODE } from './constants.js';
 import { dingtalkError } from './messages.js';
-
-/** `oauth2`: POST api/v1.0/oauth2/accessToken (current); `gettoken`: the legacy oapi GET. Same token either way. */
-export type AppTokenEndpoint = 'oauth2' | 'gettoken';
 
 export interface AppTokenOptions {
   upstream: string;
@@ -24,7 +21,6 @@ export interface AppTokenOptions {
   client: DingTalkClient;
   store: Store;
   timeoutMs: number;
-  endpoint: AppTokenEndpoint;
   now: () => number;
 }
 
@@ -97,10 +93,6 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
 async function fetchAppToken(options: AppTokenOptions): Promise<Fetched> {
   const { client, appKey, appSecret } = options;
   try {
-    if (options.endpoint === 'gettoken') {
-      const body = await client.oapi({ method: 'GET', path: OAPI.gettoken, query: { appkey: appKey, appsecret: appSecret } }, { retry: true });
-      return readToken(options, body.access_token, body.expires_in);
-    }
     const body = await client.api({ method: 'POST', path: API.appAccessToken, json: { appKey, appSecret } }, { retry: true });
     return readToken(options, body.accessToken, body.expireIn);
   } catch (err) {

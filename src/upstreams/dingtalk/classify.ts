@@ -9,7 +9,7 @@ import { DingTalkCallError, isThrottled } from './client.js';
 import { ERRCODE } from './constants.js';
 import { dingtalkError } from './messages.js';
 
-/** `…request ip=120.230.136.230 appKey(…)` in 60020 messages (§3.7). */
+/** `…request ip=120.230.136.230 appKey(…)` in 60020 messages (docs/reference/dingtalk.md). */
 export function requestIpOf(message: string): string | undefined {
   return /request ip=\s*([0-9A-Fa-f.:]+)/.exec(message)?.[1];
 }

@@ -2,10 +2,10 @@
  * HTTP to DingTalk's two API families, each call bounded by `timeoutMs` (AbortSignal.timeout on
  * every fetch, covering the body too), each failure logged once with DingTalk's code, message and
  * request id, and raised as a DingTalkCallError for the caller to interpret.
- * - api.dingtalk.com (v1.0): JSON bodies; errors are non-2xx `{code, requestid, message}` (§1.5).
- * - oapi.dingtalk.com: HTTP 200 with `errcode` (0 = ok) and `request_id` (§3).
+ * - api.dingtalk.com (v1.0): JSON bodies; errors are non-2xx `{code, requestid, message}`.
+ * - oapi.dingtalk.com: HTTP 200 with `errcode` (0 = ok) and `request_id`.
  * Under per-IP throttling DingTalk answers neither shape but an anti-crawl body such as
- * `{"status":1111,"wait":5,"punish":"deny"}` or an HTML page (§3.6).
+ * `{"status":1111,"wait":5,"punish":"deny"}` or an HTML page (docs/reference/dingtalk.md).
  */
 import { isObject } from '../fetch-json.js';
 import { ERRCODE, TOKEN_HEADER } from './constants.js';
@@ -138,7 +138,7 @@ function parse(text: string): unknown {
   }
 }
 
-/** The per-IP block: neither DingTalk envelope, just `{status:1111, wait, punish}` (§3.6). */
+/** The per-IP block: neither DingTalk envelope, just `{status:1111, wait, punish}`. */
 function isAntiCrawl(body: unknown): boolean {
   return isObject(body) && body.errcode === undefined && body.code === undefined
     && (body.punish !== undefined || body.status === 1111);

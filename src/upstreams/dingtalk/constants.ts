@@ -1,6 +1,6 @@
 /**
- * DingTalk endpoints, codes and cache settings. Facts: /work/shared/reference/upstream-apis.md
- * §1 (login), §3 (organisation lookups), §3.6 (rate limits and token caching).
+ * DingTalk endpoints, codes and cache settings. Facts: docs/reference/dingtalk.md (login, organisation lookups,
+ * rate limits and token caching), each with DingTalk's own page.
  */
 
 /** Paths below `endpoints.api` (api.dingtalk.com, v1.0: JSON bodies, camelCase, non-2xx errors). */
@@ -15,8 +15,6 @@ export const API = {
 
 /** Paths below `endpoints.oapi` (oapi.dingtalk.com: HTTP 200 with `errcode`, `?access_token=` in the query). */
 export const OAPI = {
-  // Legacy app token: GET ?appkey&appsecret.
-  gettoken: '/gettoken',
   // https://open.dingtalk.com/document/orgapp/query-a-user-by-the-union-id
   getByUnionId: '/topapi/user/getbyunionid',
   // https://open.dingtalk.com/document/orgapp/query-user-details
@@ -33,7 +31,7 @@ export const TOKEN_HEADER = 'x-acs-dingtalk-access-token';
 /** `openid` yields the unionId; `corpid` makes the token answer carry the organisation the person chose. */
 export const LOGIN_SCOPE = 'openid corpid';
 
-/** oapi `errcode`s the bridge branches on (§3, global codes; §3.6; §3.7). */
+/** oapi `errcode`s the bridge branches on (docs/reference/dingtalk.md). */
 export const ERRCODE = {
   busy: -1,
   authFailed: 88,
@@ -51,14 +49,14 @@ export const ERRCODE = {
 /** The root department (the organisation itself): never a group of its own. */
 export const ROOT_DEPT_ID = 1;
 
-/** DingTalk's `contact_type` for an internal employee; 1 is an external contact (§3.7). */
+/** DingTalk's `contact_type` for an internal employee; 1 is an external contact (docs/reference/dingtalk.md). */
 export const INTERNAL_EMPLOYEE = 0;
 
 /** Department names and parents change rarely; 10 minutes bounds how long a rename takes to show. */
 export const DEPT_CACHE_TTL_SECONDS = 600;
 
 /**
- * The app token lives 7200 s and repeated fetches inside that window return the same token (§3.1);
+ * The app token lives 7200 s and repeated fetches inside that window return the same token (docs/reference/dingtalk.md);
  * DingTalk throttles frequent fetches. It is dropped from the cache this long before it expires,
  * so a lookup never presents a token that is about to die.
  */

@@ -1,5 +1,5 @@
 /**
- * Departments as groups (DESIGN "Decisions": groups). `format: path` gives each department's path
+ * Departments as groups (docs/architecture.md, "Decisions"). `format: path` gives each department's path
  * below the organisation root joined by `/` (`研发中心/平台组`) and, with `ancestors`, every ancestor
  * path (`研发中心`); `format: id` gives `dept:<id>` values that survive renames. The root department
  * (the organisation itself) is no group. Chains come from listparentbyuser (one call, not limited by

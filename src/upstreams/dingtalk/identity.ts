@@ -1,7 +1,7 @@
 /**
- * What DingTalk said about a person → UpstreamIdentity (DESIGN "Accounts and claims").
+ * What DingTalk said about a person → UpstreamIdentity (docs/architecture.md, "Accounts and claims").
  * - subject: the unionId. openId is per app; unionId is stable across one developer account's
- *   apps, so accounts survive replacing the app (§1.4, §3.2).
+ *   apps, so accounts survive replacing the app (docs/reference/dingtalk.md).
  * - email: the organisation mailbox (`org_email`, verified) or else the admin-entered `email`
  *   (unverified). The personal email of users/me is never used: anyone can type any address there.
  * - phone: E.164 from state_code + mobile; DingTalk verified the number at sign-up.

@@ -1,13 +1,14 @@
 /**
- * The DingTalk upstream: one internal app of one organisation (DESIGN "Decisions"). Sign-in is
+ * The DingTalk upstream: one internal app of one organisation (docs/architecture.md, "Decisions"). Sign-in is
  * DingTalk's OAuth2 v1.0 (统一登录); membership, profile and departments come from the
  * organisation's contacts with the app token; `recheck` asks the contacts again on refresh and
- * when a browser session is reused. References: /work/shared/reference/upstream-apis.md §1, §3.
+ * when a browser session is reused. Vendor facts: docs/reference/dingtalk.md.
  */
 import type { DingTalkUpstreamConfig } from '../../config/schema.js';
 import type { Store } from '../../store/types.js';
-import type { LegStore, Upstream, UpstreamIdentity } from '../types.js';
-import { createAppTokens, type AppTokenEndpoint } from './app-token.js';
+import { safeCode } from '../fetch-json.js';
+import type { Connector, UpstreamError, UpstreamIdentity } from '../types.js';
+import { createAppTokens } from './app-token.js';
 import { upstreamErrorFor } from './classify.js';
 import { createClient, DingTalkCallError, type DingTalkLog } from './client.js';
 import { LOGIN_SCOPE } from './constants.js';
@@ -17,7 +18,6 @@ import { exchangeCode, fetchProfile, type LoginContext } from './login.js';
 import { lookupMember, type MemberAnswer, type MemberDeps } from './member.js';
 import { dingtalkError } from './messages.js';
 import { createOrgApi } from './org-api.js';
-import { DingTalkStrategy } from './strategy.js';
 
 export interface DingTalkDeps {
   /** The shared store (required; optional only to fit UpstreamDeps): the app token and department names are cached there for every replica. */
@@ -26,18 +26,14 @@ export interface DingTalkDeps {
   fetch?: typeof fetch;
   /** Epoch milliseconds. */
   now?: () => number;
-  /** Which endpoint issues the app token; default the current `oauth2` one. */
-  appTokenEndpoint?: AppTokenEndpoint;
 }
 
-export { DingTalkStrategy } from './strategy.js';
 export { dingtalkError, causeOf, type Cause } from './messages.js';
 export type { DingTalkLog } from './client.js';
-export type { AppTokenEndpoint } from './app-token.js';
 
 const DEFAULT_DISPLAY_NAME = { 'zh-CN': '钉钉', en: 'DingTalk' };
 
-/** Default link domain: the organisation (DESIGN: `dingtalk:<corpId>`); never the config id. */
+/** Default link domain: the organisation (`dingtalk:<corpId>`); never the config id. */
 export function linkDomainOf(config: DingTalkUpstreamConfig): string {
   return config.linkDomain ?? (config.corpId ? `dingtalk:${config.corpId}` : 'dingtalk:any');
 }
@@ -59,7 +55,7 @@ export function authorizeUrl(config: DingTalkUpstreamConfig, callbackUrl: string
   return url.href;
 }
 
-export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps): Upstream {
+export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps): Connector {
   const upstream = config.id;
   const { store, log } = deps;
   if (!store) throw new TypeError(`upstream ${upstream}: a DingTalk upstream needs the shared store (app token cache)`);
@@ -67,7 +63,7 @@ export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps)
   const client = createClient({ upstream, endpoints: config.endpoints, fetch: deps.fetch ?? fetch, timeoutMs: config.timeoutMs, log });
   const tokens = createAppTokens({
     upstream, appKey: config.clientId, appSecret: config.clientSecret, client, store,
-    timeoutMs: config.timeoutMs, endpoint: deps.appTokenEndpoint ?? 'oauth2', now,
+    timeoutMs: config.timeoutMs, now,
   });
   const org = createOrgApi(client, tokens);
   const memberDeps: MemberDeps = {
@@ -121,17 +117,28 @@ export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps)
     return buildIdentity(settings, { unionId: data.unionId, corpId: config.corpId, member: answer.view, previous: identity });
   }
 
-  const dingtalk: Upstream = {
+  /** The callback carries `authCode` (v1.0 login) or `code` (older flows, some proxies), or `error`. */
+  async function handleCallback({ params }: { params: URLSearchParams }): Promise<UpstreamIdentity> {
+    const error = params.get('error');
+    if (error !== null) throw loginError(upstream, error);
+    const code = params.get('authCode') || params.get('code');
+    if (!code) throw dingtalkError(upstream, 'no_code');
+    return login(code);
+  }
+
+  return {
     id: upstream,
     type: 'dingtalk',
     displayName: config.displayName ?? DEFAULT_DISPLAY_NAME,
-    createStrategy(callbackUrl: string, legs: LegStore) {
-      return new DingTalkStrategy(upstream, {
-        upstream, legs, login, authorizeUrl: (state, extra) => authorizeUrl(config, callbackUrl, state, extra),
-      });
-    },
+    loginUrl: ({ callbackUrl, state, extra }) => authorizeUrl(config, callbackUrl, state, extra),
+    handleCallback,
+    // With allowAnyDingTalkUser there is no membership to recheck.
+    ...(enforced ? { recheck } : {}),
   };
-  // With allowAnyDingTalkUser there is no membership to recheck.
-  if (enforced) dingtalk.recheck = recheck;
-  return dingtalk;
+}
+
+function loginError(upstream: string, error: string): UpstreamError {
+  const shown = safeCode(error) ?? 'invalid';
+  const cause = /denied|cancel|reject|refuse/i.test(shown) ? 'denied' : 'login_error';
+  return dingtalkError(upstream, cause, { code: shown, params: { error: shown } });
 }

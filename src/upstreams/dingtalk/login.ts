@@ -1,5 +1,5 @@
 /**
- * The person's own leg (§1.3, §1.4): the authCode for a user token, the user token for users/me.
+ * The person's own leg (docs/reference/dingtalk.md): the authCode for a user token, the user token for users/me.
  * The user token is used for that one call and then dropped: the bridge keeps no DingTalk user
  * token anywhere (membership is checked later with the app token).
  */
@@ -46,7 +46,7 @@ export async function exchangeCode(ctx: LoginContext, code: string): Promise<Use
 
 /**
  * A 400 is about the request: the app's credentials when DingTalk names them, else the code
- * (DingTalk's exact code for a spent or expired authCode is undocumented, §1.5).
+ * (DingTalk's exact code for a spent or expired authCode is undocumented; docs/reference/dingtalk.md).
  */
 function exchangeError(ctx: LoginContext, err: DingTalkCallError): UpstreamError {
   if (err.status !== 400 || isRetryable(err) || isThrottled(err)) return upstreamErrorFor(ctx.upstream, err, ctx.timeoutMs);

@@ -1,7 +1,7 @@
 /**
  * Is this unionId a member of the organisation, and what does the organisation say about them?
  * Membership = getbyunionid answers a userid with contact_type 0 AND v2/user/get answers
- * (DESIGN "Decisions"). 60121 (and 33012 for the userid) means not, or no longer, a member.
+ * (docs/architecture.md, "Decisions"). 60121 (and 33012 for the userid) means not, or no longer, a member.
  * v2/user/get's `active` means "has activated DingTalk", not employment: it is not looked at.
  */
 import { DingTalkCallError } from './client.js';
@@ -33,7 +33,7 @@ export async function lookupMember(deps: MemberDeps, unionId: string): Promise<M
     if (code !== undefined) return { kind: 'gone', cause: 'not_member', code };
     throw err;
   }
-  // Refuse anything but an internal employee: external contacts (1) sit in the contacts too (§3.7).
+  // Refuse anything but an internal employee: external contacts (1) sit in the contacts too (docs/reference/dingtalk.md).
   if (found.contactType !== INTERNAL_EMPLOYEE) {
     return { kind: 'gone', cause: 'external_contact', code: `contact_type=${String(found.contactType)}` };
   }

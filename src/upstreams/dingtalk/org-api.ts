@@ -1,5 +1,5 @@
 /**
- * The organisation lookups (oapi topapi, §3.2–§3.4), each with the shared app token. All of them
+ * The organisation lookups (oapi topapi; docs/reference/dingtalk.md), each with the shared app token. All of them
  * are idempotent: sent once more after a network failure, a timeout or "system busy" (-1), and
  * once more with a freshly fetched app token when DingTalk calls the token invalid (40014).
  * Failures stay DingTalkCallErrors: what 60121 means depends on the caller.

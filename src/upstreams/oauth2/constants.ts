@@ -2,7 +2,7 @@
  * Presets for the oauth2 upstream type. `aliyun-idaas` is Alibaba Cloud IDaaS EIAM 1.0
  * (`https://<id>.login.aliyunidaas.com`), the variant KubeSphere's AliyunIDaaSProvider targets.
  * EIAM 2.0 is plain OIDC: use `type: oidc` with its issuer instead.
- * @see /work/shared/reference/upstream-apis.md §4.1 (KubeSphere aliyunidaas/idaas.go, 3P clients)
+ * @see docs/reference/idaas.md (and KubeSphere's aliyunidaas/idaas.go, docs/reference/kubernetes.md)
  */
 import type { ResolvedClaimMap } from '../claims.js';
 import { isObject } from '../fetch-json.js';

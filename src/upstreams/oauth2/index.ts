@@ -1,47 +1,51 @@
 /**
  * The `oauth2` upstream: any OAuth2 authorization server with a JSON userinfo endpoint, mapped
  * by dotted claim paths; `preset: aliyun-idaas` fills in Alibaba Cloud IDaaS EIAM 1.0.
+ * Not passport-oauth2: its token call (node-oauth) has no timeout, no client_secret_basic and
+ * reads a 200 carrying `{error}` as "no access token"; token-exchange.ts does the call instead.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import type { OAuth2UpstreamConfig } from '../../config/schema.js';
+import { codeOf, extraParams } from '../authorization-code.js';
 import { mapIdentity } from '../claims.js';
-import { ScopedStrategy } from '../scoped-strategy.js';
-import { UpstreamError, type LegStore, type Upstream } from '../types.js';
+import { exchangeCode, type TokenEndpoint } from '../token-exchange.js';
+import type { Connector } from '../types.js';
 import type { UpstreamDeps } from '../upstream-deps.js';
-import { resolveOAuth2Config, type ResolvedOAuth2Config } from './config.js';
-import { UpstreamOAuth2Strategy, type CallbackResult } from './strategy.js';
+import { fetchUserInfo } from '../user-info.js';
+import { resolveOAuth2Config } from './config.js';
 
-export function openOAuth2(config: OAuth2UpstreamConfig, deps: UpstreamDeps): Upstream {
+export function openOAuth2(config: OAuth2UpstreamConfig, deps: UpstreamDeps): Connector {
   const resolved = resolveOAuth2Config(config);
-  const http = { upstream: config.id, fetch: deps.fetch ?? globalThis.fetch, timeoutMs: config.timeoutMs };
+  const upstream = config.id;
+  const http = { upstream, fetch: deps.fetch ?? globalThis.fetch, timeoutMs: config.timeoutMs };
+  const token: TokenEndpoint = { url: resolved.tokenURL, clientId: config.clientId, clientSecret: config.clientSecret, clientAuth: config.clientAuth };
   return {
-    id: config.id,
+    id: upstream,
     type: 'oauth2',
-    displayName: config.displayName ?? config.id,
-    createStrategy(callbackUrl: string, legs: LegStore) {
-      const inner = new UpstreamOAuth2Strategy({
-        upstream: config.id,
-        authorizationURL: resolved.authorizationURL,
-        token: { url: resolved.tokenURL, clientId: config.clientId, clientSecret: config.clientSecret, clientAuth: config.clientAuth },
-        userInfoURL: resolved.userInfoURL,
-        scope: resolved.scope,
-        pkce: config.pkce,
-        nonce: false,
-        callbackUrl,
-        legs,
-        http,
-      }, (result) => identityFrom(config.id, resolved, result));
-      return new ScopedStrategy(config.id, () => inner);
+    displayName: config.displayName ?? upstream,
+    // RFC 7636 §4.1: 32 random octets, base64url.
+    newLeg: () => (config.pkce ? { codeVerifier: randomBytes(32).toString('base64url') } : {}),
+    loginUrl({ callbackUrl, state, secrets, extra }) {
+      const url = new URL(resolved.authorizationURL);
+      const params: Record<string, string | undefined> = {
+        ...extraParams(extra), response_type: 'code', client_id: config.clientId, redirect_uri: callbackUrl, scope: resolved.scope, state,
+      };
+      if (secrets.codeVerifier) {
+        params.code_challenge = createHash('sha256').update(secrets.codeVerifier).digest('base64url');
+        params.code_challenge_method = 'S256';
+      }
+      for (const [key, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(key, value);
+      return url.href;
+    },
+    async handleCallback({ callbackUrl, params, secrets }) {
+      const grant: Record<string, string> = { grant_type: 'authorization_code', code: codeOf(upstream, params), redirect_uri: callbackUrl };
+      if (secrets.codeVerifier) grant.code_verifier = secrets.codeVerifier;
+      const { accessToken } = await exchangeCode(http, token, grant);
+      const profile = await fetchUserInfo(http, resolved.userInfoURL, accessToken);
+      resolved.checkUserInfo?.(upstream, profile);
+      return mapIdentity(profile, {
+        upstream, linkDomain: resolved.linkDomain, claims: resolved.claims, emailVerifiedDefault: resolved.emailVerifiedDefault,
+      });
     },
   };
-}
-
-async function identityFrom(upstream: string, resolved: ResolvedOAuth2Config, { profile }: CallbackResult) {
-  if (profile === undefined) throw new UpstreamError(upstream, 'failed', 'no userinfo', { code: 'bad_userinfo' });
-  resolved.checkUserInfo?.(upstream, profile);
-  return mapIdentity(profile, {
-    upstream,
-    linkDomain: resolved.linkDomain,
-    claims: resolved.claims,
-    emailVerifiedDefault: resolved.emailVerifiedDefault,
-  });
 }

@@ -1,0 +1,144 @@
+// What operators run is what this test runs: the Dockerfile replayed without Docker (npm ci from
+// the lockfile, build, `npm prune --omit=dev`, then only the files the final stage copies), started
+// with NODE_ENV=production on Redis. `serve` must answer /readyz and discovery, and every CLI
+// command must run on the production dependency set alone.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { cleanupPrefix, freePort, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { replayDockerfile, type ReplayedImage } from './dockerfile-replay.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('the production install (the Dockerfile, replayed)', () => {
+  const prefix = testPrefix('production');
+  let image: ReplayedImage;
+  let port: number;
+  let config: string;
+  let server: ChildProcess | undefined;
+  let serverLog = '';
+
+  const env = () => ({
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    ...image.env,
+    COOKIE_SECRET: 'p'.repeat(40),
+  });
+
+  function cli(args: string[]): Promise<Run> {
+    const [command = 'node', ...entry] = image.entrypoint;
+    const child = spawn(command === 'node' ? process.execPath : command, [...entry, ...args], {
+      cwd: image.dir, env: env(), stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  }
+
+  before(async () => {
+    image = replayDockerfile(process.cwd());
+    port = await freePort();
+    config = join(image.dir, 'config.yaml');
+    // The DingTalk endpoints point at a closed local port: nothing here may need the internet.
+    writeFileSync(config, `
+issuer: http://127.0.0.1:${port}
+listen: { host: 127.0.0.1, port: ${port} }
+store: { type: redis, url: "${LOCAL_REDIS_URL}", keyPrefix: "${prefix}" }
+keys: { dir: ./keys }
+cookieSecrets: ["\${COOKIE_SECRET}"]
+upstreams:
+  - id: dingtalk
+    type: dingtalk
+    clientId: key
+    clientSecret: secret
+    corpId: ding1
+    endpoints: { authorize: "http://127.0.0.1:9/oauth2/auth", api: "http://127.0.0.1:9", oapi: "http://127.0.0.1:9" }
+clients:
+  - { client_id: kubesphere, client_secret: shh, redirect_uris: [https://ks.example.com/oauth/redirect/dingtalk] }
+`);
+  }, { timeout: 600_000 });
+
+  after(async () => {
+    if (server && server.exitCode === null) {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+    await cleanupPrefix(prefix);
+    if (image) {
+      rmSync(image.dir, { recursive: true, force: true });
+      rmSync(image.buildDir, { recursive: true, force: true });
+    }
+  });
+
+  it('holds the build and the production dependencies only', () => {
+    assert.equal(image.env.NODE_ENV, 'production');
+    assert.ok(existsSync(join(image.dir, 'dist/main.js')), 'dist/main.js is in the image');
+    assert.ok(existsSync(join(image.dir, 'views/layout.eta')), 'the page templates are in the image');
+    assert.ok(!existsSync(join(image.dir, 'src')), 'no TypeScript source in the image');
+    for (const devOnly of ['typescript', 'playwright-core', '@types/node']) {
+      assert.ok(!existsSync(join(image.dir, 'node_modules', devOnly)), `${devOnly} is not installed`);
+    }
+  });
+
+  it('refuses to serve without keys in production, naming the command', async () => {
+    const run = await cli(['serve', '--config', config]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /oidc-bridge keys generate --config/);
+  });
+
+  it('keys generate and keys list', async () => {
+    const generated = await cli(['keys', 'generate', '--config', config]);
+    assert.equal(generated.code, 0, generated.stderr);
+    const listed = await cli(['keys', 'list', '--json', '--config', config]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const rows = JSON.parse(listed.stdout) as { alg: string }[];
+    assert.deepEqual(rows.map((r) => r.alg).sort(), ['ES256', 'RS256']);
+  });
+
+  it('check', async () => {
+    const run = await cli(['check', '--config', config]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /config\.yaml: ok/);
+  });
+
+  it('serve answers /readyz and discovery on Redis, and drains on SIGTERM', async () => {
+    const [command = 'node', ...entry] = image.entrypoint;
+    server = spawn(command === 'node' ? process.execPath : command, [...entry, 'serve', '--config', config], {
+      cwd: image.dir, env: env(), stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    server.stdout!.on('data', (c: Buffer) => { serverLog += c.toString(); });
+    server.stderr!.on('data', (c: Buffer) => { serverLog += c.toString(); });
+    // The process logs one line when it listens; wait for it (or for the process to die).
+    await new Promise<void>((resolve, reject) => {
+      const onData = () => { if (serverLog.includes('oidc-bridge listening')) resolve(); };
+      server!.stdout!.on('data', onData);
+      server!.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${serverLog}`)));
+    });
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    assert.equal(ready.status, 200);
+    const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`);
+    assert.equal(discovery.status, 200);
+    const body = await discovery.json() as { issuer: string; id_token_signing_alg_values_supported: string[] };
+    assert.equal(body.issuer, `http://127.0.0.1:${port}`);
+    assert.ok(body.id_token_signing_alg_values_supported.includes('RS256'));
+
+    server.kill('SIGTERM');
+    const [code] = await once(server, 'exit') as [number | null];
+    assert.equal(code, 0, serverLog);
+    assert.doesNotMatch(serverLog, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+  });
+
+  it('accounts list', async () => {
+    const run = await cli(['accounts', 'list', '--config', config]);
+    assert.equal(run.code, 0, run.stderr);
+  });
+});
