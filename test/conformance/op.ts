@@ -21,11 +21,17 @@ export const secretOf = (clientId: string) => `${clientId}-secret-0123456789abcd
 /** A confidential web client (client_secret_basic unless `extra` says otherwise) that offers only `corp`. */
 export function webClient(clientId: string, extra: Partial<ClientInput> = {}): ClientInput {
   return {
-    client_id: clientId, client_secret: secretOf(clientId), client_name: `Conformance ${clientId}`,
-    redirect_uris: [REDIRECT], post_logout_redirect_uris: [POST_LOGOUT, POST_LOGOUT_WITH_QUERY],
-    grant_types: ['authorization_code', 'refresh_token'], skipConsent: true, upstreams: ['corp'], emitEmail: 'any',
+    client_id: clientId,
+    client_secret: secretOf(clientId),
+    client_name: `Conformance ${clientId}`,
+    redirect_uris: [REDIRECT],
+    post_logout_redirect_uris: [POST_LOGOUT, POST_LOGOUT_WITH_QUERY],
+    grant_types: ['authorization_code', 'refresh_token'],
+    skipConsent: true,
+    upstreams: ['corp'],
+    emitEmail: 'any',
     ...extra,
-  } as ClientInput;
+  };
 }
 
 /** The bridge (`bridge`, replaced by `restart`), its upstream double, and its log lines. */
@@ -41,7 +47,9 @@ export interface OpOptions {
 
 export function startOp(options: OpOptions): Promise<Op> {
   return startBridge({
-    upstream: 'oidc-issuer', store: 'memory', clients: options.clients,
+    upstream: 'oidc-issuer',
+    store: 'memory',
+    clients: options.clients,
     ...(options.keysDir ? { keysDir: options.keysDir } : {}),
     ...(options.config ? { configPatch: options.config } : {}),
   });

@@ -36,11 +36,26 @@ import { openRedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { startFakeOidcIssuer, type FakeOidcIssuer, type FakeOidcUser } from '../doubles/fake-oidc-issuer.js';
 import { autoLoginRouter } from './auto-login.js';
-import { DINGTALK_SECRETS, dingtalkDriver, dingtalkUpstream, kubectlClient, kubesphereClient, type DingTalkDriver } from './dingtalk-login.js';
+import {
+  DINGTALK_SECRETS,
+  dingtalkDriver,
+  dingtalkUpstream,
+  kubectlClient,
+  kubesphereClient,
+  type DingTalkDriver,
+} from './dingtalk-login.js';
 import { sharedKeysDir } from './keys.js';
 import { captureLogs, type LogLine } from './logs.js';
 import { cleanupPrefix, LOCAL_REDIS_URL, testPrefix } from './redis.js';
-import { registerCallbacks, standardClients, startDoubles, upstreamConfigs, type Doubles, type DoublesOptions, type UpstreamId } from './upstream-login.js';
+import {
+  registerCallbacks,
+  standardClients,
+  startDoubles,
+  upstreamConfigs,
+  type Doubles,
+  type DoublesOptions,
+  type UpstreamId,
+} from './upstream-login.js';
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ClientInput = ConfigInput['clients'][number];
@@ -51,22 +66,36 @@ export const RP = 'https://rp.example.test';
 /** The clients of an upstream-less bridge; secrets are `<client_id>-secret`. */
 export const TEST_CLIENTS: ClientInput[] = [
   {
-    client_id: 'web', client_secret: 'web-secret', client_name: 'Web App',
-    redirect_uris: [`${RP}/cb`], post_logout_redirect_uris: [`${RP}/bye`],
-    grant_types: ['authorization_code', 'refresh_token'], skipConsent: true, groups: { prefix: 'ding:' },
+    client_id: 'web',
+    client_secret: 'web-secret',
+    client_name: 'Web App',
+    redirect_uris: [`${RP}/cb`],
+    post_logout_redirect_uris: [`${RP}/bye`],
+    grant_types: ['authorization_code', 'refresh_token'],
+    skipConsent: true,
+    groups: { prefix: 'ding:' },
   },
   {
-    client_id: 'cli', token_endpoint_auth_method: 'none', application_type: 'native',
-    redirect_uris: ['http://127.0.0.1:8000/cb'], grant_types: ['authorization_code', 'refresh_token'], skipConsent: true,
+    client_id: 'cli',
+    token_endpoint_auth_method: 'none',
+    application_type: 'native',
+    redirect_uris: ['http://127.0.0.1:8000/cb'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    skipConsent: true,
   },
   {
-    client_id: 'other', client_secret: 'other-secret', redirect_uris: ['https://other.example.test/cb'],
+    client_id: 'other',
+    client_secret: 'other-secret',
+    redirect_uris: ['https://other.example.test/cb'],
     grant_types: ['authorization_code', 'refresh_token'],
   },
   { client_id: 'rs', client_secret: 'rs-secret', redirect_uris: ['https://rs.example.test/cb'], resourceServer: true },
   {
-    client_id: 'es', client_secret: 'es-secret', redirect_uris: ['https://es.example.test/cb'],
-    id_token_signed_response_alg: 'ES256', skipConsent: true,
+    client_id: 'es',
+    client_secret: 'es-secret',
+    redirect_uris: ['https://es.example.test/cb'],
+    id_token_signed_response_alg: 'ES256',
+    skipConsent: true,
   },
 ];
 
@@ -80,10 +109,17 @@ export const ALICE: Account = {
   status: 'active',
   upstream: 'test',
   profile: {
-    upstream: 'test', subject: 'alice', linkDomain: 'test:upstream', linkKey: 'alice',
-    name: 'Alice Zhang', email: 'alice@example.test', emailVerified: true,
-    phoneNumber: '+8613800000000', phoneNumberVerified: true,
-    usernameHints: [], groups: ['研发中心', '研发中心/平台组'],
+    upstream: 'test',
+    subject: 'alice',
+    linkDomain: 'test:upstream',
+    linkKey: 'alice',
+    name: 'Alice Zhang',
+    email: 'alice@example.test',
+    emailVerified: true,
+    phoneNumber: '+8613800000000',
+    phoneNumberVerified: true,
+    usernameHints: [],
+    groups: ['研发中心', '研发中心/平台组'],
     extra: { dingtalk_userid: 'manager4220', job_number: '0042', title: 'Engineer' },
     connectorData: 'never-in-a-token',
   },
@@ -94,8 +130,13 @@ export const ALICE: Account = {
 
 /** The person the 'oidc-issuer' upstream signs in; phone in E.164 so the phone scope has something to release. */
 export const UPSTREAM_USER: FakeOidcUser = {
-  sub: 'conf-user-1', name: 'Li Na', email: 'lina@example.test', email_verified: true,
-  preferred_username: 'lina', phone_number: '+8613800000001', groups: ['platform'],
+  sub: 'conf-user-1',
+  name: 'Li Na',
+  email: 'lina@example.test',
+  email_verified: true,
+  preferred_username: 'lina',
+  phone_number: '+8613800000001',
+  groups: ['platform'],
 };
 
 interface CommonOptions {
@@ -172,7 +213,7 @@ export interface TestBridge {
   /** Every log line of every replica, parsed. */
   logs: LogLine[];
   /** Resolves at the first log line (already written or to come) with this `msg`. */
-  logged(msg: string): Promise<LogLine>;
+  logged: (msg: string) => Promise<LogLine>;
   /** Redis key prefix ('' for memory). */
   keyPrefix: string;
   close(): Promise<void>;
@@ -214,7 +255,7 @@ export function startBridge(options: DoublesUpstreamOptions): Promise<DoublesBri
 export function startBridge(options: OidcIssuerOptions): Promise<OidcIssuerBridge>;
 export function startBridge(options: ConfiguredOptions): Promise<WiredBridge>;
 export async function startBridge(options: BridgeOptions = {}): Promise<TestBridge> {
-  const replicas = 'replicas' in options ? options.replicas ?? 1 : 1;
+  const replicas = 'replicas' in options ? (options.replicas ?? 1) : 1;
   if (replicas > 1 && options.store !== 'redis') throw new Error('replicas share state through Redis: use store "redis"');
   // Bound first: the issuer names the port; nobody knows the URL before the handler is attached.
   const listening = await listen(undefined, { host: '127.0.0.1', port: 0 });
@@ -291,8 +332,13 @@ async function baseOf(options: BridgeOptions, issuer: string, listening: Listeni
       cleanups.push(() => upstream.close());
       extras.upstream = upstream;
       upstreams = ['corp', 'backup'].map((id) => ({
-        id, type: 'oidc', displayName: { 'zh-CN': `企业账号 ${id}`, en: `Corporate ${id}` },
-        issuer: upstream.issuer, clientId: upstream.clientId, clientSecret: upstream.clientSecret, linkDomain: 'conformance',
+        id,
+        type: 'oidc',
+        displayName: { 'zh-CN': `企业账号 ${id}`, en: `Corporate ${id}` },
+        issuer: upstream.issuer,
+        clientId: upstream.clientId,
+        clientSecret: upstream.clientSecret,
+        linkDomain: 'conformance',
       }));
       // The double accepts only registered redirect URIs, as real upstreams do.
       for (const id of ['corp', 'backup']) upstream.addRedirectUri(`${issuer}/upstream/${id}/callback`);
@@ -307,7 +353,7 @@ async function baseOf(options: BridgeOptions, issuer: string, listening: Listeni
     issuer,
     listen: { host: '127.0.0.1', port: Number(new URL(listening.url).port) },
     store: keyPrefix ? { type: 'redis', url: redisUrl, keyPrefix, commandTimeoutMs: 2000 } : { type: 'memory' },
-    keys: { dir: options.keysDir ?? await sharedKeysDir() },
+    keys: { dir: options.keysDir ?? (await sharedKeysDir()) },
     cookieSecrets: [COOKIE_SECRET],
     logging: { level: 'debug' },
     upstreams,
@@ -326,12 +372,23 @@ function openTestStore(options: NoUpstreamOptions, config: Config): Store {
 
 function common(base: Base, listening: Listening, store: Store, close: () => Promise<void>): TestBridge {
   return {
-    issuer: base.config.issuer, url: listening.url, config: base.config, store,
-    logs: base.logs.lines, logged: base.logs.logged, keyPrefix: base.keyPrefix, close,
+    issuer: base.config.issuer,
+    url: listening.url,
+    config: base.config,
+    store,
+    logs: base.logs.lines,
+    logged: base.logs.logged,
+    keyPrefix: base.keyPrefix,
+    close,
   };
 }
 
-async function startNoUpstream(options: NoUpstreamOptions, base: Base, listening: Listening, closeRest: () => Promise<void>): Promise<NoUpstreamBridge> {
+async function startNoUpstream(
+  options: NoUpstreamOptions,
+  base: Base,
+  listening: Listening,
+  closeRest: () => Promise<void>,
+): Promise<NoUpstreamBridge> {
   const { config } = base;
   const { log } = base.logs;
   const store = openTestStore(options, config);
@@ -341,10 +398,18 @@ async function startNoUpstream(options: NoUpstreamOptions, base: Base, listening
     await closeRest();
   };
   try {
-    const keys = await loadKeys({ dir: config.keys.dir, production: false, maxTokenLifetimeSeconds: maxSignedTokenLifetime(config.ttl), log });
+    const keys = await loadKeys({
+      dir: config.keys.dir,
+      production: false,
+      maxTokenLifetimeSeconds: maxSignedTokenLifetime(config.ttl),
+      log,
+    });
     const accounts = options.accounts ?? new Map([[ALICE.sub, structuredClone(ALICE)]]);
     const bundle = createProvider({
-      config, store, jwks: keys.jwks, log,
+      config,
+      store,
+      jwks: keys.jwks,
+      log,
       accounts: { get: async (sub) => accounts.get(sub) },
       claimsFor: options.claimsFor ?? realClaimsFor,
       ...(options.recheck ? { recheck: options.recheck } : {}),
@@ -353,11 +418,20 @@ async function startNoUpstream(options: NoUpstreamOptions, base: Base, listening
     });
     const loginAs = { sub: ALICE.sub };
     const seen: NoUpstreamBridge['interactions'] = [];
-    const router = options.interactionsRouter?.(bundle) ?? autoLoginRouter(bundle.interactions, {
-      accountId: () => loginAs.sub,
-      onInteraction: (view) => seen.push({ prompt: view.prompt, reasons: view.reasons, clientId: view.clientId, params: view.params }),
+    const router =
+      options.interactionsRouter?.(bundle) ??
+      autoLoginRouter(bundle.interactions, {
+        accountId: () => loginAs.sub,
+        onInteraction: (view) => seen.push({ prompt: view.prompt, reasons: view.reasons, clientId: view.clientId, params: view.params }),
+      });
+    const app = createApp({
+      config,
+      provider: bundle,
+      store,
+      interactionsRouter: router,
+      log,
+      ...(options.pages ? { pages: options.pages } : {}),
     });
-    const app = createApp({ config, provider: bundle, store, interactionsRouter: router, log, ...(options.pages ? { pages: options.pages } : {}) });
     listening.attach(app.app);
     return { ...common(base, listening, store, close), bundle, app, accounts, loginAs, interactions: seen };
   } catch (err) {
@@ -366,7 +440,13 @@ async function startNoUpstream(options: NoUpstreamOptions, base: Base, listening
   }
 }
 
-async function startWired(options: BridgeOptions, base: Base, listening: Listening, count: number, closeRest: () => Promise<void>): Promise<WiredBridge> {
+async function startWired(
+  options: BridgeOptions,
+  base: Base,
+  listening: Listening,
+  count: number,
+  closeRest: () => Promise<void>,
+): Promise<WiredBridge> {
   const { config } = base;
   let replicas: WiredReplica[] = [];
   const build = async () => {
@@ -390,8 +470,12 @@ async function startWired(options: BridgeOptions, base: Base, listening: Listeni
   listening.attach(roundRobin(() => replicas.map((b) => b.handler), served));
   const wired: WiredBridge = {
     ...common(base, listening, replicas[0]!.store, close),
-    get bridge() { return replicas[0]!; },
-    get replicas() { return replicas; },
+    get bridge() {
+      return replicas[0]!;
+    },
+    get replicas() {
+      return replicas;
+    },
     served,
     async restart() {
       const previous = replicas;

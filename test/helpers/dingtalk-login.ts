@@ -26,29 +26,42 @@ export const KUBECTL_GROUPS_PREFIX = 'dingtalk:';
 /** KubeSphere-style: confidential (client_secret_basic), no PKCE, no nonce, constant state, skipConsent. */
 export function kubesphereClient(redirectUri = KUBESPHERE_REDIRECT): ClientInput {
   return {
-    client_id: 'kubesphere', client_secret: KUBESPHERE_SECRET, client_name: 'KubeSphere',
-    redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'],
-    skipConsent: true, upstreams: ['dingtalk'], emitEmail: 'verified',
+    client_id: 'kubesphere',
+    client_secret: KUBESPHERE_SECRET,
+    client_name: 'KubeSphere',
+    redirect_uris: [redirectUri],
+    grant_types: ['authorization_code', 'refresh_token'],
+    skipConsent: true,
+    upstreams: ['dingtalk'],
+    emitEmail: 'verified',
   };
 }
 
 /** kubelogin-style: public, native (loopback redirect, any port), PKCE, groups prefixed. */
 export function kubectlClient(): ClientInput {
   return {
-    client_id: 'kubectl', token_endpoint_auth_method: 'none', application_type: 'native',
-    redirect_uris: [KUBECTL_REDIRECT, 'http://localhost:18000'], grant_types: ['authorization_code', 'refresh_token'],
-    skipConsent: true, groups: { prefix: KUBECTL_GROUPS_PREFIX, max: 50 },
+    client_id: 'kubectl',
+    token_endpoint_auth_method: 'none',
+    application_type: 'native',
+    redirect_uris: [KUBECTL_REDIRECT, 'http://localhost:18000'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    skipConsent: true,
+    groups: { prefix: KUBECTL_GROUPS_PREFIX, max: 50 },
   };
 }
 
 /** The dingtalk upstream against a sandbox at `sandboxUrl`; `overrides` replace keys (clientId, timeoutMs …). */
 export function dingtalkUpstream(sandboxUrl: string, overrides: Record<string, unknown> = {}): ConfigInput['upstreams'][number] {
   return {
-    id: 'dingtalk', type: 'dingtalk', displayName: { 'zh-CN': '钉钉', en: 'DingTalk' },
-    clientId: SANDBOX_APP_KEY, clientSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID,
+    id: 'dingtalk',
+    type: 'dingtalk',
+    displayName: { 'zh-CN': '钉钉', en: 'DingTalk' },
+    clientId: SANDBOX_APP_KEY,
+    clientSecret: SANDBOX_APP_SECRET,
+    corpId: SANDBOX_CORP_ID,
     endpoints: { authorize: `${sandboxUrl}/oauth2/auth`, api: sandboxUrl, oapi: sandboxUrl },
     ...overrides,
-  } as ConfigInput['upstreams'][number];
+  };
 }
 
 /** Secrets a DingTalk test bridge knows besides the cookie secret: none may appear in a page or a log line. */
@@ -126,8 +139,10 @@ export interface DingTalkDriver {
 
 /** The sandbox login page's hidden fields and the userids it offers. */
 function parseSandboxPage(html: string): { hidden: [string, string][]; userids: string[]; action: string } {
-  const hidden = [...html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)]
-    .map((m): [string, string] => [unescapeHtml(m[1]!), unescapeHtml(m[2]!)]);
+  const hidden = [...html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map((m): [string, string] => [
+    unescapeHtml(m[1]!),
+    unescapeHtml(m[2]!),
+  ]);
   const userids = [...html.matchAll(/<button type="submit" name="userid" value="([^"]*)">/g)].map((m) => unescapeHtml(m[1]!));
   const action = unescapeHtml(/<form method="post" action="([^"]*)">/.exec(html)?.[1] ?? '');
   return { hidden, userids, action };
@@ -148,7 +163,7 @@ function sendExactRedirectUri(exactRedirectUris: ReadonlyMap<string, string>) {
         const exact = sent === null ? undefined : exactRedirectUris.get(sent);
         if (exact) body.set('redirect_uri', exact);
       }
-      return fetch(url, options as RequestInit);
+      return fetch(url, options);
     };
   };
 }
@@ -157,7 +172,10 @@ function sameTarget(a: URL, b: URL): boolean {
   return a.origin === b.origin && a.pathname.replace(/\/$/, '') === b.pathname.replace(/\/$/, '');
 }
 
-export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts: { sandbox: DingTalkSandbox; sandboxUrl: string }): DingTalkDriver {
+export function dingtalkDriver(
+  bridge: { issuer: string; config: Config },
+  parts: { sandbox: DingTalkSandbox; sandboxUrl: string },
+): DingTalkDriver {
   const { issuer, config } = bridge;
   const { sandbox, sandboxUrl } = parts;
   /** Exact redirect URIs by their WHATWG-normalised form (see sendExactRedirectUri). */
@@ -189,11 +207,23 @@ export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts
     return resultOf(pending, browser, url, response, { upstreamLeg: true, callbackUrl });
   }
 
-  async function resultOf(pending: PendingLogin, browser: Browser, url: URL, response: Response,
-    extra: { upstreamLeg: boolean; callbackUrl?: URL }): Promise<LoginResult> {
+  async function resultOf(
+    pending: PendingLogin,
+    browser: Browser,
+    url: URL,
+    response: Response,
+    extra: { upstreamLeg: boolean; callbackUrl?: URL },
+  ): Promise<LoginResult> {
     const base = {
-      clientId: pending.clientId, browser, redirectUri: pending.redirectUri, ...extra,
-      checks: { state: pending.state, ...(pending.nonce ? { nonce: pending.nonce } : {}), ...(pending.codeVerifier ? { codeVerifier: pending.codeVerifier } : {}) },
+      clientId: pending.clientId,
+      browser,
+      redirectUri: pending.redirectUri,
+      ...extra,
+      checks: {
+        state: pending.state,
+        ...(pending.nonce ? { nonce: pending.nonce } : {}),
+        ...(pending.codeVerifier ? { codeVerifier: pending.codeVerifier } : {}),
+      },
     };
     if (sameTarget(url, new URL(pending.redirectUri))) {
       const code = url.searchParams.get('code') ?? undefined;
@@ -210,7 +240,9 @@ export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts
     const browser = options.browser ?? new Browser();
     const redirectUri = options.redirectUri ?? c.redirect_uris[0]!;
     const { url, ...checks } = await authorizationRequest(await rp(clientId), {
-      redirectUri, scope: options.scope ?? 'openid profile email phone groups', extra: options.extra,
+      redirectUri,
+      scope: options.scope ?? 'openid profile email phone groups',
+      extra: options.extra,
       state: options.state ?? (isKubeSphere ? KUBESPHERE_STATE : undefined),
       nonce: options.nonce ?? (isKubeSphere ? false : undefined),
       pkce: options.pkce ?? isPublic,
@@ -231,8 +263,12 @@ export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts
     if (!failed.page || !href) throw new Error('the login did not end on a page with a retry link');
     const { checks } = failed;
     const pending: PendingLogin = {
-      clientId: failed.clientId, browser: failed.browser, redirectUri: failed.redirectUri, state: checks.state,
-      ...(checks.nonce ? { nonce: checks.nonce } : {}), ...(checks.codeVerifier ? { codeVerifier: checks.codeVerifier } : {}),
+      clientId: failed.clientId,
+      browser: failed.browser,
+      redirectUri: failed.redirectUri,
+      state: checks.state,
+      ...(checks.nonce ? { nonce: checks.nonce } : {}),
+      ...(checks.codeVerifier ? { codeVerifier: checks.codeVerifier } : {}),
     };
     return towardsUpstream(pending, new URL(href, failed.page.url));
   }
@@ -247,7 +283,9 @@ export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts
     const form = new URLSearchParams(hidden);
     form.set('userid', userid);
     const back = await pending.browser.fetch(new URL(action, pending.upstreamUrl), {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
     });
     await back.arrayBuffer();
     const location = back.headers.get('location');
@@ -290,4 +328,3 @@ export function dingtalkDriver(bridge: { issuer: string; config: Config }, parts
     },
   };
 }
-

@@ -7,8 +7,8 @@ import { leakedSecrets, secretForms } from './leaks.js';
 // A space, HTML metacharacters, and bytes whose base64 has `+` and `/`: every form differs.
 const SECRET = 'sk_live <a&b> "q\'s" ~~~?~>>?';
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-  .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 describe('leakedSecrets', () => {
   it('knows every form of this secret as a distinct text', () => {
@@ -24,8 +24,14 @@ describe('leakedSecrets', () => {
     ['form-encoded', `client_id=web&${new URLSearchParams({ client_secret: SECRET })}`],
     ['html-escaped', `<p class="details">${escapeHtml(SECRET)}</p>`],
     // In a Basic header the secret follows `id:`, at any alignment within the encoded bytes.
-    ...['w', 'we', 'web'].map((id): [string, string] => ['base64', `authorization: Basic ${Buffer.from(`${id}:${SECRET}`).toString('base64')}`]),
-    ...['', 'a', 'ab'].map((lead): [string, string] => ['base64url', `eyJ.${Buffer.from(`{"k":"${lead}${SECRET}"}`).toString('base64url')}.sig`]),
+    ...['w', 'we', 'web'].map((id): [string, string] => [
+      'base64',
+      `authorization: Basic ${Buffer.from(`${id}:${SECRET}`).toString('base64')}`,
+    ]),
+    ...['', 'a', 'ab'].map((lead): [string, string] => [
+      'base64url',
+      `eyJ.${Buffer.from(`{"k":"${lead}${SECRET}"}`).toString('base64url')}.sig`,
+    ]),
   ];
   for (const [form, text] of embedded) {
     it(`flags the ${form} form inside other text (${text.length} characters)`, () => {

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 const MIN_LENGTH = 6;
 const MIN_FRAGMENT = 8;
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-  .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 /**
  * The characters every base64 (or base64url) encoding of any data containing `secret` contains,
@@ -20,11 +20,13 @@ const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
  */
 function base64Fragments(secret: string, encoding: 'base64' | 'base64url'): string[] {
   const bytes = Buffer.from(secret, 'utf8');
-  return [0, 1, 2].map((shift) => {
-    const data = Buffer.concat([Buffer.alloc(shift), bytes]);
-    const whole = Math.floor(data.length / 3) * 4;
-    return data.toString(encoding).slice(shift === 0 ? 0 : 4, whole);
-  }).filter((fragment) => fragment.length >= MIN_FRAGMENT);
+  return [0, 1, 2]
+    .map((shift) => {
+      const data = Buffer.concat([Buffer.alloc(shift), bytes]);
+      const whole = Math.floor(data.length / 3) * 4;
+      return data.toString(encoding).slice(shift === 0 ? 0 : 4, whole);
+    })
+    .filter((fragment) => fragment.length >= MIN_FRAGMENT);
 }
 
 export type SecretForm = 'verbatim' | 'url-encoded' | 'form-encoded' | 'base64' | 'base64url' | 'html-escaped';

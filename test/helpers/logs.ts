@@ -13,29 +13,33 @@ export interface CapturedLogs {
   /** Every line written so far, parsed. */
   lines: LogLine[];
   /** Resolves at the first line (already written or to come) whose `msg` is `msg`. */
-  logged(msg: string): Promise<LogLine>;
+  logged: (msg: string) => Promise<LogLine>;
 }
 
 export function captureLogs(level = 'debug'): CapturedLogs {
   const lines: LogLine[] = [];
   const waiters: { msg: string; resolve(line: LogLine): void }[] = [];
-  const log = createLogger({ level }, {
-    write(chunk: string) {
-      for (const text of chunk.split('\n')) {
-        if (!text.trim()) continue;
-        const line = JSON.parse(text) as LogLine;
-        lines.push(line);
-        for (const waiter of waiters.filter((w) => w.msg === line.msg)) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(line);
+  const log = createLogger(
+    { level },
+    {
+      write(chunk: string) {
+        for (const text of chunk.split('\n')) {
+          if (!text.trim()) continue;
+          const line = JSON.parse(text) as LogLine;
+          lines.push(line);
+          for (const waiter of waiters.filter((w) => w.msg === line.msg)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.resolve(line);
+          }
         }
-      }
+      },
     },
-  });
-  const logged = (msg: string) => new Promise<LogLine>((resolve) => {
-    const seen = lines.find((line) => line.msg === msg);
-    if (seen) resolve(seen);
-    else waiters.push({ msg, resolve });
-  });
+  );
+  const logged = (msg: string) =>
+    new Promise<LogLine>((resolve) => {
+      const seen = lines.find((line) => line.msg === msg);
+      if (seen) resolve(seen);
+      else waiters.push({ msg, resolve });
+    });
   return { log, lines, logged };
 }

@@ -11,8 +11,8 @@ export const KUBESPHERE_STATE = 'kubesphere'; // KubeSphere 3.x sends this const
 /** Discovery + client configuration; plain http is allowed because the test issuer is http. */
 export async function rpFor(bridge: Bridge, clientId: string, options: { secret?: string; auth?: 'basic' | 'post' | 'none' } = {}) {
   const auth = options.auth ?? (options.secret === undefined ? 'none' : 'basic');
-  const authentication = auth === 'none' ? client.None()
-    : auth === 'post' ? client.ClientSecretPost(options.secret) : client.ClientSecretBasic(options.secret);
+  const authentication =
+    auth === 'none' ? client.None() : auth === 'post' ? client.ClientSecretPost(options.secret) : client.ClientSecretBasic(options.secret);
   return client.discovery(new URL(bridge.issuer), clientId, undefined, authentication, { execute: [client.allowInsecureRequests] });
 }
 
@@ -58,7 +58,7 @@ export interface AuthorizationRequest {
 /** An authorization request URL as a relying party builds it, with what the code exchange must check. */
 export async function authorizationRequest(rp: client.Configuration, options: AuthorizationRequestOptions): Promise<AuthorizationRequest> {
   const state = options.state ?? client.randomState();
-  const nonce = options.nonce === false ? undefined : options.nonce ?? client.randomNonce();
+  const nonce = options.nonce === false ? undefined : (options.nonce ?? client.randomNonce());
   const params: Record<string, string> = { redirect_uri: options.redirectUri, scope: options.scope, state, ...(nonce ? { nonce } : {}) };
   let codeVerifier: string | undefined;
   if (options.pkce) {
@@ -77,10 +77,10 @@ export async function authorize(rp: client.Configuration, options: AuthorizeOpti
   const stopAt = (u: URL) => u.href.startsWith(options.redirectUri);
   const { url: callback } = options.post
     ? await browser.follow(new URL(url.origin + url.pathname), stopAt, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: url.searchParams.toString(),
-    })
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: url.searchParams.toString(),
+      })
     : await browser.follow(url, stopAt);
   return { callback, browser, state, nonce: nonce!, ...(codeVerifier ? { codeVerifier } : {}) };
 }
@@ -105,4 +105,5 @@ export function postForm(url: string, form: Record<string, string>, headers: Rec
   });
 }
 
-export const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+export const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;

@@ -42,8 +42,12 @@ export interface Doubles {
 export const EIAM_ISSUER_PATH = '/v2/idaas_x7y2/app_m3k9/oidc';
 
 export const EIAM_USER = {
-  sub: 'user_01hzx9k3m2v7q8r4t6y0w1e5bn', name: '王芳', email: 'wangfang@example.test', email_verified: true,
-  preferred_username: 'Wang_Fang', groups: ['研发中心'],
+  sub: 'user_01hzx9k3m2v7q8r4t6y0w1e5bn',
+  name: '王芳',
+  email: 'wangfang@example.test',
+  email_verified: true,
+  preferred_username: 'Wang_Fang',
+  groups: ['研发中心'],
 };
 
 export interface DoublesOptions {
@@ -56,10 +60,19 @@ export async function startDoubles(options: DoublesOptions = {}): Promise<Double
   const [idaas, oidc, eiam] = await Promise.all([
     startFakeIdaas(options.idaas),
     startFakeOidcIssuer(options.oidc),
-    startFakeOidcIssuer({ issuerPath: EIAM_ISSUER_PATH, clientId: 'eiam-client', clientSecret: 'eiam-secret', user: EIAM_USER, requirePkce: true, ...options.eiam }),
+    startFakeOidcIssuer({
+      issuerPath: EIAM_ISSUER_PATH,
+      clientId: 'eiam-client',
+      clientSecret: 'eiam-secret',
+      user: EIAM_USER,
+      requirePkce: true,
+      ...options.eiam,
+    }),
   ]);
   return {
-    idaas, oidc, eiam,
+    idaas,
+    oidc,
+    eiam,
     close: async () => {
       await Promise.all([idaas.close(), oidc.close(), eiam.close()]);
     },
@@ -82,16 +95,33 @@ const doubleOf = new WeakMap<object, FakeIdaas | FakeOidcIssuer>();
 export function upstreamConfigs(d: Doubles, extra: Partial<Record<UpstreamId, Record<string, unknown>>> = {}): unknown[] {
   const configs = [
     {
-      id: 'idaas', type: 'oauth2', preset: 'aliyun-idaas', displayName: DISPLAY_NAMES.idaas,
-      baseURL: d.idaas.url, clientId: d.idaas.clientId, clientSecret: d.idaas.clientSecret, ...extra.idaas,
+      id: 'idaas',
+      type: 'oauth2',
+      preset: 'aliyun-idaas',
+      displayName: DISPLAY_NAMES.idaas,
+      baseURL: d.idaas.url,
+      clientId: d.idaas.clientId,
+      clientSecret: d.idaas.clientSecret,
+      ...extra.idaas,
     },
     {
-      id: 'oidc', type: 'oidc', displayName: DISPLAY_NAMES.oidc,
-      issuer: d.oidc.issuer, clientId: d.oidc.clientId, clientSecret: d.oidc.clientSecret, ...extra.oidc,
+      id: 'oidc',
+      type: 'oidc',
+      displayName: DISPLAY_NAMES.oidc,
+      issuer: d.oidc.issuer,
+      clientId: d.oidc.clientId,
+      clientSecret: d.oidc.clientSecret,
+      ...extra.oidc,
     },
     {
-      id: 'eiam', type: 'oidc', displayName: DISPLAY_NAMES.eiam,
-      issuer: d.eiam.issuer, clientId: d.eiam.clientId, clientSecret: d.eiam.clientSecret, clientAuth: 'client_secret_post', ...extra.eiam,
+      id: 'eiam',
+      type: 'oidc',
+      displayName: DISPLAY_NAMES.eiam,
+      issuer: d.eiam.issuer,
+      clientId: d.eiam.clientId,
+      clientSecret: d.eiam.clientSecret,
+      clientAuth: 'client_secret_post',
+      ...extra.eiam,
     },
   ];
   configs.forEach((config) => doubleOf.set(config, d[config.id as UpstreamId]));
@@ -100,7 +130,8 @@ export function upstreamConfigs(d: Doubles, extra: Partial<Record<UpstreamId, Re
 
 /** The doubles accept only registered redirect URIs, as real upstreams do: register the bridge's callback of each upstream config made by upstreamConfigs. */
 export function registerCallbacks(upstreams: unknown[], issuer: string): void {
-  for (const upstream of upstreams as { id: string }[]) doubleOf.get(upstream)?.addRedirectUri(`${issuer}/upstream/${upstream.id}/callback`);
+  for (const upstream of upstreams as { id: string }[])
+    doubleOf.get(upstream)?.addRedirectUri(`${issuer}/upstream/${upstream.id}/callback`);
 }
 
 /** The authorize requests a double received (to tell whether a login went upstream again). */
@@ -127,21 +158,36 @@ export function standardClients(): unknown[] {
   return [
     ...UPSTREAM_IDS.flatMap((id) => [
       {
-        client_id: `web-${id}`, client_secret: secretOf(`web-${id}`), client_name: `Portal ${id}`,
-        redirect_uris: [webRedirect(id)], post_logout_redirect_uris: [webLogoutRedirect(id)],
-        grant_types: ['authorization_code', 'refresh_token'], skipConsent: true, upstreams: [id, other[id]], emitEmail: 'any',
+        client_id: `web-${id}`,
+        client_secret: secretOf(`web-${id}`),
+        client_name: `Portal ${id}`,
+        redirect_uris: [webRedirect(id)],
+        post_logout_redirect_uris: [webLogoutRedirect(id)],
+        grant_types: ['authorization_code', 'refresh_token'],
+        skipConsent: true,
+        upstreams: [id, other[id]],
+        emitEmail: 'any',
       },
       {
-        client_id: `ks-${id}`, client_secret: secretOf(`ks-${id}`), client_name: 'KubeSphere',
+        client_id: `ks-${id}`,
+        client_secret: secretOf(`ks-${id}`),
+        client_name: 'KubeSphere',
         // KubeSphere 3.x authenticates with the secret in the body or in Basic, depending on its OIDC provider config.
         token_endpoint_auth_method: id === 'oidc' ? 'client_secret_post' : 'client_secret_basic',
-        redirect_uris: [ksRedirect(id)], post_logout_redirect_uris: [`${KS_ORIGIN}/`],
-        grant_types: ['authorization_code', 'refresh_token'], skipConsent: true, upstreams: [id],
+        redirect_uris: [ksRedirect(id)],
+        post_logout_redirect_uris: [`${KS_ORIGIN}/`],
+        grant_types: ['authorization_code', 'refresh_token'],
+        skipConsent: true,
+        upstreams: [id],
       },
     ]),
     {
-      client_id: 'kubectl', token_endpoint_auth_method: 'none', application_type: 'native',
-      redirect_uris: [...KUBECTL_REDIRECTS], grant_types: ['authorization_code', 'refresh_token'], skipConsent: true,
+      client_id: 'kubectl',
+      token_endpoint_auth_method: 'none',
+      application_type: 'native',
+      redirect_uris: [...KUBECTL_REDIRECTS],
+      grant_types: ['authorization_code', 'refresh_token'],
+      skipConsent: true,
     },
   ];
 }
@@ -152,8 +198,12 @@ export function standardClients(): unknown[] {
 export type ClientAuth = 'basic' | 'post' | 'none';
 
 export async function relyingParty(issuer: string, clientId: string, auth: ClientAuth): Promise<client.Configuration> {
-  const authentication = auth === 'none' ? client.None()
-    : auth === 'post' ? client.ClientSecretPost(secretOf(clientId)) : client.ClientSecretBasic(secretOf(clientId));
+  const authentication =
+    auth === 'none'
+      ? client.None()
+      : auth === 'post'
+        ? client.ClientSecretPost(secretOf(clientId))
+        : client.ClientSecretBasic(secretOf(clientId));
   const rp = await client.discovery(new URL(issuer), clientId, undefined, authentication, { execute: [client.allowInsecureRequests] });
   // openid-client checks ID token signatures against the issuer's JWKS only when asked to.
   client.enableNonRepudiationChecks(rp);
@@ -190,7 +240,10 @@ export interface LoginLeg {
 /** The front channel: /auth → (chooser →) upstream → callback → … → the RP's redirect URI (never fetched). */
 export async function login(rp: client.Configuration, options: LoginOptions): Promise<LoginLeg> {
   const browser = options.browser ?? new Browser();
-  const { url: authorizationUrl, ...checks } = await authorizationRequest(rp, { ...options, scope: options.scope ?? 'openid profile email' });
+  const { url: authorizationUrl, ...checks } = await authorizationRequest(rp, {
+    ...options,
+    scope: options.scope ?? 'openid profile email',
+  });
   const stopAt = (u: URL) => u.href.startsWith(options.redirectUri);
   let { url, response } = await browser.follow(authorizationUrl, stopAt);
   const leg: LoginLeg = { browser, callback: url, ...checks };
@@ -215,8 +268,16 @@ export type Landed = Pick<LoginLeg, 'callback' | 'state' | 'nonce' | 'codeVerifi
 
 /** Asserts the leg ended at the RP with a code and the RP's state. */
 export function codeOf(leg: Landed): string {
-  assert.equal(leg.page, undefined, `login ended on a page instead of the RP: ${leg.page?.status} ${leg.page?.url.href}\n${leg.page?.html.slice(0, 400)}`);
-  assert.equal(leg.callback.searchParams.get('error'), null, `error at the RP: ${leg.callback.searchParams.get('error')} ${leg.callback.searchParams.get('error_description')}`);
+  assert.equal(
+    leg.page,
+    undefined,
+    `login ended on a page instead of the RP: ${leg.page?.status} ${leg.page?.url.href}\n${leg.page?.html.slice(0, 400)}`,
+  );
+  assert.equal(
+    leg.callback.searchParams.get('error'),
+    null,
+    `error at the RP: ${leg.callback.searchParams.get('error')} ${leg.callback.searchParams.get('error_description')}`,
+  );
   assert.equal(leg.callback.searchParams.get('state'), leg.state);
   const code = leg.callback.searchParams.get('code');
   assert.ok(code, 'a code reaches the RP');
@@ -243,9 +304,11 @@ export async function exchange(rp: client.Configuration, leg: Landed) {
 export async function exchangeVerbatim(rp: client.Configuration, leg: Landed, redirectUri: string) {
   const code = codeOf(leg);
   const tokens = await client.genericGrantRequest(rp, 'authorization_code', {
-    code, redirect_uri: redirectUri, ...(leg.codeVerifier ? { code_verifier: leg.codeVerifier } : {}),
+    code,
+    redirect_uri: redirectUri,
+    ...(leg.codeVerifier ? { code_verifier: leg.codeVerifier } : {}),
   });
-  assert.equal(tokens.claims()?.nonce, leg.nonce, 'the ID token carries this login\'s nonce');
+  assert.equal(tokens.claims()?.nonce, leg.nonce, "the ID token carries this login's nonce");
   return tokens;
 }
 
@@ -256,11 +319,14 @@ export async function assertRs256WithPublishedKid(rp: client.Configuration, idTo
   assert.ok(header.kid, 'the ID token names its key');
   const jwksUri = rp.serverMetadata().jwks_uri;
   assert.ok(jwksUri);
-  const jwks = await (await fetch(jwksUri)).json() as { keys: { kid?: string; alg?: string; d?: unknown }[] };
+  const jwks = (await (await fetch(jwksUri)).json()) as { keys: { kid?: string; alg?: string; d?: unknown }[] };
   const key = jwks.keys.find((k) => k.kid === header.kid);
   assert.ok(key, `kid ${header.kid} is in ${jwksUri}`);
   assert.equal(key.alg, 'RS256');
-  assert.ok(jwks.keys.every((k) => k.d === undefined), 'the JWKS publishes no private key material');
+  assert.ok(
+    jwks.keys.every((k) => k.d === undefined),
+    'the JWKS publishes no private key material',
+  );
 }
 
 /** What KubeSphere 3.x needs of the claims. */
@@ -286,9 +352,15 @@ export function assertSafePage(html: string, secrets: (string | undefined | null
 }
 
 /** RP-initiated logout as a browser does it: GET end_session → confirmation page → POST its form (sign out). */
-export async function logout(browser: Browser, rp: client.Configuration, params: { idTokenHint: string; postLogoutRedirectUri: string; state: string }): Promise<URL> {
+export async function logout(
+  browser: Browser,
+  rp: client.Configuration,
+  params: { idTokenHint: string; postLogoutRedirectUri: string; state: string },
+): Promise<URL> {
   const endSession = client.buildEndSessionUrl(rp, {
-    id_token_hint: params.idTokenHint, post_logout_redirect_uri: params.postLogoutRedirectUri, state: params.state,
+    id_token_hint: params.idTokenHint,
+    post_logout_redirect_uri: params.postLogoutRedirectUri,
+    state: params.state,
   });
   const page = await browser.fetch(endSession);
   assert.equal(page.status, 200);
@@ -302,8 +374,9 @@ export async function logout(browser: Browser, rp: client.Configuration, params:
   fields.set('logout', 'yes');
   const action = new URL(form[1]!.replace(/&amp;/g, '&'), endSession);
   const { url } = await browser.follow(action, (u) => u.href.startsWith(params.postLogoutRedirectUri), {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: fields.toString(),
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: fields.toString(),
   });
   return url;
 }
-

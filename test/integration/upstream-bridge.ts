@@ -15,7 +15,11 @@ export * from '../helpers/upstream-login.js';
 export type UpstreamBridge = WiredBridge;
 
 export function startUpstreamBridge(options: {
-  store: StoreKind; upstreams: unknown[]; clients: unknown[]; issuerPath?: string; config?: Record<string, unknown>;
+  store: StoreKind;
+  upstreams: unknown[];
+  clients: unknown[];
+  issuerPath?: string;
+  config?: Record<string, unknown>;
 }): Promise<UpstreamBridge> {
   const { config, ...rest } = options;
   return startBridge({ upstream: 'configured', ...rest, ...(config ? { configPatch: config } : {}) });

@@ -19,7 +19,10 @@ function testWithTimeout(fn) {
 }
 
 /** A hook, `hook(body, options?)`, likewise. */
-const hookWithTimeout = (hook) => (body, options = {}) => hook(body, { timeout, ...options });
+const hookWithTimeout =
+  (hook) =>
+  (body, options = {}) =>
+    hook(body, { timeout, ...options });
 
 export const test = testWithTimeout(nodeTest.test);
 export const it = testWithTimeout(nodeTest.it);
