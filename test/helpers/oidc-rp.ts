@@ -1,6 +1,8 @@
 /**
  * openid-client 6 as the relying party of a test bridge, with the browser leg driven by
- * test/helpers/http-browser.ts and the auto-login interactions router.
+ * test/helpers/http-browser.ts: the authorization request every driver builds (this file's
+ * authorize for the upstream-less bridge, test/helpers/dingtalk-login.ts, test/helpers/upstream-login.ts),
+ * the front channel through the auto-login router, and raw token endpoint requests.
  */
 import * as client from 'openid-client';
 import type { Bridge } from './bridge.js';
