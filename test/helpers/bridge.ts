@@ -13,7 +13,6 @@
  *     test/helpers/upstream-login.ts.
  *   - 'oidc-issuer': one fake OIDC issuer under two upstream ids (`corp`, `backup`): the
  *     conformance suite's OP.
- *   - 'configured': `upstreams` as given (servers the test runs itself).
  *   Every kind but 'none' runs the production wiring, `buildBridge` (src/server/bridge.ts).
  * - `store`: memory (optionally on a `clock` the test controls) or Redis under a fresh key prefix
  *   removed on close; `replicas`: several bridges sharing one Redis prefix behind one issuer.
@@ -147,7 +146,7 @@ interface CommonOptions {
   issuerPath?: string;
   /** An https issuer served over plain http, as behind a TLS-terminating proxy (reach it via `url`). */
   httpsIssuer?: boolean;
-  /** Default per upstream kind: TEST_CLIENTS, KubeSphere + kubectl, standardClients(); required for 'oidc-issuer' and 'configured'. */
+  /** Default per upstream kind: TEST_CLIENTS, KubeSphere + kubectl, standardClients(); required for 'oidc-issuer'. */
   clients?: unknown[];
   /** Other top-level config keys (ttl, ui, refreshGraceSeconds, trustProxy …), merged over the defaults. */
   configPatch?: Partial<Record<keyof ConfigInput, unknown>>;
@@ -195,13 +194,6 @@ export interface OidcIssuerOptions extends WiredOptions {
   clients: ClientInput[];
 }
 
-/** Upstreams the test runs itself, configured as given. */
-export interface ConfiguredOptions extends WiredOptions {
-  upstream: 'configured';
-  upstreams: unknown[];
-  clients: unknown[];
-}
-
 /** What every test bridge has. */
 export interface TestBridge {
   issuer: string;
@@ -247,13 +239,12 @@ export type OidcIssuerBridge = WiredBridge & { upstream: FakeOidcIssuer };
 /** Kept for the tests that name the upstream-less bridge `Bridge`. */
 export type Bridge = NoUpstreamBridge;
 
-export type BridgeOptions = NoUpstreamOptions | DingTalkOptions | DoublesUpstreamOptions | OidcIssuerOptions | ConfiguredOptions;
+export type BridgeOptions = NoUpstreamOptions | DingTalkOptions | DoublesUpstreamOptions | OidcIssuerOptions;
 
 export function startBridge(options?: NoUpstreamOptions): Promise<NoUpstreamBridge>;
 export function startBridge(options: DingTalkOptions): Promise<DingTalkBridge>;
 export function startBridge(options: DoublesUpstreamOptions): Promise<DoublesBridge>;
 export function startBridge(options: OidcIssuerOptions): Promise<OidcIssuerBridge>;
-export function startBridge(options: ConfiguredOptions): Promise<WiredBridge>;
 export async function startBridge(options: BridgeOptions = {}): Promise<TestBridge> {
   const replicas = 'replicas' in options ? (options.replicas ?? 1) : 1;
   if (replicas > 1 && options.store !== 'redis') throw new Error('replicas share state through Redis: use store "redis"');
@@ -323,7 +314,7 @@ async function baseOf(options: BridgeOptions, issuer: string, listening: Listeni
       cleanups.push(() => doubles.close());
       extras.doubles = doubles;
       upstreams = upstreamConfigs(doubles, options.upstreamConfig);
-      registerCallbacks(upstreams, issuer);
+      registerCallbacks(doubles, issuer);
       clients ??= standardClients();
       break;
     }
@@ -344,10 +335,6 @@ async function baseOf(options: BridgeOptions, issuer: string, listening: Listeni
       for (const id of ['corp', 'backup']) upstream.addRedirectUri(`${issuer}/upstream/${id}/callback`);
       break;
     }
-    case 'configured':
-      upstreams = options.upstreams;
-      registerCallbacks(upstreams, issuer);
-      break;
   }
   const config = configSchema.parse({
     issuer,

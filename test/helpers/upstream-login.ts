@@ -88,12 +88,9 @@ export const DISPLAY_NAMES = {
 export type UpstreamId = keyof typeof DISPLAY_NAMES;
 export const UPSTREAM_IDS: readonly UpstreamId[] = ['idaas', 'oidc', 'eiam'];
 
-/** The double each config of `upstreamConfigs` points at (see registerCallbacks). */
-const doubleOf = new WeakMap<object, FakeIdaas | FakeOidcIssuer>();
-
 /** The three upstreams as an operator configures them. `extra` is merged into each (e.g. timeoutMs). */
 export function upstreamConfigs(d: Doubles, extra: Partial<Record<UpstreamId, Record<string, unknown>>> = {}): unknown[] {
-  const configs = [
+  return [
     {
       id: 'idaas',
       type: 'oauth2',
@@ -124,14 +121,11 @@ export function upstreamConfigs(d: Doubles, extra: Partial<Record<UpstreamId, Re
       ...extra.eiam,
     },
   ];
-  configs.forEach((config) => doubleOf.set(config, d[config.id as UpstreamId]));
-  return configs;
 }
 
-/** The doubles accept only registered redirect URIs, as real upstreams do: register the bridge's callback of each upstream config made by upstreamConfigs. */
-export function registerCallbacks(upstreams: unknown[], issuer: string): void {
-  for (const upstream of upstreams as { id: string }[])
-    doubleOf.get(upstream)?.addRedirectUri(`${issuer}/upstream/${upstream.id}/callback`);
+/** The doubles accept only registered redirect URIs, as real upstreams do: register the bridge's callback with each. */
+export function registerCallbacks(d: Doubles, issuer: string): void {
+  for (const id of UPSTREAM_IDS) d[id].addRedirectUri(`${issuer}/upstream/${id}/callback`);
 }
 
 /** The authorize requests a double received (to tell whether a login went upstream again). */
