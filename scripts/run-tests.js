@@ -9,7 +9,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-// Far above the slowest healthy test (about 10 s: a key rotation that waits for its activation).
+// Far above the slowest healthy test or hook (14 s in a full run: the key rotation that waits for its
+// activation, which sets its own 40 s; then 11 s, the demo in Chromium).
 const TEST_TIMEOUT_MS = 60_000;
 
 function walk(dir) {
