@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with Node's own test runner and tsx as the loader.
 // Node 20's `--test` does not expand globs, so the files are listed here.
+// Every test and hook fails after TEST_TIMEOUT_MS unless it sets its own `timeout`
+// (scripts/test-timeout.js), so one that waits for something that never comes (a
+// back-channel POST, a health event) fails instead of hanging the run.
 // Usage: node scripts/run-tests.js [path-filter ...]
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
+
+// Far above the slowest healthy test or hook (14 s in a full run: the key rotation that waits for its
+// activation, which sets its own 40 s; then 11 s, the demo in Chromium).
+const TEST_TIMEOUT_MS = 60_000;
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -25,7 +32,7 @@ if (files.length === 0) {
 console.log(`running ${files.length} test files: ${files.map((f) => relative('test', f)).join(' ')}`);
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'test' } },
+  ['--import', 'tsx', '--import', './scripts/test-timeout.js', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'test', TEST_TIMEOUT_MS: String(TEST_TIMEOUT_MS) } },
 );
 process.exit(result.status ?? 1);

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startBackchannelReceiver, type BackchannelReceiver } from './backchannel-receiver.js';
-import { POST_LOGOUT, startOp, webClient, type Op } from './harness.js';
+import { POST_LOGOUT, startOp, webClient, type Op } from './op.js';
 import { confirm, endSession } from './logout.js';
 import { discover, signIn, validateIdToken } from './rp.js';
 

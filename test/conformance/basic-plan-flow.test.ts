@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT } from 'jose';
 import { configSchema } from '../../src/config/schema.js';
-import { REDIRECT, startOp, UPSTREAM_USER, webClient, type Op } from './harness.js';
+import { REDIRECT, startOp, UPSTREAM_USER, webClient, type Op } from './op.js';
 import { assertErrorPage } from './pages.js';
 import {
   authorize, clockPast, codeOf, discover, random, redeem, s256, signIn, tokenRequest, userinfo, userinfoClaims, validateIdToken,

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import type { Browser } from '../helpers/http-browser.js';
-import { startOp, webClient, type Op } from './harness.js';
+import { startOp, webClient, type Op } from './op.js';
 import { headingOf, langOf, text } from './pages.js';
 import {
   authorize, choose, clockPast, HtmlBrowser, redeem, signIn, validateIdToken, wentUpstream, type AuthRequest,

@@ -2,7 +2,7 @@
 // the discovery document against OpenID Connect Discovery 1.0 §3 and §4.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOp, webClient, type Op } from './harness.js';
+import { startOp, webClient, type Op } from './op.js';
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 

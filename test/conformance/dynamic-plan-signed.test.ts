@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeProtectedHeader } from 'jose';
 import { configSchema } from '../../src/config/schema.js';
-import { REDIRECT, startOp, webClient, type Op } from './harness.js';
+import { REDIRECT, startOp, webClient, type Op } from './op.js';
 import { assertErrorPage } from './pages.js';
 import { authorize, discover, signIn, userinfo, verifyWithJwks } from './rp.js';
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Browser } from '../helpers/http-browser.js';
-import type { Op } from './harness.js';
+import type { Op } from './op.js';
 import { discover, frontChannel, HtmlBrowser, type Landing } from './rp.js';
 
 export async function endSession(op: Op, params: Record<string, string>, browser: Browser = new HtmlBrowser()): Promise<Landing> {

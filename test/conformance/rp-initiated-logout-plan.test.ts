@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt, SignJWT, generateKeyPair } from 'jose';
-import { POST_LOGOUT, POST_LOGOUT_WITH_QUERY, startOp, webClient, type Op } from './harness.js';
+import { POST_LOGOUT, POST_LOGOUT_WITH_QUERY, startOp, webClient, type Op } from './op.js';
 import { confirm, endSession } from './logout.js';
 import { assertErrorPage, headingOf, text } from './pages.js';
 import { authorize, discover, signIn, type Landing } from './rp.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { Browser } from '../helpers/http-browser.js';
-import { REDIRECT, RP, secretOf, type Op } from './harness.js';
+import { REDIRECT, RP, secretOf, type Op } from './op.js';
 
 export interface Discovery {
   issuer: string;

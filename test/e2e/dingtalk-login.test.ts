@@ -10,7 +10,8 @@ import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { sampleUserids } from '../../src/sandbox/index.js';
 import { launchBrowser } from '../helpers/browser.js';
-import { KUBESPHERE_STATE, kubesphereClient, startFullBridge, type FullBridge } from '../helpers/full-bridge.js';
+import { startBridge, type DingTalkBridge } from '../helpers/bridge.js';
+import { KUBESPHERE_STATE, kubesphereClient } from '../helpers/dingtalk-login.js';
 
 interface RelyingParty {
   url: string;
@@ -43,12 +44,12 @@ async function startRelyingParty(): Promise<RelyingParty> {
 describe('DingTalk login in Chromium (KubeSphere-style client)', () => {
   let browser: Browser;
   let rp: RelyingParty;
-  let fb: FullBridge;
+  let fb: DingTalkBridge;
 
   before(async () => {
     rp = await startRelyingParty();
     [fb, browser] = await Promise.all([
-      startFullBridge({ store: 'memory', clients: [kubesphereClient(`${rp.url}/oauth/redirect/dingtalk`)] }),
+      startBridge({ upstream: 'dingtalk', store: 'memory', clients: [kubesphereClient(`${rp.url}/oauth/redirect/dingtalk`)] }),
       launchBrowser(),
     ]);
   });

@@ -1,4 +1,4 @@
-// Issue 3, in a real Chromium: a client offered both an IDaaS (EIAM 1.0) and an OIDC upstream.
+// In a real Chromium: a client offered both an IDaaS (EIAM 1.0) and an OIDC upstream.
 // The chooser shows both display names — in the configured default language (zh-CN) when the
 // browser asks for one we do not ship, in English with ui_locales=en — and clicking the IDaaS one
 // goes through the (fake) IDaaS and back to the relying party, which redeems the code with openid-client.
@@ -9,10 +9,12 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext } from 'playwright-core';
 import * as client from 'openid-client';
 import { launchBrowser } from '../helpers/browser.js';
+import { startBridge, type DoublesBridge } from '../helpers/bridge.js';
+import { message } from '../helpers/pages.js';
 import {
-  assertKubeSphereClaims, assertRs256WithPublishedKid, authorizeCount, DISPLAY_NAMES, exchange, message, relyingParty,
-  secretOf, startDoubles, startUpstreamBridge, upstreamConfigs, type Doubles, type UpstreamBridge,
-} from '../integration/upstream-bridge.js';
+  assertKubeSphereClaims, assertRs256WithPublishedKid, authorizeCount, DISPLAY_NAMES, exchange, relyingParty, secretOf,
+  type Doubles,
+} from '../helpers/upstream-login.js';
 
 /** The relying party's redirect target: records every query it receives. */
 async function startRedirectTarget(): Promise<{ url: string; hits: URL[]; close(): Promise<void> }> {
@@ -36,22 +38,23 @@ async function startRedirectTarget(): Promise<{ url: string; hits: URL[]; close(
 
 describe('IDaaS login in Chromium', () => {
   let doubles: Doubles;
-  let bridge: UpstreamBridge;
+  let bridge: DoublesBridge;
   let target: Awaited<ReturnType<typeof startRedirectTarget>>;
   let chromium: Browser;
   let context: BrowserContext;
   let rp: client.Configuration;
 
   before(async () => {
-    [doubles, target, chromium] = await Promise.all([startDoubles(), startRedirectTarget(), launchBrowser()]);
-    bridge = await startUpstreamBridge({
+    [target, chromium] = await Promise.all([startRedirectTarget(), launchBrowser()]);
+    bridge = await startBridge({
+      upstream: 'doubles',
       store: 'memory',
-      upstreams: upstreamConfigs(doubles),
       clients: [{
         client_id: 'portal', client_secret: secretOf('portal'), client_name: 'Portal', redirect_uris: [target.url],
         grant_types: ['authorization_code', 'refresh_token'], skipConsent: true, upstreams: ['idaas', 'oidc'],
       }],
     });
+    doubles = bridge.doubles;
     rp = await relyingParty(bridge.issuer, 'portal', 'basic');
     // A language the bridge does not ship: the configured default (zh-CN) applies.
     context = await chromium.newContext({ locale: 'fr-FR' });
@@ -60,7 +63,6 @@ describe('IDaaS login in Chromium', () => {
     await context?.close();
     await chromium?.close();
     await bridge?.close();
-    await doubles?.close();
     await target?.close();
   });
 

@@ -3,7 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, sampleUserids } from '../../src/sandbox/index.js';
-import { pageFacts, startFullBridge, type FullBridge } from '../helpers/full-bridge.js';
+import { startBridge, type DingTalkBridge } from '../helpers/bridge.js';
+import { pageFacts } from '../helpers/pages.js';
 
 describe('DingTalk error pages explain the cause and the fix', () => {
   const sandbox = createDingTalkSandbox({ apps: [
@@ -11,13 +12,13 @@ describe('DingTalk error pages explain the cause and the fix', () => {
     { appKey: 'dingnoreadapp', appSecret: 'noread-app-secret-1', corpId: SANDBOX_CORP_ID, redirectUris: [], grantedScopes: ['Contact.User.mobile'] },
     { appKey: 'dingiplockedapp', appSecret: 'iplocked-app-secret-1', corpId: SANDBOX_CORP_ID, redirectUris: [], allowedIps: ['203.0.113.9'] },
   ] });
-  let fb: FullBridge;
-  let noRead: FullBridge;
-  let ipLocked: FullBridge;
+  let fb: DingTalkBridge;
+  let noRead: DingTalkBridge;
+  let ipLocked: DingTalkBridge;
   before(async () => {
-    fb = await startFullBridge({ store: 'memory', sandbox });
-    noRead = await startFullBridge({ store: 'memory', sandbox, upstream: { clientId: 'dingnoreadapp', clientSecret: 'noread-app-secret-1' } });
-    ipLocked = await startFullBridge({ store: 'memory', sandbox, upstream: { clientId: 'dingiplockedapp', clientSecret: 'iplocked-app-secret-1' } });
+    fb = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox });
+    noRead = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox, dingtalk: { clientId: 'dingnoreadapp', clientSecret: 'noread-app-secret-1' } });
+    ipLocked = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox, dingtalk: { clientId: 'dingiplockedapp', clientSecret: 'iplocked-app-secret-1' } });
   });
   after(async () => {
     await Promise.all([fb, noRead, ipLocked].map((b) => b.close()));

@@ -11,10 +11,11 @@ import {
   createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, sampleUserids,
   type DingTalkSandbox, type SandboxApp,
 } from '../../src/sandbox/index.js';
-import {
-  hasStackTrace, KNOWN_SECRETS, leakedSecrets, message, pageFacts, startFullBridge,
-  type FullBridge, type LogLine, type LoginResult, type PageFacts,
-} from '../helpers/full-bridge.js';
+import { KNOWN_SECRETS, startBridge, type DingTalkBridge } from '../helpers/bridge.js';
+import type { LoginResult } from '../helpers/dingtalk-login.js';
+import { leakedSecrets } from '../helpers/leaks.js';
+import type { LogLine } from '../helpers/logs.js';
+import { hasStackTrace, message, pageFacts, type PageFacts } from '../helpers/pages.js';
 
 const TIMEOUT_MS = 500;
 
@@ -31,10 +32,10 @@ const SECRETS = [...KNOWN_SECRETS, ...Object.values(APPS).map((a) => a.appSecret
 
 type PageKind = 'notAllowed' | 'askYourAdmin' | 'upstreamFailed' | 'invalidLink';
 const TITLES: Record<PageKind, string> = {
-  notAllowed: message('errors.notAllowed.title'),
-  askYourAdmin: message('errors.askYourAdmin.title'),
-  upstreamFailed: message('errors.upstreamFailed.title', { upstream: '钉钉' }),
-  invalidLink: message('errors.invalidLink.title'),
+  notAllowed: message('zh-CN', 'errors.notAllowed.title'),
+  askYourAdmin: message('zh-CN', 'errors.askYourAdmin.title'),
+  upstreamFailed: message('zh-CN', 'errors.upstreamFailed.title', { upstream: '钉钉' }),
+  invalidLink: message('zh-CN', 'errors.invalidLink.title'),
 };
 const STATUS: Record<PageKind, number> = { notAllowed: 403, askYourAdmin: 502, upstreamFailed: 502, invalidLink: 400 };
 
@@ -88,11 +89,11 @@ function dingtalkLines(logs: LogLine[], api: string): LogLine[] {
 
 describe('DingTalk failures: the page and the log line', () => {
   let sandbox: DingTalkSandbox;
-  let fb: FullBridge;
-  const apps: Record<keyof typeof APPS, FullBridge> = {} as Record<keyof typeof APPS, FullBridge>;
+  let fb: DingTalkBridge;
+  const apps: Record<keyof typeof APPS, DingTalkBridge> = {} as Record<keyof typeof APPS, DingTalkBridge>;
   let mark = 0;
   /** Log lines written since the current test began. */
-  const fresh = (bridge: FullBridge = fb) => bridge.logs.slice(bridge === fb ? mark : 0);
+  const fresh = (bridge: DingTalkBridge = fb) => bridge.logs.slice(bridge === fb ? mark : 0);
 
   before(async () => {
     const extra = (a: Omit<SandboxApp, 'corpId' | 'redirectUris'>): SandboxApp => ({ ...a, corpId: SANDBOX_CORP_ID, redirectUris: [] });
@@ -103,9 +104,9 @@ describe('DingTalk failures: the page and the log line', () => {
       ],
     });
     const upstream = { timeoutMs: TIMEOUT_MS };
-    fb = await startFullBridge({ store: 'memory', sandbox, upstream });
+    fb = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox, dingtalk: upstream });
     await Promise.all((Object.keys(APPS) as (keyof typeof APPS)[]).map(async (k) => {
-      apps[k] = await startFullBridge({ store: 'memory', sandbox, upstream: { ...upstream, clientId: APPS[k].appKey, clientSecret: APPS[k].appSecret } });
+      apps[k] = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox, dingtalk: { ...upstream, clientId: APPS[k].appKey, clientSecret: APPS[k].appSecret } });
     }));
   });
   afterEach(() => {

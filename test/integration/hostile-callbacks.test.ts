@@ -1,4 +1,4 @@
-// Issue 3: what reaches /upstream/<id>/callback is attacker-controlled. Wrong, replayed, foreign,
+// What reaches /upstream/<id>/callback is attacker-controlled. Wrong, replayed, foreign,
 // missing and garbage `state`, and upstream `?error=` answers, each get the right page (400 "link no
 // longer valid", 502 "upstream failed") or the OAuth error redirect to the client — never a 500,
 // never a stack trace, never a code, state, token or secret in the HTML — and never finish (or
@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import { Browser } from '../helpers/http-browser.js';
+import { COOKIE_SECRET, startBridge, type DoublesBridge } from '../helpers/bridge.js';
+import { headingOf, message, retryHrefOf } from '../helpers/pages.js';
 import {
-  assertSafePage, authorizeCount, COOKIE_SECRET, DISPLAY_NAMES, exchange, headingOf, message, relyingParty, retryHrefOf,
-  secretOf, standardClients, startDoubles, startUpstreamBridge, STORES, upstreamConfigs, webRedirect,
-  type Doubles, type LoginLeg, type UpstreamBridge,
-} from './upstream-bridge.js';
+  assertSafePage, authorizeCount, DISPLAY_NAMES, exchange, relyingParty, secretOf, STORES, webRedirect,
+  type Doubles, type LoginLeg,
+} from '../helpers/upstream-login.js';
 
 const CLIENT = 'web-idaas'; // offers idaas and oidc
 const REDIRECT = webRedirect('idaas');
@@ -28,19 +29,18 @@ interface StartedLeg {
 for (const store of STORES) {
   describe(`hostile upstream callbacks (${store} store)`, () => {
     let doubles: Doubles;
-    let bridge: UpstreamBridge;
+    let bridge: DoublesBridge;
     let rp: client.Configuration;
     let secrets: string[];
 
     before(async () => {
-      doubles = await startDoubles();
-      bridge = await startUpstreamBridge({ store, upstreams: upstreamConfigs(doubles), clients: standardClients() });
+      bridge = await startBridge({ upstream: 'doubles', store });
+      doubles = bridge.doubles;
       rp = await relyingParty(bridge.issuer, CLIENT, 'basic');
       secrets = [COOKIE_SECRET, secretOf(CLIENT), doubles.idaas.clientSecret, doubles.oidc.clientSecret];
     });
     after(async () => {
       await bridge?.close();
-      await doubles?.close();
     });
 
     /** /auth?upstream=<id> up to the upstream's redirect back to the bridge, which is not opened. */

@@ -1,4 +1,4 @@
-// Issue 3: the bridge as production wires it, in front of each upstream type: `oauth2` with
+// The bridge as production wires it, in front of each upstream type: `oauth2` with
 // `preset: aliyun-idaas` (EIAM 1.0), `oidc` at a root issuer, and `oidc` at an EIAM 2.0 style
 // issuer path. openid-client 6 is the relying party; every hop is real HTTP. On the memory store,
 // and on Redis under a random prefix with an issuer that has a path.
@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { subjectFor } from '../../src/accounts/subject.js';
 import { Browser } from '../helpers/http-browser.js';
+import { startBridge, type DoublesBridge } from '../helpers/bridge.js';
 import {
   assertKubeSphereClaims, assertRs256WithPublishedKid, authorizeCount, DISPLAY_NAMES, exchange, exchangeVerbatim,
-  ksRedirect, KUBECTL_REDIRECTS, login, logout, relyingParty, standardClients, startDoubles, startUpstreamBridge, STORES,
-  upstreamConfigs, UPSTREAM_IDS, webLogoutRedirect, webRedirect, type Doubles, type UpstreamBridge, type UpstreamId,
-} from './upstream-bridge.js';
+  ksRedirect, KUBECTL_REDIRECTS, login, logout, relyingParty, STORES, UPSTREAM_IDS, webLogoutRedirect, webRedirect,
+  type Doubles, type UpstreamId,
+} from '../helpers/upstream-login.js';
 
 const OTHER: Record<UpstreamId, UpstreamId> = { idaas: 'oidc', oidc: 'idaas', eiam: 'idaas' };
 
@@ -27,23 +28,21 @@ const isInvalidGrant = (err: unknown) => (err as { error?: string }).error === '
 for (const store of STORES) {
   describe(`upstreams end to end (${store} store)`, () => {
     let doubles: Doubles;
-    let bridge: UpstreamBridge;
+    let bridge: DoublesBridge;
 
     before(async () => {
-      doubles = await startDoubles();
-      bridge = await startUpstreamBridge({
+      bridge = await startBridge({
+        upstream: 'doubles',
         store,
         // The Redis run also proves every route, upstream callbacks included, lives under an issuer path.
         ...(store === 'redis' ? { issuerPath: '/sso' } : {}),
-        upstreams: upstreamConfigs(doubles),
-        clients: standardClients(),
         // Rotation without a grace window: a second, sequential reuse is a replay.
-        config: { refreshGraceSeconds: 0 },
+        configPatch: { refreshGraceSeconds: 0 },
       });
+      doubles = bridge.doubles;
     });
     after(async () => {
       await bridge?.close();
-      await doubles?.close();
     });
 
     it('publishes discovery for code flow with PKCE S256, RS256, revocation and end_session', async () => {
@@ -62,25 +61,28 @@ for (const store of STORES) {
       describe(`through ${id}`, () => {
         const clientId = `web-${id}`;
         let rp: client.Configuration;
-        const browser = new Browser();
-        let sub: string;
-        let first: Awaited<ReturnType<typeof exchange>>;
-        let refreshed: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
 
         before(async () => {
           rp = await relyingParty(bridge.issuer, clientId, 'basic');
         });
 
-        it('signs in through the chooser and the upstream; the ID token is RS256 with a published kid', async () => {
+        /** Each test signs in afresh (a new browser, through the chooser), so none depends on another. */
+        async function signIn() {
+          const browser = new Browser();
           const before = authorizeCount(doubles, id);
           const leg = await login(rp, { redirectUri: webRedirect(id), pick: id, browser });
+          const upstreamAsked = authorizeCount(doubles, id) - before;
+          const tokens = await exchange(rp, leg);
+          return { browser, leg, upstreamAsked, tokens, sub: tokens.claims()!.sub };
+        }
+
+        it('signs in through the chooser and the upstream; the ID token is RS256 with a published kid', async () => {
+          const { leg, upstreamAsked, tokens: first } = await signIn();
           assert.deepEqual(leg.chooser?.map((o) => o.id), [id, OTHER[id]], 'the chooser lists both upstreams of this client');
           assert.ok(leg.chooser?.[0]?.label.includes(DISPLAY_NAMES[id]['zh-CN']), 'zh-CN display names by default');
           assert.ok(leg.chooser?.[1]?.label.includes(DISPLAY_NAMES[OTHER[id]]['zh-CN']));
-          assert.equal(authorizeCount(doubles, id), before + 1, 'the chosen upstream was asked');
-          first = await exchange(rp, leg);
+          assert.equal(upstreamAsked, 1, 'the chosen upstream was asked');
           const claims = first.claims()!;
-          sub = claims.sub;
           assert.equal(claims.iss, bridge.issuer);
           assert.equal(claims.aud, clientId);
           assert.equal(claims.name, EXPECTED[id].name);
@@ -91,6 +93,7 @@ for (const store of STORES) {
         });
 
         it('links the upstream subject to a stable, label-safe sub', async () => {
+          const { sub } = await signIn();
           const account = await bridge.bridge.accounts.get(sub);
           assert.ok(account, 'the account exists');
           assert.equal(account.profile.subject, EXPECTED[id].subject);
@@ -101,6 +104,7 @@ for (const store of STORES) {
         });
 
         it('answers userinfo for the access token', async () => {
+          const { tokens: first, sub } = await signIn();
           const info = await client.fetchUserInfo(rp, first.access_token, sub);
           assert.equal(info.sub, sub);
           assert.equal(info.name, EXPECTED[id].name);
@@ -108,7 +112,8 @@ for (const store of STORES) {
         });
 
         it('refreshes to new tokens', async () => {
-          refreshed = await client.refreshTokenGrant(rp, first.refresh_token!);
+          const { tokens: first, sub } = await signIn();
+          const refreshed = await client.refreshTokenGrant(rp, first.refresh_token!);
           assert.notEqual(refreshed.access_token, first.access_token);
           assert.ok(refreshed.refresh_token);
           assert.notEqual(refreshed.refresh_token, first.refresh_token, 'refresh tokens rotate');
@@ -119,11 +124,14 @@ for (const store of STORES) {
         });
 
         it('revokes a refresh token (RFC 7009), which then fails', async () => {
+          const { tokens: first } = await signIn();
+          const refreshed = await client.refreshTokenGrant(rp, first.refresh_token!);
           await client.tokenRevocation(rp, refreshed.refresh_token!);
           await assert.rejects(client.refreshTokenGrant(rp, refreshed.refresh_token!), isInvalidGrant);
         });
 
         it('reuses the browser session without the upstream; reusing a rotated refresh token is invalid_grant and ends the grant', async () => {
+          const { browser, sub } = await signIn();
           const before = authorizeCount(doubles, id);
           const leg = await login(rp, { redirectUri: webRedirect(id), browser });
           assert.equal(leg.chooser, undefined, 'no chooser with a live session');
@@ -133,10 +141,10 @@ for (const store of STORES) {
           const next = await client.refreshTokenGrant(rp, tokens.refresh_token!);
           await assert.rejects(client.refreshTokenGrant(rp, tokens.refresh_token!), isInvalidGrant, 'a sequential reuse is refused');
           await assert.rejects(client.refreshTokenGrant(rp, next.refresh_token!), isInvalidGrant, 'the replay revoked the whole grant');
-          first = tokens;
         });
 
         it('logs out (RP-initiated): confirmation form, redirect with state, and the next /auth goes to the upstream again', async () => {
+          const { browser, tokens: first, sub } = await signIn();
           const landed = await logout(browser, rp, { idTokenHint: first.id_token!, postLogoutRedirectUri: webLogoutRedirect(id), state: `bye-${id}` });
           assert.equal(landed.origin + landed.pathname, webLogoutRedirect(id));
           assert.equal(landed.searchParams.get('state'), `bye-${id}`);

@@ -1,13 +1,14 @@
-// Issue 3: the authorization parameters that steer the upstream leg, through the whole bridge:
+// The authorization parameters that steer the upstream leg, through the whole bridge:
 // `upstream=<id>` (skips the chooser; unknown or not allowed is invalid_request back to the client),
 // and `prompt=login` / `max_age` forcing a new upstream leg with a fresh `auth_time`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser } from '../helpers/http-browser.js';
+import { startBridge, type DoublesBridge } from '../helpers/bridge.js';
 import {
-  authorizeCount, exchange, exchangeVerbatim, KUBECTL_REDIRECTS, login, relyingParty, standardClients, startDoubles,
-  startUpstreamBridge, STORES, upstreamConfigs, UPSTREAM_IDS, webRedirect, type Doubles, type UpstreamBridge, type UpstreamId,
-} from './upstream-bridge.js';
+  authorizeCount, exchange, exchangeVerbatim, KUBECTL_REDIRECTS, login, relyingParty, STORES, UPSTREAM_IDS, webRedirect,
+  type Doubles, type UpstreamId,
+} from '../helpers/upstream-login.js';
 
 /**
  * `auth_time` and `max_age` count whole seconds: waits (at most a second) until the clock is past
@@ -25,15 +26,14 @@ describe('upstream parameter and re-authentication', { concurrency: true }, () =
   for (const store of STORES) {
     describe(`${store} store`, { concurrency: 1 }, () => {
       let doubles: Doubles;
-      let bridge: UpstreamBridge;
+      let bridge: DoublesBridge;
 
       before(async () => {
-        doubles = await startDoubles();
-        bridge = await startUpstreamBridge({ store, upstreams: upstreamConfigs(doubles), clients: standardClients() });
+        bridge = await startBridge({ upstream: 'doubles', store });
+        doubles = bridge.doubles;
       });
       after(async () => {
         await bridge?.close();
-        await doubles?.close();
       });
 
       describe('upstream=<id>', () => {

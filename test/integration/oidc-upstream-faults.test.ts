@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import type * as client from 'openid-client';
 import type { FakeIdaasFault } from '../doubles/fake-idaas.js';
 import type { FakeOidcFault } from '../doubles/fake-oidc-issuer.js';
+import { COOKIE_SECRET, startBridge, type DoublesBridge } from '../helpers/bridge.js';
+import { headingOf, message, retryHrefOf } from '../helpers/pages.js';
 import {
-  assertSafePage, COOKIE_SECRET, DISPLAY_NAMES, exchange, headingOf, login, message, relyingParty, retryHrefOf, secretOf,
-  standardClients, startDoubles, startUpstreamBridge, STORES, upstreamConfigs, webRedirect,
-  type Doubles, type LoginLeg, type UpstreamBridge,
-} from './upstream-bridge.js';
+  assertSafePage, DISPLAY_NAMES, exchange, login, relyingParty, secretOf, STORES, webRedirect,
+  type Doubles, type LoginLeg,
+} from '../helpers/upstream-login.js';
 
 const TIMEOUT_MS = 300;
 
@@ -35,22 +36,22 @@ const CASES: Case[] = [
 for (const store of STORES) {
   describe(`upstream faults through the bridge (${store} store)`, () => {
     let doubles: Doubles;
-    let bridge: UpstreamBridge;
+    let bridge: DoublesBridge;
     let rp: client.Configuration;
 
     before(async () => {
       // Slow faults answer after 10 s (or never: closing the doubles cancels them); the bridge gives up after 300 ms.
-      doubles = await startDoubles({ idaas: { slowMs: 10_000 }, oidc: { slowMs: 10_000 } });
-      bridge = await startUpstreamBridge({
+      bridge = await startBridge({
+        upstream: 'doubles',
         store,
-        upstreams: upstreamConfigs(doubles, { idaas: { timeoutMs: TIMEOUT_MS }, oidc: { timeoutMs: TIMEOUT_MS } }),
-        clients: standardClients(),
+        doubles: { idaas: { slowMs: 10_000 }, oidc: { slowMs: 10_000 } },
+        upstreamConfig: { idaas: { timeoutMs: TIMEOUT_MS }, oidc: { timeoutMs: TIMEOUT_MS } },
       });
+      doubles = bridge.doubles;
       rp = await relyingParty(bridge.issuer, 'web-idaas', 'basic'); // offers idaas and oidc
     });
     after(async () => {
       await bridge?.close();
-      await doubles?.close();
     });
 
     const setFault = (c: Case | undefined) => {

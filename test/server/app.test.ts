@@ -10,7 +10,7 @@ import { decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { claimsFor } from '../../src/accounts/claims.js';
-import { createProvider } from '../../src/oidc/provider.js';
+import { createProvider, type ProviderBundle } from '../../src/oidc/provider.js';
 import { createApp } from '../../src/server/app.js';
 import { publicErrorOf, statusOf } from '../../src/server/error-handler.js';
 import { listen } from '../../src/server/listen.js';
@@ -46,7 +46,7 @@ describe('express app', () => {
   let bridge: Bridge;
   let proxied: Bridge;
   before(async () => {
-    const withProbes = (b: Parameters<NonNullable<Parameters<typeof startBridge>[0]>['interactionsRouter'] & {}>[0]) =>
+    const withProbes = (b: ProviderBundle) =>
       probeRouter(autoLoginRouter(b.interactions, { accountId: () => ALICE.sub }));
     bridge = await startBridge({ interactionsRouter: withProbes });
     proxied = await startBridge({ interactionsRouter: withProbes, configPatch: { trustProxy: { hops: 1 } } });

@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import * as client from 'openid-client';
 import { sampleUserids } from '../../src/sandbox/index.js';
 import { Browser } from '../helpers/http-browser.js';
-import {
-  KNOWN_SECRETS, KUBESPHERE_SECRET, leakedSecrets, startFullBridge, type FullBridge, type LoginResult,
-} from '../helpers/full-bridge.js';
+import { KNOWN_SECRETS, startBridge, type DingTalkBridge } from '../helpers/bridge.js';
+import { KUBESPHERE_SECRET, type LoginResult } from '../helpers/dingtalk-login.js';
+import { leakedSecrets } from '../helpers/leaks.js';
 
 type Labels = Record<string, string>;
 
@@ -31,7 +31,7 @@ const LOGIN_OUTCOMES = ['success', 'denied', 'not_allowed', 'misconfigured', 'un
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 describe('Prometheus metrics through the whole bridge', () => {
-  let fb: FullBridge;
+  let fb: DingTalkBridge;
   /** Codes, tokens and subs seen during the suite: none may appear in /metrics. */
   const seen: string[] = [];
 
@@ -90,7 +90,7 @@ describe('Prometheus metrics through the whole bridge', () => {
   }
 
   before(async () => {
-    fb = await startFullBridge({ store: 'memory' });
+    fb = await startBridge({ upstream: 'dingtalk', store: 'memory' });
   });
   after(() => fb?.close());
 
@@ -191,7 +191,7 @@ describe('Prometheus metrics through the whole bridge', () => {
     await signIn(sampleUserids.southSales, 'kubesphere', 'openid');
     fb.sandbox.removeMember(sampleUserids.southSales);
     const startedAt = Math.floor(Date.now() / 1000);
-    let result: Awaited<ReturnType<FullBridge['bridge']['membership']['sweep']>> | undefined;
+    let result: Awaited<ReturnType<DingTalkBridge['bridge']['membership']['sweep']>> | undefined;
     const d = await deltas({
       revoked: rechecks('sweep', 'revoked'),
       ok: rechecks('sweep', 'ok'),
@@ -236,10 +236,10 @@ describe('Prometheus metrics through the whole bridge', () => {
 });
 
 describe('Prometheus metrics: a reused browser session due a membership recheck', () => {
-  let fb: FullBridge;
+  let fb: DingTalkBridge;
   before(async () => {
     // recheckAfter 0: every reuse of a session asks DingTalk again.
-    fb = await startFullBridge({ store: 'memory', upstream: { recheckAfter: 0 } });
+    fb = await startBridge({ upstream: 'dingtalk', store: 'memory', dingtalk: { recheckAfter: 0 } });
   });
   after(() => fb?.close());
 
