@@ -21,11 +21,10 @@ function setup(kind: StoreKind, t: TestContext, usernames: Partial<UsernamesConf
   const accounts = createAccounts({ store, usernames: usernamesConfig(usernames), log, now: () => clock });
   return {
     replicas, store, log, accounts,
-    tick(seconds: number) { clock += seconds; },
+    tick: (seconds: number) => { clock += seconds; },
     /** Another replica: its own store connection and accounts instance on the same data. */
-    replica(config: Partial<UsernamesConfig> = usernames) {
-      return createAccounts({ store: replicas.open(), usernames: usernamesConfig(config), log, now: () => clock });
-    },
+    replica: (config: Partial<UsernamesConfig> = usernames) =>
+      createAccounts({ store: replicas.open(), usernames: usernamesConfig(config), log, now: () => clock }),
   };
 }
 

@@ -18,8 +18,8 @@ function startCli(env: NodeJS.ProcessEnv): { child: ChildProcess; url: Promise<s
       const match = /Open (http:\/\/\S+\/demo\/)/.exec(output);
       if (match) resolve(match[1]!);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
   });
   return { child, url, output: () => output };

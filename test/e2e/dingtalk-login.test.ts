@@ -88,7 +88,8 @@ describe('DingTalk login in Chromium (KubeSphere-style client)', () => {
     assert.equal(claims.name, '张伟');
     assert.equal(claims.email, 'wei.zhang@sandbox.example.com');
     assert.equal(claims.email_verified, true);
-    assert.match(String(claims.preferred_username), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
+    assert.equal(typeof claims.preferred_username, 'string');
+    assert.match(claims.preferred_username as string, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
     const account = await fb.bridge.accounts.get(claims.sub);
     assert.equal(account?.profile.extra.dingtalk_userid, sampleUserids.manager);
     await page.close();

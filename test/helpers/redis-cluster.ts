@@ -30,7 +30,7 @@ async function waitForClusterOk(ports: number[], timeoutMs = 15_000): Promise<vo
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const infos = await Promise.all(clients.map((client) => client.cluster('INFO') as Promise<string>));
+      const infos = await Promise.all(clients.map((client) => client.cluster('INFO')));
       if (infos.every((info) => info.includes('cluster_state:ok'))) return;
       if (Date.now() > deadline) throw new Error(`cluster not ok after ${timeoutMs} ms:\n${infos.join('\n')}`);
       await delay(50); // poll interval between two CLUSTER INFO rounds

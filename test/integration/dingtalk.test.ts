@@ -221,7 +221,7 @@ for (const storeKind of ['memory', 'redis'] as const) {
       const back = await refreshOutcome(rp, tokens.refresh_token!);
       assert.equal(back.error, 'ok', 'the same refresh token works once DingTalk answers');
       assert.ok(back.tokens?.id_token);
-      seen.push(back.tokens!.refresh_token!, back.tokens!.access_token);
+      seen.push(back.tokens.refresh_token!, back.tokens.access_token);
     });
 
     it('does not let a callback finished in another browser complete this browser’s login', async () => {

@@ -97,7 +97,7 @@ for (const store of STORES) {
         doubles.idaas.setFault(undefined);
       }
       assert.equal(leg.page?.status, 502);
-      assert.equal(headingOf(leg.page!.html), message('en', 'errors.upstreamFailed.title', { upstream: DISPLAY_NAMES.idaas.en }));
+      assert.equal(headingOf(leg.page.html), message('en', 'errors.upstreamFailed.title', { upstream: DISPLAY_NAMES.idaas.en }));
     });
   });
 }

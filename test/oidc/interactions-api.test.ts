@@ -100,7 +100,7 @@ describe('InteractionApi', () => {
     const done = await browser.follow(returnTo, atClient);
     assert.ok(done.url.searchParams.get('code'));
     assert.equal(consent?.prompt, 'consent');
-    assert.deepEqual([...consent!.missingScopes].sort(), ['openid', 'profile']);
+    assert.deepEqual([...consent.missingScopes].sort(), ['openid', 'profile']);
     assert.equal(consent?.session?.accountId, ALICE.sub);
     assert.equal(typeof consent?.session?.loginTs, 'number');
   });

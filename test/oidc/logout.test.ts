@@ -99,7 +99,8 @@ describe('logout', () => {
       createRemoteJWKSet(new URL(`${bridge.issuer}/jwks`)), { issuer: bridge.issuer, audience: 'bcl' });
     assert.equal(payload.sub, 'alice-sub-1');
     assert.equal(payload.sid, bcl.tokens.claims()!.sid);
-    assert.ok(payload.events && 'http://schemas.openid.net/event/backchannel-logout' in (payload.events as object));
+    const events = payload.events as Record<string, unknown> | undefined;
+    assert.ok(events && 'http://schemas.openid.net/event/backchannel-logout' in events);
 
     const silent = await authorize(web, { redirectUri: `${RP}/cb`, browser, extra: { prompt: 'none' } });
     assert.equal(silent.callback.searchParams.get('error'), 'login_required');

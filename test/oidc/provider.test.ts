@@ -122,7 +122,7 @@ for (const kind of ['memory', 'redis'] as const) {
       const refreshed = await client.refreshTokenGrant(rp, first);
       assert.ok(refreshed.refresh_token && refreshed.refresh_token !== first, 'rotated');
       assert.equal(refreshed.claims()!.sub, 'alice-sub-1');
-      const again = await client.refreshTokenGrant(rp, refreshed.refresh_token!);
+      const again = await client.refreshTokenGrant(rp, refreshed.refresh_token);
       assert.ok(again.access_token);
     });
 

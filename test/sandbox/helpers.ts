@@ -20,7 +20,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const sandbox = createDingTalkSandbox(options);
   if (!options.apps) sandbox.addRedirectUri(SANDBOX_APP_KEY, REDIRECT_URI);
   const listener = await sandbox.listen(0, '127.0.0.1');
-  return { sandbox, url: listener.url, close: listener.close };
+  return { sandbox, url: listener.url, close: () => listener.close() };
 }
 
 /** A clock tests can move forward. */
@@ -77,7 +77,7 @@ export function shapeOf(value: unknown): unknown {
   if (Array.isArray(value)) return value.length === 0 ? [] : [shapeOf(value[0])];
   if (typeof value === 'object') {
     return Object.fromEntries(
-      Object.keys(value as object)
+      Object.keys(value)
         .sort()
         .map((k) => [k, shapeOf((value as Record<string, unknown>)[k])]),
     );
