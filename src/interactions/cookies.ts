@@ -1,23 +1,15 @@
 /**
- * The cookies the interaction routes set themselves (leg binding, CSRF nonce), written with
- * express's `res.cookie`. Reading is this one function rather than a global cookie parser
- * (cookie-parser is not a dependency): oidc-provider reads its own cookies, and these two are read
- * only where they are used.
+ * The cookies the interaction routes set themselves (leg binding, CSRF nonce): written with
+ * express's `res.cookie` and read with `parse` from the `cookie` package, the one express itself
+ * serialises them with. There is no global cookie parser: oidc-provider reads its own cookies, and
+ * these two are read only where they are used.
  */
+import { parse } from 'cookie';
 import type { CookieOptions, Request } from 'express';
 
-/** Value of cookie `name` in the request, or undefined; a malformed header yields nothing. */
+/** Value of cookie `name` in the request, or undefined (`cookie` leaves an undecodable value as sent). */
 export function readCookie(req: Pick<Request, 'headers'>, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    try {
-      return decodeURIComponent(part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
+  return parse(req.headers.cookie ?? '')[name];
 }
 
 /** HttpOnly always: no script of ours reads these. */
