@@ -13,7 +13,9 @@ if (existsSync(compiled)) {
   try {
     ({ register } = await import('tsx/esm/api'));
   } catch {
-    process.stderr.write('oidc-bridge: no build (dist/) and no tsx to run the source: run `npm run build`, or `npm ci` with development dependencies\n');
+    process.stderr.write(
+      'oidc-bridge: no build (dist/) and no tsx to run the source: run `npm run build`, or `npm ci` with development dependencies\n',
+    );
     process.exit(1);
   }
   register();

@@ -14,23 +14,40 @@ export type { Logger };
 export const requestContext = new AsyncLocalStorage<{ reqId: string }>();
 
 const REDACT = [
-  'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
-  '*.client_secret', '*.clientSecret', '*.appSecret', '*.password', '*.code', '*.authCode',
-  '*.access_token', '*.accessToken', '*.refresh_token', '*.refreshToken', '*.id_token',
-  '*.token', '*.state', '*.connectorData', '*.cookieSecrets',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  '*.client_secret',
+  '*.clientSecret',
+  '*.appSecret',
+  '*.password',
+  '*.code',
+  '*.authCode',
+  '*.access_token',
+  '*.accessToken',
+  '*.refresh_token',
+  '*.refreshToken',
+  '*.id_token',
+  '*.token',
+  '*.state',
+  '*.connectorData',
+  '*.cookieSecrets',
 ];
 
 export function createLogger(options: { level?: string; name?: string } = {}, destination?: DestinationStream): Logger {
-  return pino({
-    name: options.name ?? 'oidc-bridge',
-    level: options.level ?? 'info',
-    redact: { paths: REDACT, censor: '[redacted]' },
-    base: undefined,
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    mixin: () => {
-      const context = requestContext.getStore();
-      return context ? { reqId: context.reqId } : {};
+  return pino(
+    {
+      name: options.name ?? 'oidc-bridge',
+      level: options.level ?? 'info',
+      redact: { paths: REDACT, censor: '[redacted]' },
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      mixin: () => {
+        const context = requestContext.getStore();
+        return context ? { reqId: context.reqId } : {};
+      },
     },
-  }, destination);
+    destination,
+  );
 }

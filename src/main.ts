@@ -39,7 +39,9 @@ async function check(argv: string[]): Promise<number> {
   }
   for (const warning of configWarnings(loaded.config)) err(`warning: ${warning}`);
   const { config } = loaded;
-  out(`${loaded.path}: ok (issuer ${config.issuer}; ${config.upstreams.length} upstream(s): ${config.upstreams.map((u) => `${u.id} [${u.type}]`).join(', ')}; ${config.clients.length} client(s))`);
+  out(
+    `${loaded.path}: ok (issuer ${config.issuer}; ${config.upstreams.length} upstream(s): ${config.upstreams.map((u) => `${u.id} [${u.type}]`).join(', ')}; ${config.clients.length} client(s))`,
+  );
   return 0;
 }
 
@@ -88,17 +90,25 @@ async function serve(argv: string[], forceDemo: boolean): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv;
   switch (command) {
-    case 'serve': return serve(rest, false);
-    case 'demo': return serve(rest, true);
-    case 'check': return check(rest);
-    case 'keys': return keys(rest);
-    case 'accounts': return accounts(rest);
-    case '--version': case '-v': {
+    case 'serve':
+      return serve(rest, false);
+    case 'demo':
+      return serve(rest, true);
+    case 'check':
+      return check(rest);
+    case 'keys':
+      return keys(rest);
+    case 'accounts':
+      return accounts(rest);
+    case '--version':
+    case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
       out(pkg.version);
       return 0;
     }
-    case 'help': case '--help': case '-h':
+    case 'help':
+    case '--help':
+    case '-h':
       out(USAGE);
       return 0;
     default:
@@ -109,7 +119,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { if (code !== 0) process.exitCode = code; },
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
   (error: unknown) => {
     if (error instanceof ConfigError || error instanceof KeysError) {
       err(error.message);

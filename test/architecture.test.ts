@@ -36,9 +36,7 @@ const sources = walk(join(ROOT, 'src')).filter((f) => f.endsWith('.ts'));
 const graph = new Map<string, { file: string; imports: Import[]; local: string[] }>();
 for (const file of sources) {
   const imports = importsOf(readFileSync(file, 'utf8'));
-  const local = imports
-    .filter((i) => i.specifier.startsWith('.'))
-    .map((i) => resolve(dirname(file), i.specifier).replace(/\.js$/, '.ts'));
+  const local = imports.filter((i) => i.specifier.startsWith('.')).map((i) => resolve(dirname(file), i.specifier).replace(/\.js$/, '.ts'));
   graph.set(file, { file, imports, local });
 }
 
@@ -49,7 +47,10 @@ describe('architecture', () => {
   it('finds the imports it checks (the scanner itself works)', () => {
     const bridge = graph.get(join(ROOT, 'src/server/bridge.ts'));
     assert.ok(bridge, 'src/server/bridge.ts exists');
-    assert.ok(bridge.local.some((f) => f.endsWith('src/oidc/provider.ts')), 'bridge.ts imports the provider');
+    assert.ok(
+      bridge.local.some((f) => f.endsWith('src/oidc/provider.ts')),
+      'bridge.ts imports the provider',
+    );
     assert.deepEqual(importsOf("import type { A } from './a.js';\nimport {\n  b,\n} from 'lib';"), [
       { specifier: './a.js', typeOnly: true },
       { specifier: 'lib', typeOnly: false },
@@ -126,14 +127,22 @@ describe('architecture', () => {
       new RegExp(['\\bSTY', 'LE §'].join('')),
     ];
     const files = ['src', 'test', 'docs', 'bench', 'scripts', 'deploy']
-      .flatMap((d) => { try { return walk(join(ROOT, d)); } catch { return []; } })
+      .flatMap((d) => {
+        try {
+          return walk(join(ROOT, d));
+        } catch {
+          return [];
+        }
+      })
       .concat(['README.md', 'config.example.yaml', 'Dockerfile', 'docker-compose.yml'].map((f) => join(ROOT, f)))
       .filter((f) => /\.(ts|js|md|ya?ml|eta|json)$|Dockerfile$/.test(f) && !f.includes('node_modules'));
     const hits: string[] = [];
     for (const file of files) {
-      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        if (patterns.some((p) => p.test(line))) hits.push(`${rel(file)}:${i + 1}: ${line.trim()}`);
-      });
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (patterns.some((p) => p.test(line))) hits.push(`${rel(file)}:${i + 1}: ${line.trim()}`);
+        });
     }
     assert.deepEqual(hits, []);
   });

@@ -4,16 +4,12 @@
  */
 import type { Store } from '../store/types.js';
 import type { UpstreamIdentity } from '../upstreams/types.js';
-import {
-  ACCOUNT_PREFIX, accountKey, claimUsername, readAccount, updateAccount, usernameKey, usernameOwner,
-} from './account-records.js';
+import { ACCOUNT_PREFIX, accountKey, claimUsername, readAccount, updateAccount, usernameKey, usernameOwner } from './account-records.js';
 import { assignUsername } from './assign-username.js';
 import { AccountDisabledError, InvalidUsernameError, UnknownAccountError, UsernameTakenError } from './errors.js';
 import { subjectFor } from './subject.js';
 import { usernamePolicy, usernameProblem, type UsernamesConfig } from './usernames.js';
-import {
-  ACCOUNT_SCHEMA_VERSION, type Account, type AccountStatus, type Accounts, type AccountsLog, type RevokeResult,
-} from './types.js';
+import { ACCOUNT_SCHEMA_VERSION, type Account, type AccountStatus, type Accounts, type AccountsLog, type RevokeResult } from './types.js';
 
 export interface AccountsDeps {
   store: Store;
@@ -44,8 +40,17 @@ export function createAccounts({ store, usernames, log, now = () => Math.floor(D
     const { username, fresh } = await assignUsername(durable, policy, log, identity, sub);
     const t = now();
     const account: Account = {
-      schemaVersion: ACCOUNT_SCHEMA_VERSION, sub, linkDomain: identity.linkDomain, linkKey: identity.linkKey,
-      username, status: 'active', upstream: identity.upstream, profile: identity, createdAt: t, updatedAt: t, checkedAt: t,
+      schemaVersion: ACCOUNT_SCHEMA_VERSION,
+      sub,
+      linkDomain: identity.linkDomain,
+      linkKey: identity.linkKey,
+      username,
+      status: 'active',
+      upstream: identity.upstream,
+      profile: identity,
+      createdAt: t,
+      updatedAt: t,
+      checkedAt: t,
     };
     if (await durable.add(accountKey(sub), account)) {
       log.info({ audit: 'account.create', sub, username, upstream: identity.upstream });
@@ -58,7 +63,8 @@ export function createAccounts({ store, usernames, log, now = () => Math.floor(D
   }
 
   async function link(identity: UpstreamIdentity): Promise<Account> {
-    if (!identity.linkDomain || !identity.linkKey) throw new TypeError(`upstream ${identity.upstream} gave an identity without linkDomain/linkKey`);
+    if (!identity.linkDomain || !identity.linkKey)
+      throw new TypeError(`upstream ${identity.upstream} gave an identity without linkDomain/linkKey`);
     const sub = subjectFor(identity.linkDomain, identity.linkKey);
     const existing = await get(sub);
     if (!existing) return create(identity, sub);
@@ -117,7 +123,13 @@ export function createAccounts({ store, usernames, log, now = () => Math.floor(D
   }
 
   return {
-    link, get, findByUsername, find, rename, revoke, markChecked,
+    link,
+    get,
+    findByUsername,
+    find,
+    rename,
+    revoke,
+    markChecked,
     async list() {
       const subs = (await durable.keys(ACCOUNT_PREFIX)).map((key) => key.slice(ACCOUNT_PREFIX.length));
       const accounts = await Promise.all(subs.map(get));

@@ -15,7 +15,11 @@ const MAX_SUFFIX = 10_000;
  * holds (the same person arriving twice at once) counts as theirs.
  */
 export async function assignUsername(
-  durable: Records, policy: UsernamePolicy, log: AccountsLog, identity: UpstreamIdentity, sub: string,
+  durable: Records,
+  policy: UsernamePolicy,
+  log: AccountsLog,
+  identity: UpstreamIdentity,
+  sub: string,
 ): Promise<{ username: string; fresh: boolean }> {
   const pin = pinFor(policy.pins, identity);
   if (pin) {

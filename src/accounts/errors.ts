@@ -19,7 +19,10 @@ export class UnknownAccountError extends Error {
 /** A username that breaks the rules (DNS-1123, ≤ 32, not reserved, not pinned to someone else). */
 export class InvalidUsernameError extends Error {
   override name = 'InvalidUsernameError';
-  constructor(readonly username: string, reason: string) {
+  constructor(
+    readonly username: string,
+    reason: string,
+  ) {
     super(`invalid username "${username}": ${reason}`);
   }
 }
@@ -35,7 +38,10 @@ export class UsernameTakenError extends Error {
 /** `usernames` config that cannot work (bad pin key, invalid or duplicate pinned name). */
 export class UsernameConfigError extends Error {
   override name = 'UsernameConfigError';
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(`${path}: ${message}`);
   }
 }

@@ -109,7 +109,10 @@ function timingOf(config: UpstreamConfig | undefined): Timing {
 }
 
 export function sweepIntervalOf(configs: UpstreamConfig[]): number {
-  const intervals = configs.filter((c) => c.type === 'dingtalk').map((c) => timingOf(c).sweepInterval).filter((s) => s > 0);
+  const intervals = configs
+    .filter((c) => c.type === 'dingtalk')
+    .map((c) => timingOf(c).sweepInterval)
+    .filter((s) => s > 0);
   return intervals.length === 0 ? 0 : Math.min(...intervals);
 }
 
@@ -124,9 +127,20 @@ export function createMembership(deps: MembershipDeps): Membership {
     const age = now() - account.checkedAt;
     const { recheckGrace } = timing(account.upstream);
     const outcome = age <= recheckGrace ? 'unavailable' : 'expired';
-    const why = err instanceof UpstreamError ? { reason: err.reason, code: err.detail.code } : { error: err instanceof Error ? err.name : 'unknown' };
-    log.warn({ event: 'membership.recheck_failed', sub: account.sub, upstream: account.upstream, ...why, age: Math.round(age), recheckGrace, outcome },
-      'upstream could not confirm membership');
+    const why =
+      err instanceof UpstreamError ? { reason: err.reason, code: err.detail.code } : { error: err instanceof Error ? err.name : 'unknown' };
+    log.warn(
+      {
+        event: 'membership.recheck_failed',
+        sub: account.sub,
+        upstream: account.upstream,
+        ...why,
+        age: Math.round(age),
+        recheckGrace,
+        outcome,
+      },
+      'upstream could not confirm membership',
+    );
     return { outcome, failure: err };
   }
 
@@ -142,7 +156,10 @@ export function createMembership(deps: MembershipDeps): Membership {
     if (account.status !== 'active') return { outcome: 'revoked' };
     const upstream = upstreams.get(account.upstream);
     if (!upstream) {
-      log.warn({ event: 'membership.unknown_upstream', sub: account.sub, upstream: account.upstream }, 'account of an upstream no longer configured');
+      log.warn(
+        { event: 'membership.unknown_upstream', sub: account.sub, upstream: account.upstream },
+        'account of an upstream no longer configured',
+      );
       return { outcome: 'expired' };
     }
     if (!upstream.recheck) return { outcome: 'ok' };
@@ -236,9 +253,16 @@ export function createMembership(deps: MembershipDeps): Membership {
       const timer = setInterval(() => {
         if (running) return;
         running = true;
-        sweep().catch((err: unknown) => {
-          log.warn({ event: 'membership.sweep_failed', error: err instanceof Error ? err.message : String(err) }, 'membership sweep failed');
-        }).finally(() => { running = false; });
+        sweep()
+          .catch((err: unknown) => {
+            log.warn(
+              { event: 'membership.sweep_failed', error: err instanceof Error ? err.message : String(err) },
+              'membership sweep failed',
+            );
+          })
+          .finally(() => {
+            running = false;
+          });
       }, interval * 1000);
       timer.unref();
       return { stop: () => clearInterval(timer) };

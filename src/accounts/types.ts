@@ -21,7 +21,7 @@ export interface Account {
   upstream: string;
   /** Snapshot of the last identity the upstream gave (connectorData included: never emitted). */
   profile: UpstreamIdentity;
-  createdAt: number;   // epoch seconds
+  createdAt: number; // epoch seconds
   updatedAt: number;
   /** Last time the upstream confirmed this person (login, recheck). */
   checkedAt: number;

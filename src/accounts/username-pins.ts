@@ -34,8 +34,10 @@ export function parsePins(pins: Record<string, string>): UsernamePin[] {
       throw new UsernameConfigError(`usernames.pins["${key}"]`, 'expected <type>:<attribute>:<value>');
     }
     if (!(attribute in ATTRIBUTES)) {
-      throw new UsernameConfigError(`usernames.pins["${key}"]`,
-        `unknown attribute "${key.slice(first + 1, second)}" (expected userid, unionId, subject, jobNumber or linkKey)`);
+      throw new UsernameConfigError(
+        `usernames.pins["${key}"]`,
+        `unknown attribute "${key.slice(first + 1, second)}" (expected userid, unionId, subject, jobNumber or linkKey)`,
+      );
     }
     return { key, type: key.slice(0, first).toLowerCase(), attribute, value: key.slice(second + 1), username };
   });

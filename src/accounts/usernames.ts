@@ -35,7 +35,11 @@ export function usernamePolicy(config: UsernamesConfig): UsernamePolicy {
   const pinned = new Set<string>();
   for (const pin of pins) {
     const path = `usernames.pins["${pin.key}"]`;
-    if (!isValidUsername(pin.username)) throw new UsernameConfigError(path, `"${pin.username}" is not a valid username (lowercase DNS-1123, at most ${USERNAME_MAX_LENGTH} characters)`);
+    if (!isValidUsername(pin.username))
+      throw new UsernameConfigError(
+        path,
+        `"${pin.username}" is not a valid username (lowercase DNS-1123, at most ${USERNAME_MAX_LENGTH} characters)`,
+      );
     if (reserved.has(pin.username)) throw new UsernameConfigError(path, `"${pin.username}" is a reserved username`);
     if (pinned.has(pin.username)) throw new UsernameConfigError(path, `"${pin.username}" is pinned twice`);
     pinned.add(pin.username);
@@ -49,7 +53,8 @@ export function isValidUsername(name: string): boolean {
 
 /** Why `name` cannot be given to this person (undefined when it can). */
 export function usernameProblem(name: string, policy: UsernamePolicy, identity?: UpstreamIdentity): string | undefined {
-  if (!isValidUsername(name)) return `expected lowercase letters, digits, '-' and '.' (DNS-1123), at most ${USERNAME_MAX_LENGTH} characters`;
+  if (!isValidUsername(name))
+    return `expected lowercase letters, digits, '-' and '.' (DNS-1123), at most ${USERNAME_MAX_LENGTH} characters`;
   if (policy.reserved.has(name)) return 'reserved';
   if (policy.pinned.has(name) && !policy.pins.some((p) => p.username === name && identity && pinMatches(p, identity))) {
     return 'pinned to someone else in usernames.pins';
@@ -59,7 +64,10 @@ export function usernameProblem(name: string, policy: UsernamePolicy, identity?:
 
 /** Latin letters without accents, lowercase: "José Müller" → "jose muller", "Straße" → "strasse". */
 export function asciiFold(text: string): string {
-  return text.normalize('NFKD').toLowerCase().normalize('NFKD')
+  return text
+    .normalize('NFKD')
+    .toLowerCase()
+    .normalize('NFKD')
     .replace(/\p{M}/gu, '')
     .replace(/[ßæœøđłþðı]/g, (c) => ({ ß: 'ss', æ: 'ae', œ: 'oe', ø: 'o', đ: 'd', ł: 'l', þ: 'th', ð: 'd', ı: 'i' })[c] ?? c);
 }

@@ -33,9 +33,13 @@ export async function runAccountsCommand(args: string[], ctx: AccountsCommandCon
   let parsed;
   try {
     parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
+      args,
+      allowPositionals: true,
+      strict: true,
       options: {
-        json: { type: 'boolean' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        json: { type: 'boolean' },
+        reason: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
         // Read by main.ts to open the store; tolerated here so the whole argv may be passed through.
         config: { type: 'string', short: 'c' },
       },
@@ -53,8 +57,12 @@ export async function runAccountsCommand(args: string[], ctx: AccountsCommandCon
   const spec = command === undefined ? undefined : ARITY[command];
   const misplaced = Object.keys(values).filter((option) => option !== 'config' && !spec?.options.includes(option));
   if (!spec || rest.length !== spec.args || misplaced.length > 0) {
-    const problem = !spec ? (command ? `unknown accounts command "${command}"` : 'missing accounts command')
-      : rest.length !== spec.args ? `"accounts ${command}" takes ${spec.args} argument${spec.args === 1 ? '' : 's'}, got ${rest.length}`
+    const problem = !spec
+      ? command
+        ? `unknown accounts command "${command}"`
+        : 'missing accounts command'
+      : rest.length !== spec.args
+        ? `"accounts ${command}" takes ${spec.args} argument${spec.args === 1 ? '' : 's'}, got ${rest.length}`
         : `--${misplaced[0]} does not apply to "accounts ${command}"`;
     ctx.stderr(`${problem}\n\n${USAGE}`);
     return 2;
@@ -75,7 +83,7 @@ export async function runAccountsCommand(args: string[], ctx: AccountsCommandCon
 async function list(ctx: AccountsCommandContext, json: boolean): Promise<number> {
   const accounts = await ctx.accounts.list();
   if (json) ctx.stdout(`${JSON.stringify(accounts.map(withoutSecrets), null, 2)}\n`);
-  else if (accounts.length === 0) ctx.stdout('No accounts yet: one is created at a person\'s first login.\n');
+  else if (accounts.length === 0) ctx.stdout("No accounts yet: one is created at a person's first login.\n");
   else ctx.stdout(table(accounts));
   return 0;
 }
@@ -91,8 +99,9 @@ async function rename(ctx: AccountsCommandContext, ref: string, newName: string)
   const before = await ctx.accounts.find(ref);
   if (!before) throw new UnknownAccountError(ref);
   const after = await ctx.accounts.rename(before.sub, newName);
-  ctx.stdout(`Renamed ${before.username} to ${after.username} (sub ${after.sub}). `
-    + `"${before.username}" stays reserved for this person.\n`);
+  ctx.stdout(
+    `Renamed ${before.username} to ${after.username} (sub ${after.sub}). ` + `"${before.username}" stays reserved for this person.\n`,
+  );
   return 0;
 }
 
@@ -112,7 +121,16 @@ function table(accounts: Account[]): string {
   const header = ['USERNAME', 'SUB', 'STATUS', 'UPSTREAM', 'CREATED', 'LAST CHECKED'];
   const cells = accounts.map((a) => [a.username, a.sub, a.status, a.upstream, iso(a.createdAt), iso(a.checkedAt)]);
   const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
-  return [header, ...cells].map((line) => line.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [header, ...cells]
+      .map((line) =>
+        line
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function iso(epochSeconds: number): string {
@@ -124,7 +142,11 @@ function plural(n: number, noun: string): string {
 }
 
 /** `oidc-bridge accounts …` against the configured store. */
-export async function runAccountsFromConfig(config: Config, argv: string[], io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
+export async function runAccountsFromConfig(
+  config: Config,
+  argv: string[],
+  io: { stdout: (s: string) => void; stderr: (s: string) => void },
+): Promise<number> {
   const store = openStore(storeOptionsOf(config.store));
   try {
     // Audit lines (rename, revoke) reach the log whatever logging.level says.

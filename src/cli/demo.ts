@@ -21,16 +21,29 @@ export function demoConfig(base: string): Config {
     store: { type: 'memory' },
     keys: { dir: mkdtempSync(join(tmpdir(), 'oidc-bridge-demo-keys-')) },
     cookieSecrets: [randomBytes(32).toString('base64url')],
-    upstreams: [{
-      id: 'dingtalk', type: 'dingtalk', displayName: { 'zh-CN': '钉钉（沙箱）', en: 'DingTalk (sandbox)' },
-      clientId: SANDBOX_APP_KEY, clientSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID,
-      endpoints: { authorize: `${base}/_sandbox/oauth2/auth`, api: `${base}/_sandbox`, oapi: `${base}/_sandbox` },
-    }],
-    clients: [{
-      client_id: 'demo', client_secret: clientSecret, client_name: 'Demo application',
-      redirect_uris: [`${base}/demo/callback`], post_logout_redirect_uris: [`${base}/demo/`],
-      grant_types: ['authorization_code', 'refresh_token'], skipConsent: true, emitEmail: 'any',
-    }],
+    upstreams: [
+      {
+        id: 'dingtalk',
+        type: 'dingtalk',
+        displayName: { 'zh-CN': '钉钉（沙箱）', en: 'DingTalk (sandbox)' },
+        clientId: SANDBOX_APP_KEY,
+        clientSecret: SANDBOX_APP_SECRET,
+        corpId: SANDBOX_CORP_ID,
+        endpoints: { authorize: `${base}/_sandbox/oauth2/auth`, api: `${base}/_sandbox`, oapi: `${base}/_sandbox` },
+      },
+    ],
+    clients: [
+      {
+        client_id: 'demo',
+        client_secret: clientSecret,
+        client_name: 'Demo application',
+        redirect_uris: [`${base}/demo/callback`],
+        post_logout_redirect_uris: [`${base}/demo/`],
+        grant_types: ['authorization_code', 'refresh_token'],
+        skipConsent: true,
+        emitEmail: 'any',
+      },
+    ],
   });
 }
 
@@ -57,7 +70,11 @@ export async function serveDemo(options: { port: number; host?: string }): Promi
   sandbox.addRedirectUri(SANDBOX_APP_KEY, `${base}/upstream/dingtalk/callback`);
   const demo = config.clients[0]!;
   const extraRoutes = demoRoutes(sandbox.app, {
-    issuer: base, clientId: demo.client_id, clientSecret: demo.client_secret!, redirectUri: `${base}/demo/callback`, basePath: '/demo',
+    issuer: base,
+    clientId: demo.client_id,
+    clientSecret: demo.client_secret!,
+    redirectUri: `${base}/demo/callback`,
+    basePath: '/demo',
   });
   const bridge = await buildBridge(config, { production: false, log, extraRoutes });
   listener.attach(bridge.handler);

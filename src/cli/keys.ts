@@ -32,9 +32,13 @@ export async function runKeysCommand(args: string[], ctx: KeysCommandContext): P
   let parsed;
   try {
     parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
+      args,
+      allowPositionals: true,
+      strict: true,
       options: {
-        force: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        force: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
         // Read by main.ts to find keys.dir; tolerated here so the whole argv may be passed through.
         config: { type: 'string', short: 'c' },
       },
@@ -52,8 +56,13 @@ export async function runKeysCommand(args: string[], ctx: KeysCommandContext): P
   const allowed = command === undefined ? undefined : ALLOWED[command];
   const misplaced = Object.keys(values).filter((option) => option !== 'config' && !allowed?.includes(option));
   if (!allowed || extra.length > 0 || misplaced.length > 0) {
-    const problem = !allowed ? (command ? `unknown keys command "${command}"` : 'missing keys command')
-      : extra.length ? `unexpected argument "${extra[0]}"` : `--${misplaced[0]} does not apply to "keys ${command}"`;
+    const problem = !allowed
+      ? command
+        ? `unknown keys command "${command}"`
+        : 'missing keys command'
+      : extra.length
+        ? `unexpected argument "${extra[0]}"`
+        : `--${misplaced[0]} does not apply to "keys ${command}"`;
     stderr(`${problem}\n\n${USAGE}`);
     return 2;
   }
@@ -70,25 +79,31 @@ export async function runKeysCommand(args: string[], ctx: KeysCommandContext): P
 
 async function generate(ctx: KeysCommandContext, force: boolean): Promise<number> {
   const keys = await generateKeys(ctx.keysDir, { force, ...(ctx.now ? { now: ctx.now } : {}) });
-  ctx.stdout(`Generated signing keys in ${resolve(ctx.keysDir)}, active at once:\n${keyLines(keys)}`
-    + 'Keep the directory secret and give every replica the same copy (e.g. one Kubernetes Secret).\n');
+  ctx.stdout(
+    `Generated signing keys in ${resolve(ctx.keysDir)}, active at once:\n${keyLines(keys)}` +
+      'Keep the directory secret and give every replica the same copy (e.g. one Kubernetes Secret).\n',
+  );
   return 0;
 }
 
 async function rotate(ctx: KeysCommandContext): Promise<number> {
   const keys = await rotateKeys(ctx.keysDir, {
-    rotationLeadSeconds: ctx.rotationLeadSeconds, ...(ctx.now ? { now: ctx.now } : {}),
+    rotationLeadSeconds: ctx.rotationLeadSeconds,
+    ...(ctx.now ? { now: ctx.now } : {}),
   });
   const activatesAt = keys[0]!.activatesAt;
-  ctx.stdout(`Added signing keys to ${resolve(ctx.keysDir)}:\n${keyLines(keys)}`
-    + `A replica publishes them once it has loaded them, and signs with them from ${iso(activatesAt)} (in ${duration(ctx.rotationLeadSeconds)}).\n`
-    + 'Give every replica the new files, and restart them, before then.\n');
+  ctx.stdout(
+    `Added signing keys to ${resolve(ctx.keysDir)}:\n${keyLines(keys)}` +
+      `A replica publishes them once it has loaded them, and signs with them from ${iso(activatesAt)} (in ${duration(ctx.rotationLeadSeconds)}).\n` +
+      'Give every replica the new files, and restart them, before then.\n',
+  );
   return 0;
 }
 
 async function list(ctx: KeysCommandContext, json: boolean): Promise<number> {
   const rows = await listKeys(ctx.keysDir, {
-    maxTokenLifetimeSeconds: ctx.maxTokenLifetimeSeconds, ...(ctx.now ? { now: ctx.now } : {}),
+    maxTokenLifetimeSeconds: ctx.maxTokenLifetimeSeconds,
+    ...(ctx.now ? { now: ctx.now } : {}),
   });
   if (json) {
     ctx.stdout(`${JSON.stringify(rows.map(jsonRow), null, 2)}\n`);
@@ -106,18 +121,36 @@ function keyLines(keys: KeyInfo[]): string {
 
 function jsonRow(row: KeyRow) {
   return {
-    kid: row.kid, alg: row.alg, createdAt: row.createdAt.toISOString(), activatesAt: row.activatesAt.toISOString(),
-    retiresAt: row.retiresAt?.toISOString() ?? null, state: row.state,
+    kid: row.kid,
+    alg: row.alg,
+    createdAt: row.createdAt.toISOString(),
+    activatesAt: row.activatesAt.toISOString(),
+    retiresAt: row.retiresAt?.toISOString() ?? null,
+    state: row.state,
   };
 }
 
 function table(rows: KeyRow[]): string {
   const header = ['KID', 'ALG', 'CREATED', 'ACTIVATES', 'RETIRES', 'STATE'];
   const cells = rows.map((row) => [
-    row.kid, row.alg, iso(row.createdAt), iso(row.activatesAt), row.retiresAt ? iso(row.retiresAt) : '-', row.state,
+    row.kid,
+    row.alg,
+    iso(row.createdAt),
+    iso(row.activatesAt),
+    row.retiresAt ? iso(row.retiresAt) : '-',
+    row.state,
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
-  return [header, ...cells].map((line) => line.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [header, ...cells]
+      .map((line) =>
+        line
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function iso(at: Date): string {

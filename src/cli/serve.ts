@@ -6,7 +6,11 @@ import { listen } from '../server/listen.js';
 
 export async function serveConfig(config: Config, options: { configPath?: string; production: boolean }): Promise<void> {
   const log = createLogger({ level: config.logging.level });
-  const bridge = await buildBridge(config, { production: options.production, log, ...(options.configPath ? { configPath: options.configPath } : {}) });
+  const bridge = await buildBridge(config, {
+    production: options.production,
+    log,
+    ...(options.configPath ? { configPath: options.configPath } : {}),
+  });
   const listening = await listen(bridge.handler, config.listen);
   log.info({ issuer: config.issuer, listen: listening.url, store: config.store.type }, 'oidc-bridge listening');
   const stop = async (signal: string) => {

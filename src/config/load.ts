@@ -11,7 +11,10 @@ import { configSchema, DEFAULT_RESERVED_USERNAMES, type Config } from './schema.
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
-  constructor(readonly source: string, readonly problems: string[]) {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
     super(`${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
@@ -39,7 +42,10 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
 export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'config'): Config {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`),
+    );
   }
   const problems: string[] = [];
   const raw = interpolate(doc.toJS() ?? {}, env, [], problems);
@@ -47,7 +53,12 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'conf
   if (!result.success) {
     // A value whose variable is unset was already reported; its follow-on schema error adds nothing.
     const unset = new Set(problems.map((p) => p.slice(0, p.indexOf(': '))));
-    problems.push(...formatIssues(result.error.issues.filter((i) => !unset.has(formatPath(i.path))), raw));
+    problems.push(
+      ...formatIssues(
+        result.error.issues.filter((i) => !unset.has(formatPath(i.path))),
+        raw,
+      ),
+    );
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
   const config = result.data!;
@@ -61,7 +72,9 @@ export function configWarnings(config: Config): string[] {
   const warnings: string[] = [];
   config.upstreams.forEach((u, i) => {
     if (u.type === 'dingtalk' && u.allowAnyDingTalkUser) {
-      warnings.push(`upstreams[${i}] (${u.id}): allowAnyDingTalkUser is on: ANYONE with a DingTalk account can log in, not only members of an organisation`);
+      warnings.push(
+        `upstreams[${i}] (${u.id}): allowAnyDingTalkUser is on: ANYONE with a DingTalk account can log in, not only members of an organisation`,
+      );
     }
   });
   if (!config.issuer.startsWith('https://')) {

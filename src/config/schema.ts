@@ -13,14 +13,13 @@ const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_SECONDS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
 
 /** A duration: seconds as a number, or a string such as `90s`, `15m`, `1h`, `30d`. Parsed to seconds. */
-export const durationSchema = z.union([
-  z.number().nonnegative(),
-  z.string().regex(DURATION, 'expected a duration such as 30s, 15m, 1h or 7d'),
-]).transform((value) => {
-  if (typeof value === 'number') return value;
-  const [, amount, unit] = DURATION.exec(value)!;
-  return Math.round(Number(amount) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS]);
-});
+export const durationSchema = z
+  .union([z.number().nonnegative(), z.string().regex(DURATION, 'expected a duration such as 30s, 15m, 1h or 7d')])
+  .transform((value) => {
+    if (typeof value === 'number') return value;
+    const [, amount, unit] = DURATION.exec(value)!;
+    return Math.round(Number(amount) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS]);
+  });
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
@@ -55,24 +54,31 @@ export const memoryStoreSchema = z.strictObject({
   type: z.literal('memory'),
 });
 
-export const redisStoreSchema = z.strictObject({
-  type: z.literal('redis'),
-  /** `redis://[user:password@]host:port/db`; `rediss://` for TLS. Ignored host when `sentinel` or `cluster` is set, but its credentials and TLS still apply. */
-  url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').default('redis://127.0.0.1:6379/0'),
-  /** Prefix of every key the bridge writes, so several deployments can share one Redis. */
-  keyPrefix: z.string().default('oidc-bridge:'),
-  /** Redis Sentinel: the master's name and the sentinels to ask. */
-  sentinel: z.strictObject({
-    name: z.string().min(1),
-    nodes: z.array(hostPort).min(1),
-    /** Password of the sentinels themselves, when they require one. */
-    password: z.string().optional(),
-  }).optional(),
-  /** Redis Cluster: seed nodes. Every multi-key operation of the bridge stays in one hash slot. */
-  cluster: z.strictObject({ nodes: z.array(hostPort).min(1) }).optional(),
-  /** Milliseconds before a command fails while Redis is unreachable (routes then answer 503). */
-  commandTimeoutMs: z.number().int().positive().default(2000),
-}).refine((s) => !(s.sentinel && s.cluster), { message: 'choose either sentinel or cluster, not both' });
+export const redisStoreSchema = z
+  .strictObject({
+    type: z.literal('redis'),
+    /** `redis://[user:password@]host:port/db`; `rediss://` for TLS. Ignored host when `sentinel` or `cluster` is set, but its credentials and TLS still apply. */
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
+      .default('redis://127.0.0.1:6379/0'),
+    /** Prefix of every key the bridge writes, so several deployments can share one Redis. */
+    keyPrefix: z.string().default('oidc-bridge:'),
+    /** Redis Sentinel: the master's name and the sentinels to ask. */
+    sentinel: z
+      .strictObject({
+        name: z.string().min(1),
+        nodes: z.array(hostPort).min(1),
+        /** Password of the sentinels themselves, when they require one. */
+        password: z.string().optional(),
+      })
+      .optional(),
+    /** Redis Cluster: seed nodes. Every multi-key operation of the bridge stays in one hash slot. */
+    cluster: z.strictObject({ nodes: z.array(hostPort).min(1) }).optional(),
+    /** Milliseconds before a command fails while Redis is unreachable (routes then answer 503). */
+    commandTimeoutMs: z.number().int().positive().default(2000),
+  })
+  .refine((s) => !(s.sentinel && s.cluster), { message: 'choose either sentinel or cluster, not both' });
 
 export const storeSchema = z.discriminatedUnion('type', [memoryStoreSchema, redisStoreSchema]);
 export type StoreConfig = z.infer<typeof storeSchema>;
@@ -165,43 +171,54 @@ const deptGroups = z.strictObject({
  */
 export const RECHECK_DEFAULTS = { recheckAfter: 15 * 60, recheckGrace: 30 * 60, sweepInterval: 3600 } as const;
 
-const dingtalkGroups = z.union([z.literal('departments'), z.literal('none'), deptGroups]).default('departments')
-  .transform((g) => (g === 'departments' ? { source: 'departments' as const, format: 'path' as const, ancestors: true }
-    : g === 'none' ? undefined : g));
+const dingtalkGroups = z
+  .union([z.literal('departments'), z.literal('none'), deptGroups])
+  .default('departments')
+  .transform((g) =>
+    g === 'departments' ? { source: 'departments' as const, format: 'path' as const, ancestors: true } : g === 'none' ? undefined : g,
+  );
 
-export const dingtalkUpstreamSchema = z.strictObject({
-  ...upstreamCommon,
-  type: z.literal('dingtalk'),
-  /** The internal app's AppKey (ClientID). */
-  clientId: z.string().min(1),
-  /** The internal app's AppSecret. */
-  clientSecret: z.string().min(1),
-  /** Only members of this organisation log in. Required unless `allowAnyDingTalkUser`. */
-  corpId: z.string().min(1).optional(),
-  /** Lets anyone with a DingTalk account in (no membership check). `check` warns loudly. */
-  allowAnyDingTalkUser: z.boolean().default(false),
-  groups: dingtalkGroups,
-  /** Which DingTalk attribute links accounts: `unionId` (default) or the organisation `userid`. */
-  linkKey: z.enum(['unionId', 'userid']).default('unionId'),
-  /** A reused browser session rechecks membership when its last check is older than this. */
-  recheckAfter: durationSchema.default(RECHECK_DEFAULTS.recheckAfter),
-  /**
-   * While DingTalk is unreachable, a refresh fails softly (503) and a reused browser session is
-   * still accepted until the last good check is this old.
-   */
-  recheckGrace: durationSchema.default(RECHECK_DEFAULTS.recheckGrace),
-  /** How often one replica rechecks every account with live grants. 0 turns the sweep off. */
-  sweepInterval: durationSchema.default(RECHECK_DEFAULTS.sweepInterval),
-  endpoints: z.strictObject({
-    authorize: httpUrl.default('https://login.dingtalk.com/oauth2/auth'),
-    api: httpUrl.default('https://api.dingtalk.com'),
-    oapi: httpUrl.default('https://oapi.dingtalk.com'),
-  }).prefault({}),
-}).superRefine((u, ctx) => {
-  if (!u.corpId && !u.allowAnyDingTalkUser) {
-    ctx.addIssue({ code: 'custom', path: ['corpId'], message: 'required: only members of this organisation may log in (or set allowAnyDingTalkUser: true)' });
-  }
-});
+export const dingtalkUpstreamSchema = z
+  .strictObject({
+    ...upstreamCommon,
+    type: z.literal('dingtalk'),
+    /** The internal app's AppKey (ClientID). */
+    clientId: z.string().min(1),
+    /** The internal app's AppSecret. */
+    clientSecret: z.string().min(1),
+    /** Only members of this organisation log in. Required unless `allowAnyDingTalkUser`. */
+    corpId: z.string().min(1).optional(),
+    /** Lets anyone with a DingTalk account in (no membership check). `check` warns loudly. */
+    allowAnyDingTalkUser: z.boolean().default(false),
+    groups: dingtalkGroups,
+    /** Which DingTalk attribute links accounts: `unionId` (default) or the organisation `userid`. */
+    linkKey: z.enum(['unionId', 'userid']).default('unionId'),
+    /** A reused browser session rechecks membership when its last check is older than this. */
+    recheckAfter: durationSchema.default(RECHECK_DEFAULTS.recheckAfter),
+    /**
+     * While DingTalk is unreachable, a refresh fails softly (503) and a reused browser session is
+     * still accepted until the last good check is this old.
+     */
+    recheckGrace: durationSchema.default(RECHECK_DEFAULTS.recheckGrace),
+    /** How often one replica rechecks every account with live grants. 0 turns the sweep off. */
+    sweepInterval: durationSchema.default(RECHECK_DEFAULTS.sweepInterval),
+    endpoints: z
+      .strictObject({
+        authorize: httpUrl.default('https://login.dingtalk.com/oauth2/auth'),
+        api: httpUrl.default('https://api.dingtalk.com'),
+        oapi: httpUrl.default('https://oapi.dingtalk.com'),
+      })
+      .prefault({}),
+  })
+  .superRefine((u, ctx) => {
+    if (!u.corpId && !u.allowAnyDingTalkUser) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['corpId'],
+        message: 'required: only members of this organisation may log in (or set allowAnyDingTalkUser: true)',
+      });
+    }
+  });
 
 /** Claim mapping by dotted path into the upstream's userinfo / ID token (`data.sub`). */
 export const claimMapSchema = z.strictObject({
@@ -220,40 +237,42 @@ export type ClaimMap = z.infer<typeof claimMapSchema>;
 
 const clientAuth = z.enum(['client_secret_basic', 'client_secret_post']);
 
-export const oauth2UpstreamSchema = z.strictObject({
-  ...upstreamCommon,
-  type: z.literal('oauth2'),
-  /** `aliyun-idaas`: EIAM 1.0 paths below `baseURL`, scope `read` and its wrapped `data.*` userinfo. */
-  preset: z.enum(['aliyun-idaas']).optional(),
-  /** With a preset: the instance URL (`https://xxx.login.aliyunidaas.com`) the preset's paths hang off. */
-  baseURL: httpUrl.optional(),
-  clientId: z.string().min(1),
-  clientSecret: z.string().min(1),
-  authorizationURL: httpUrl.optional(),
-  tokenURL: httpUrl.optional(),
-  userInfoURL: httpUrl.optional(),
-  scope: z.string().optional(),
-  /** How the bridge authenticates at the token endpoint. */
-  clientAuth: clientAuth.default('client_secret_post'),
-  /** Send PKCE (S256) to upstreams that support it. */
-  pkce: z.boolean().default(false),
-  /**
-   * The upstream only holds email addresses it verified (e.g. a corporate directory behind an
-   * IDaaS): treat a mapped email as verified when the upstream does not say otherwise, so clients
-   * with `emitEmail: verified` receive it. Default: false (the aliyun-idaas preset included): an unverified email never links or verifies.
-   */
-  trustEmail: z.boolean().optional(),
-  claims: claimMapSchema.partial({ subject: true }).optional(),
-}).superRefine((u, ctx) => {
-  for (const key of ['authorizationURL', 'tokenURL', 'userInfoURL'] as const) {
-    if (!u[key] && !(u.preset && u.baseURL)) {
-      ctx.addIssue({ code: 'custom', path: [key], message: 'required (or give preset and baseURL)' });
+export const oauth2UpstreamSchema = z
+  .strictObject({
+    ...upstreamCommon,
+    type: z.literal('oauth2'),
+    /** `aliyun-idaas`: EIAM 1.0 paths below `baseURL`, scope `read` and its wrapped `data.*` userinfo. */
+    preset: z.enum(['aliyun-idaas']).optional(),
+    /** With a preset: the instance URL (`https://xxx.login.aliyunidaas.com`) the preset's paths hang off. */
+    baseURL: httpUrl.optional(),
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    authorizationURL: httpUrl.optional(),
+    tokenURL: httpUrl.optional(),
+    userInfoURL: httpUrl.optional(),
+    scope: z.string().optional(),
+    /** How the bridge authenticates at the token endpoint. */
+    clientAuth: clientAuth.default('client_secret_post'),
+    /** Send PKCE (S256) to upstreams that support it. */
+    pkce: z.boolean().default(false),
+    /**
+     * The upstream only holds email addresses it verified (e.g. a corporate directory behind an
+     * IDaaS): treat a mapped email as verified when the upstream does not say otherwise, so clients
+     * with `emitEmail: verified` receive it. Default: false (the aliyun-idaas preset included): an unverified email never links or verifies.
+     */
+    trustEmail: z.boolean().optional(),
+    claims: claimMapSchema.partial({ subject: true }).optional(),
+  })
+  .superRefine((u, ctx) => {
+    for (const key of ['authorizationURL', 'tokenURL', 'userInfoURL'] as const) {
+      if (!u[key] && !(u.preset && u.baseURL)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'required (or give preset and baseURL)' });
+      }
     }
-  }
-  if (!u.preset && !u.claims?.subject) {
-    ctx.addIssue({ code: 'custom', path: ['claims', 'subject'], message: 'required: the userinfo path of the stable user id' });
-  }
-});
+    if (!u.preset && !u.claims?.subject) {
+      ctx.addIssue({ code: 'custom', path: ['claims', 'subject'], message: 'required: the userinfo path of the stable user id' });
+    }
+  });
 
 export const oidcUpstreamSchema = z.strictObject({
   ...upstreamCommon,
@@ -294,83 +313,104 @@ export const clientExtrasSchema = {
   /** `verified`: only emails the upstream vouches for; `any`: also admin-entered ones; `never`. */
   emitEmail: z.enum(['verified', 'any', 'never']).default('verified'),
   /** Group claim shaping for this client, applied when tokens are issued. */
-  groups: z.strictObject({
-    prefix: z.string().default(''),
-    /** Only groups matching these (before the prefix is added) are emitted; a trailing `*` matches any rest. */
-    allow: z.array(z.string()).optional(),
-    /** At most this many groups; kube-apiserver and cookies have limits. */
-    max: z.number().int().positive().default(100),
-  }).optional(),
+  groups: z
+    .strictObject({
+      prefix: z.string().default(''),
+      /** Only groups matching these (before the prefix is added) are emitted; a trailing `*` matches any rest. */
+      allow: z.array(z.string()).optional(),
+      /** At most this many groups; kube-apiserver and cookies have limits. */
+      max: z.number().int().positive().default(100),
+    })
+    .optional(),
   /** A resource server may introspect any token; other clients only their own. */
   resourceServer: z.boolean().default(false),
 };
 
 /** Matched exactly (RFC 6749 §3.1.2); a fragment can never be redirected to. */
-const redirectUri = z.string().min(1).refine((u) => !u.includes('#'), 'a redirect URI must not contain a fragment (RFC 6749 §3.1.2)');
+const redirectUri = z
+  .string()
+  .min(1)
+  .refine((u) => !u.includes('#'), 'a redirect URI must not contain a fragment (RFC 6749 §3.1.2)');
 
-export const clientSchema = z.strictObject({
-  ...clientExtrasSchema,
-  client_id: z.string().min(1),
-  client_secret: z.string().min(1).optional(),
-  client_name: z.string().optional(),
-  redirect_uris: z.array(redirectUri).min(1),
-  post_logout_redirect_uris: z.array(redirectUri).optional(),
-  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
-  response_types: z.array(z.literal('code')).optional(),
-  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none']).optional(),
-  application_type: z.enum(['web', 'native']).optional(),
-  id_token_signed_response_alg: z.enum(['RS256', 'ES256']).optional(),
-  userinfo_signed_response_alg: z.enum(['RS256', 'ES256']).optional(),
-  introspection_signed_response_alg: z.enum(['RS256', 'ES256']).optional(),
-  backchannel_logout_uri: z.string().optional(),
-  backchannel_logout_session_required: z.boolean().optional(),
-  scope: z.string().optional(),
-  jwks_uri: z.string().optional(),
-  logo_uri: z.string().optional(),
-  client_uri: z.string().optional(),
-  policy_uri: z.string().optional(),
-  tos_uri: z.string().optional(),
-}).superRefine((c, ctx) => {
-  if (c.token_endpoint_auth_method !== 'none' && !c.client_secret && c.token_endpoint_auth_method !== 'private_key_jwt') {
-    ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'required for a confidential client (or set token_endpoint_auth_method: none for a public one)' });
-  }
-});
+export const clientSchema = z
+  .strictObject({
+    ...clientExtrasSchema,
+    client_id: z.string().min(1),
+    client_secret: z.string().min(1).optional(),
+    client_name: z.string().optional(),
+    redirect_uris: z.array(redirectUri).min(1),
+    post_logout_redirect_uris: z.array(redirectUri).optional(),
+    grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
+    response_types: z.array(z.literal('code')).optional(),
+    token_endpoint_auth_method: z
+      .enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'])
+      .optional(),
+    application_type: z.enum(['web', 'native']).optional(),
+    id_token_signed_response_alg: z.enum(['RS256', 'ES256']).optional(),
+    userinfo_signed_response_alg: z.enum(['RS256', 'ES256']).optional(),
+    introspection_signed_response_alg: z.enum(['RS256', 'ES256']).optional(),
+    backchannel_logout_uri: z.string().optional(),
+    backchannel_logout_session_required: z.boolean().optional(),
+    scope: z.string().optional(),
+    jwks_uri: z.string().optional(),
+    logo_uri: z.string().optional(),
+    client_uri: z.string().optional(),
+    policy_uri: z.string().optional(),
+    tos_uri: z.string().optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.token_endpoint_auth_method !== 'none' && !c.client_secret && c.token_endpoint_auth_method !== 'private_key_jwt') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_secret'],
+        message: 'required for a confidential client (or set token_endpoint_auth_method: none for a public one)',
+      });
+    }
+  });
 export type ClientConfig = z.infer<typeof clientSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // The whole file
 
-export const configSchema = z.strictObject({
-  /** The exact issuer string RPs configure. A path is allowed; every route lives under it. */
-  issuer: httpUrl.refine((s) => !/[?#]/.test(s) && !s.endsWith('/'), 'no query, fragment or trailing slash'),
-  listen: listenSchema.prefault({}),
-  trustProxy: trustProxySchema.optional(),
-  store: storeSchema.default({ type: 'memory' }),
-  keys: keysSchema.prefault({}),
-  /** Secrets that sign cookies; the first signs, all verify (rotate by prepending). 32+ characters each. */
-  cookieSecrets: z.array(z.string().min(32, 'cookie secrets need at least 32 characters')).min(1),
-  usernames: usernamesSchema.prefault({}),
-  ttl: ttlSchema.prefault({}),
-  /** Concurrent redemptions of one refresh token within this window receive the winner's response. */
-  refreshGraceSeconds: z.number().int().min(0).max(120).default(10),
-  ui: uiSchema.prefault({}),
-  logging: loggingSchema.prefault({}),
-  upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
-  clients: z.array(clientSchema).min(1, 'configure at least one client'),
-}).superRefine((cfg, ctx) => {
-  const ids = new Set<string>();
-  cfg.upstreams.forEach((u, i) => {
-    if (ids.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicate upstream id "${u.id}"` });
-    ids.add(u.id);
-  });
-  const clientIds = new Set<string>();
-  cfg.clients.forEach((c, i) => {
-    if (clientIds.has(c.client_id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${c.client_id}"` });
-    clientIds.add(c.client_id);
-    c.upstreams?.forEach((id, j) => {
-      if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'upstreams', j], message: `unknown upstream "${id}" (configured: ${[...ids].join(', ')})` });
+export const configSchema = z
+  .strictObject({
+    /** The exact issuer string RPs configure. A path is allowed; every route lives under it. */
+    issuer: httpUrl.refine((s) => !/[?#]/.test(s) && !s.endsWith('/'), 'no query, fragment or trailing slash'),
+    listen: listenSchema.prefault({}),
+    trustProxy: trustProxySchema.optional(),
+    store: storeSchema.default({ type: 'memory' }),
+    keys: keysSchema.prefault({}),
+    /** Secrets that sign cookies; the first signs, all verify (rotate by prepending). 32+ characters each. */
+    cookieSecrets: z.array(z.string().min(32, 'cookie secrets need at least 32 characters')).min(1),
+    usernames: usernamesSchema.prefault({}),
+    ttl: ttlSchema.prefault({}),
+    /** Concurrent redemptions of one refresh token within this window receive the winner's response. */
+    refreshGraceSeconds: z.number().int().min(0).max(120).default(10),
+    ui: uiSchema.prefault({}),
+    logging: loggingSchema.prefault({}),
+    upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
+    clients: z.array(clientSchema).min(1, 'configure at least one client'),
+  })
+  .superRefine((cfg, ctx) => {
+    const ids = new Set<string>();
+    cfg.upstreams.forEach((u, i) => {
+      if (ids.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicate upstream id "${u.id}"` });
+      ids.add(u.id);
+    });
+    const clientIds = new Set<string>();
+    cfg.clients.forEach((c, i) => {
+      if (clientIds.has(c.client_id))
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${c.client_id}"` });
+      clientIds.add(c.client_id);
+      c.upstreams?.forEach((id, j) => {
+        if (!ids.has(id))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clients', i, 'upstreams', j],
+            message: `unknown upstream "${id}" (configured: ${[...ids].join(', ')})`,
+          });
+      });
     });
   });
-});
 
 export type Config = z.infer<typeof configSchema>;

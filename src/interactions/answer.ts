@@ -21,7 +21,11 @@ import type { InteractionView } from './ports.js';
 /** An error answered with the generic page of an `errors.*` message group (`errors.forbidden` …). */
 export class PageError extends Error {
   override name = 'PageError';
-  constructor(readonly status: number, readonly messageKey: string, message = messageKey) {
+  constructor(
+    readonly status: number,
+    readonly messageKey: string,
+    message = messageKey,
+  ) {
     super(message);
   }
 }
@@ -69,15 +73,18 @@ export function switchLocaleHref(ctx: Ctx, uid: string, locale: Locale): string 
 export type ErrorView = 'errors/not-allowed' | 'errors/ask-your-admin' | 'errors/upstream-failed';
 
 export type Outcome =
-  | { readonly error: 'access_denied'; readonly error_description: string }
-  | { readonly view: ErrorView; readonly status: 403 | 502 };
+  { readonly error: 'access_denied'; readonly error_description: string } | { readonly view: ErrorView; readonly status: 403 | 502 };
 
 export function outcomeFor(err: Pick<UpstreamError, 'reason'>): Outcome {
   switch (err.reason) {
-    case 'denied': return { error: 'access_denied', error_description: 'sign-in cancelled' } as const;
-    case 'not_allowed': return { view: 'errors/not-allowed', status: 403 } as const;
-    case 'misconfigured': return { view: 'errors/ask-your-admin', status: 502 } as const;
-    default: return { view: 'errors/upstream-failed', status: 502 } as const;
+    case 'denied':
+      return { error: 'access_denied', error_description: 'sign-in cancelled' } as const;
+    case 'not_allowed':
+      return { view: 'errors/not-allowed', status: 403 } as const;
+    case 'misconfigured':
+      return { view: 'errors/ask-your-admin', status: 502 } as const;
+    default:
+      return { view: 'errors/upstream-failed', status: 502 } as const;
   }
 }
 
@@ -101,7 +108,8 @@ async function answer(ctx: Ctx, req: Request, res: Response, err: unknown): Prom
     return;
   }
   const locale = localeOf(ctx, req, res);
-  const generic = (status: number, messageKey: string) => sendPage(ctx, req, res, { name: 'errors/generic', status, locale, data: { messageKey } });
+  const generic = (status: number, messageKey: string) =>
+    sendPage(ctx, req, res, { name: 'errors/generic', status, locale, data: { messageKey } });
   if (err instanceof InteractionExpiredError) {
     sendPage(ctx, req, res, { name: 'errors/expired', status: 400, locale });
   } else if (err instanceof LegStateError) {

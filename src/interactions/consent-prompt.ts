@@ -51,7 +51,9 @@ export interface ConsentItem {
 /** Scopes in the order people read them: those releasing claims as src/oidc/scopes.ts lists them, then the rest (offline_access). */
 const READING_ORDER: readonly string[] = [...SCOPES.filter((s) => s in SCOPE_CLAIMS), ...SCOPES.filter((s) => !(s in SCOPE_CLAIMS))];
 /** The scope whose words already cover a claim. */
-const CLAIM_SCOPE = new Map<string, string>(Object.entries(SCOPE_CLAIMS).flatMap(([scope, claims]) => claims.map((claim) => [claim, scope] as const)));
+const CLAIM_SCOPE = new Map<string, string>(
+  Object.entries(SCOPE_CLAIMS).flatMap(([scope, claims]) => claims.map((claim) => [claim, scope] as const)),
+);
 
 /**
  * What a consent page lists: each scope the client asks for, in words, then each claim asked for
@@ -61,9 +63,9 @@ const CLAIM_SCOPE = new Map<string, string>(Object.entries(SCOPE_CLAIMS).flatMap
 export function describeConsent(scopes: readonly string[], claims: readonly string[], hasMessage: (key: string) => boolean): ConsentItem[] {
   const asked = new Set(scopes);
   const ordered = [...READING_ORDER.filter((s) => asked.has(s)), ...scopes.filter((s) => !READING_ORDER.includes(s))];
-  const items: ConsentItem[] = ordered.map((scope) => (READING_ORDER.includes(scope)
-    ? { key: `consent.scopes.${scope}` }
-    : { key: 'consent.otherScope', params: { scope } }));
+  const items: ConsentItem[] = ordered.map((scope) =>
+    READING_ORDER.includes(scope) ? { key: `consent.scopes.${scope}` } : { key: 'consent.otherScope', params: { scope } },
+  );
   const seen = new Set<string>();
   for (const claim of claims) {
     const covering = CLAIM_SCOPE.get(claim);

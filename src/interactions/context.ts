@@ -76,13 +76,19 @@ export function current(res: Response): { view: InteractionView; locale: Locale 
 
 /** The request's language: the interaction's or leg's once known, else the browser's Accept-Language. */
 export function localeOf(ctx: Ctx, req: Request, res: Response): Locale {
-  return stateOf(res).locale ?? negotiateLocale({ acceptLanguage: req.headers['accept-language'], defaultLocale: ctx.config.ui.defaultLocale });
+  return (
+    stateOf(res).locale ?? negotiateLocale({ acceptLanguage: req.headers['accept-language'], defaultLocale: ctx.config.ui.defaultLocale })
+  );
 }
 
 /** `?lang=` (the page's own language switch), then `ui_locales`, then Accept-Language. */
 export function viewLocale(ctx: Ctx, req: Request, view: Pick<InteractionView, 'params'>): Locale {
   const requested = [req.query.lang, view.params.ui_locales].filter((v): v is string => typeof v === 'string');
-  return negotiateLocale({ uiLocales: requested.join(' '), acceptLanguage: req.headers['accept-language'], defaultLocale: ctx.config.ui.defaultLocale });
+  return negotiateLocale({
+    uiLocales: requested.join(' '),
+    acceptLanguage: req.headers['accept-language'],
+    defaultLocale: ctx.config.ui.defaultLocale,
+  });
 }
 
 /** The upstreams offered to the interaction's client, in its order (src/oidc/clients.ts decides which). */
@@ -123,6 +129,6 @@ export function createContext(deps: InteractionRouterDeps): Ctx {
       }
       return strategy;
     },
-    formActions: (clientId) => (clientId ? actions.get(clientId) ?? [] : []),
+    formActions: (clientId) => (clientId ? (actions.get(clientId) ?? []) : []),
   };
 }

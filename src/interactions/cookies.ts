@@ -13,7 +13,12 @@ export function readCookie(req: Pick<Request, 'headers'>, name: string): string 
 }
 
 /** HttpOnly always: no script of ours reads these. */
-export function cookieOptions(options: { path: string; secure: boolean; sameSite: 'strict' | 'lax'; maxAgeSeconds?: number }): CookieOptions {
+export function cookieOptions(options: {
+  path: string;
+  secure: boolean;
+  sameSite: 'strict' | 'lax';
+  maxAgeSeconds?: number;
+}): CookieOptions {
   const { maxAgeSeconds, ...rest } = options;
   return { ...rest, httpOnly: true, ...(maxAgeSeconds === undefined ? {} : { maxAge: Math.max(0, Math.floor(maxAgeSeconds)) * 1000 }) };
 }

@@ -42,7 +42,11 @@ export function createCsrf({ secrets, paths, ttlSeconds }: CsrfOptions): Csrf {
     if (existing && NONCE.test(existing)) return existing;
     const nonce = randomBytes(24).toString('base64url');
     // Strict: the forms post from our own pages only.
-    res.cookie(CSRF_COOKIE, nonce, cookieOptions({ path: paths.interaction(uid), maxAgeSeconds: ttlSeconds, secure: paths.secure, sameSite: 'strict' }));
+    res.cookie(
+      CSRF_COOKIE,
+      nonce,
+      cookieOptions({ path: paths.interaction(uid), maxAgeSeconds: ttlSeconds, secure: paths.secure, sameSite: 'strict' }),
+    );
     issued.set(req, nonce);
     return nonce;
   }

@@ -13,39 +13,60 @@ import { answerError, seeOther } from './answer.js';
 import { abortInteraction, checkCsrf, grantConsent, showConsent, skipConsent } from './consent-prompt.js';
 import { createContext, stateOf, viewLocale, type Ctx, type InteractionRouterDeps, type Step } from './context.js';
 import { goToUpstream, recheckSession, showChooser } from './login-prompt.js';
-import { configuredUpstream, finishLogin, linkAccount, loginPromptOnly, offeredUpstream, redirectToUpstream, runCallback } from './upstream-leg.js';
+import {
+  configuredUpstream,
+  finishLogin,
+  linkAccount,
+  loginPromptOnly,
+  offeredUpstream,
+  redirectToUpstream,
+  runCallback,
+} from './upstream-leg.js';
 
 export type { InteractionRouterDeps } from './context.js';
 
 export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   const ctx = createContext(deps);
   const route = (...steps: Step[]): [...RequestHandler[], ErrorRequestHandler] => [
-    ...steps.map((step): RequestHandler => (req, res, next) => step(ctx, req, res, next)),
+    ...steps.map(
+      (step): RequestHandler =>
+        (req, res, next) =>
+          step(ctx, req, res, next),
+    ),
     answerError(ctx),
   ];
   const router = express.Router();
 
-  router.get('/interaction/:uid', ...route(
-    loadInteraction, //    this browser's interaction (else the "expired" page) and its language
-    recheckSession, //     login, a reused session due for its membership recheck only: ask its upstream
-    goToUpstream, //       login: the upstream `upstream=` names, or the client's only one
-    showChooser, //        login: the person picks an upstream
-    skipConsent, //        consent, first-party client: granted without asking
-    showConsent, //        consent: the page
-    unsupportedPrompt,
-  ));
-  router.get('/interaction/:uid/upstream/:id', ...route(
-    loadInteraction,
-    loginPromptOnly, //    the prompt moved on (another tab): back to the page
-    offeredUpstream, //    an upstream not offered to this client is invalid_request
-    redirectToUpstream, // a fresh single-use leg; the strategy redirects to the upstream
-  ));
-  router.get('/upstream/:id/callback', ...route(
-    configuredUpstream, // 404 for an id not configured
-    runCallback, //        the strategy burns `state`, exchanges the code, yields the identity
-    linkAccount, //        the identity becomes an account
-    finishLogin, //        the leg's interaction is finished for it: 303 to oidc-provider
-  ));
+  router.get(
+    '/interaction/:uid',
+    ...route(
+      loadInteraction, //    this browser's interaction (else the "expired" page) and its language
+      recheckSession, //     login, a reused session due for its membership recheck only: ask its upstream
+      goToUpstream, //       login: the upstream `upstream=` names, or the client's only one
+      showChooser, //        login: the person picks an upstream
+      skipConsent, //        consent, first-party client: granted without asking
+      showConsent, //        consent: the page
+      unsupportedPrompt,
+    ),
+  );
+  router.get(
+    '/interaction/:uid/upstream/:id',
+    ...route(
+      loadInteraction,
+      loginPromptOnly, //    the prompt moved on (another tab): back to the page
+      offeredUpstream, //    an upstream not offered to this client is invalid_request
+      redirectToUpstream, // a fresh single-use leg; the strategy redirects to the upstream
+    ),
+  );
+  router.get(
+    '/upstream/:id/callback',
+    ...route(
+      configuredUpstream, // 404 for an id not configured
+      runCallback, //        the strategy burns `state`, exchanges the code, yields the identity
+      linkAccount, //        the identity becomes an account
+      finishLogin, //        the leg's interaction is finished for it: 303 to oidc-provider
+    ),
+  );
   router.post('/interaction/:uid/consent', ...route(formBody, checkCsrf, loadInteraction, grantConsent));
   router.post('/interaction/:uid/abort', ...route(formBody, checkCsrf, loadInteraction, abortInteraction));
   router.get(`/assets/${STYLESHEET}`, (req, res) => sendStylesheet(ctx, req, res));

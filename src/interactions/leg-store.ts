@@ -84,8 +84,12 @@ export function createLegStore(options: LegStoreOptions): UpstreamLegs {
       const state = randomBytes(32).toString('base64url');
       const binding = randomBytes(32).toString('base64url');
       const record: LegRecord = {
-        uid: start.uid, upstream: upstreamId, locale: start.locale,
-        binding: sha256(binding).toString('base64url'), expiresAt: now() + ttl, secrets,
+        uid: start.uid,
+        upstream: upstreamId,
+        locale: start.locale,
+        binding: sha256(binding).toString('base64url'),
+        expiresAt: now() + ttl,
+        secrets,
       };
       await records.set(recordKey(state), record, ttl);
       // Lax, not Strict: the callback is a top-level cross-site GET from the upstream.

@@ -34,7 +34,11 @@ export const recheckSession: Step = async (ctx, _req, res, next) => {
   switch (outcome) {
     case 'ok':
     case 'unavailable':
-      if (outcome === 'unavailable') ctx.log.info({ uid: view.uid, upstream: upstream.id, sub: account.sub }, 'upstream could not recheck; last check within its grace: session reused');
+      if (outcome === 'unavailable')
+        ctx.log.info(
+          { uid: view.uid, upstream: upstream.id, sub: account.sub },
+          'upstream could not recheck; last check within its grace: session reused',
+        );
       return seeOther(res, await ctx.interactions.finishLogin(view.uid, { accountId: account.sub, amr: [upstream.type] }));
     case 'revoked':
       throw account.status === 'tombstoned'
@@ -57,7 +61,18 @@ export function chooseUpstream(requested: unknown, offered: readonly Upstream[])
   if (requested !== undefined && requested !== '') {
     const match = typeof requested === 'string' ? offered.find((u) => u.id === requested) : undefined;
     // A repeated parameter arrives as an array: named as given, never matched.
-    return match ? { kind: 'start', upstream: match } : { kind: 'invalid', requested: typeof requested === 'string' ? requested : [requested].flat().map((v) => (typeof v === 'string' ? v : '?')).join(',') };
+    return match
+      ? { kind: 'start', upstream: match }
+      : {
+          kind: 'invalid',
+          requested:
+            typeof requested === 'string'
+              ? requested
+              : [requested]
+                  .flat()
+                  .map((v) => (typeof v === 'string' ? v : '?'))
+                  .join(','),
+        };
   }
   if (offered.length === 0) return { kind: 'none' };
   if (offered.length === 1) return { kind: 'start', upstream: offered[0]! };
@@ -76,7 +91,10 @@ export const goToUpstream: Step = async (ctx, _req, res, next) => {
   const choice = chooseUpstream(view.params.upstream, offeredUpstreams(ctx, view));
   switch (choice.kind) {
     case 'invalid':
-      return seeOther(res, await ctx.interactions.finishError(view.uid, 'invalid_request', `unknown upstream: ${describable(choice.requested)}`));
+      return seeOther(
+        res,
+        await ctx.interactions.finishError(view.uid, 'invalid_request', `unknown upstream: ${describable(choice.requested)}`),
+      );
     case 'start':
       return seeOther(res, ctx.paths.upstreamStart(view.uid, choice.upstream.id));
     case 'none':
@@ -100,7 +118,13 @@ export const showChooser: Step = (ctx, req, res, next) => {
       notice: notice || undefined,
       upstreams: offeredUpstreams(ctx, view).map((u) => {
         const name = localized(u.displayName, locale, u.id);
-        return { id: u.id, type: u.type, name, initial: Array.from(name)[0]?.toUpperCase() ?? '?', href: ctx.paths.upstreamStart(view.uid, u.id) };
+        return {
+          id: u.id,
+          type: u.type,
+          name,
+          initial: Array.from(name)[0]?.toUpperCase() ?? '?',
+          href: ctx.paths.upstreamStart(view.uid, u.id),
+        };
       }),
       abort: abortForm(ctx, req, res, view.uid),
       switchLocaleHref: switchLocaleHref(ctx, view.uid, locale),

@@ -19,7 +19,12 @@ const authenticator = new passport.Authenticator();
  * `callback: true` on the callback route: a request there is always a callback, even with no
  * code, state or error, so the strategy refuses it (LegStateError) instead of starting a new leg.
  */
-export function runStrategy(strategy: Strategy, req: Request, res: Response, options: { callback?: boolean } = {}): Promise<StrategyResult> {
+export function runStrategy(
+  strategy: Strategy,
+  req: Request,
+  res: Response,
+  options: { callback?: boolean } = {},
+): Promise<StrategyResult> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (result: StrategyResult) => {
@@ -32,11 +37,15 @@ export function runStrategy(strategy: Strategy, req: Request, res: Response, opt
     const responded = () => settle({ kind: 'responded' });
     res.once('finish', responded);
     res.once('close', responded);
-    const middleware = authenticator.authenticate(strategy, { session: false, ...options }, (err: unknown, user: unknown, info: unknown, status: unknown) => {
-      if (err) settle({ kind: 'error', err });
-      else if (user) settle({ kind: 'success', user });
-      else settle({ kind: 'fail', info, status: typeof status === 'number' ? status : undefined });
-    }) as RequestHandler;
+    const middleware = authenticator.authenticate(
+      strategy,
+      { session: false, ...options },
+      (err: unknown, user: unknown, info: unknown, status: unknown) => {
+        if (err) settle({ kind: 'error', err });
+        else if (user) settle({ kind: 'success', user });
+        else settle({ kind: 'fail', info, status: typeof status === 'number' ? status : undefined });
+      },
+    ) as RequestHandler;
     try {
       // `pass()` and `next(err)` land here; a strategy never should pass on these routes.
       middleware(req, res, (err?: unknown) => settle(err ? { kind: 'error', err } : { kind: 'fail', info: undefined }));

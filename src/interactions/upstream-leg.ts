@@ -29,7 +29,8 @@ export const offeredUpstream: Step = async (ctx, req, res, next) => {
   const { view } = current(res);
   const id = String(req.params.id);
   const upstream = offeredUpstreams(ctx, view).find((u) => u.id === id);
-  if (!upstream) return seeOther(res, await ctx.interactions.finishError(view.uid, 'invalid_request', `unknown upstream: ${describable(id)}`));
+  if (!upstream)
+    return seeOther(res, await ctx.interactions.finishError(view.uid, 'invalid_request', `unknown upstream: ${describable(id)}`));
   stateOf(res).upstream = upstream;
   next();
 };
@@ -80,9 +81,10 @@ export const linkAccount: Step = async (ctx, _req, res, next) => {
   try {
     state.account = await ctx.accounts.link(state.identity!);
   } catch (err) {
-    const refused = err instanceof AccountDisabledError
-      ? new UpstreamError(upstream.id, 'not_allowed', 'the account is disabled', { hint: 'accountDisabled' }, { cause: err })
-      : err;
+    const refused =
+      err instanceof AccountDisabledError
+        ? new UpstreamError(upstream.id, 'not_allowed', 'the account is disabled', { hint: 'accountDisabled' }, { cause: err })
+        : err;
     if (refused instanceof UpstreamError) ctx.metrics.loginFinished(upstream.id, refused.reason);
     throw refused;
   }
@@ -138,4 +140,3 @@ function refusal(ctx: Ctx, upstream: Upstream, failure: unknown): unknown {
   ctx.metrics.loginFinished(upstream.id, err.reason);
   return err;
 }
-

@@ -52,8 +52,12 @@ export const isHttps = (issuer: string) => new URL(issuer).protocol === 'https:'
 export async function laxCookiesOverHttp(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
   await next();
   const value = ctx.response.get('set-cookie') as unknown;
-  const cookies = Array.isArray(value) ? value as string[] : typeof value === 'string' && value ? [value] : [];
-  if (cookies.length) ctx.response.set('set-cookie', cookies.map((c) => c.replace(/;\s*samesite=none/i, '; samesite=lax')));
+  const cookies = Array.isArray(value) ? (value as string[]) : typeof value === 'string' && value ? [value] : [];
+  if (cookies.length)
+    ctx.response.set(
+      'set-cookie',
+      cookies.map((c) => c.replace(/;\s*samesite=none/i, '; samesite=lax')),
+    );
 }
 
 /**

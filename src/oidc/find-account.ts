@@ -78,9 +78,7 @@ export function createFindAccount(deps: FindAccountDeps): FindAccount {
   }
 
   return async (ctx, sub, token) => {
-    const account = token?.kind === 'RefreshToken'
-      ? await forRefresh(ctx, sub, token)
-      : await load(sub);
+    const account = token?.kind === 'RefreshToken' ? await forRefresh(ctx, sub, token) : await load(sub);
     if (!account) return undefined;
     const clientId = ctx.oidc?.client?.clientId;
     return oidcAccount(account, claimPolicyOf(clientId ? deps.extrasOf(clientId) : undefined), deps.claimsFor);

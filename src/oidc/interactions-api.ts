@@ -49,9 +49,10 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
     if (clientName) result.clientName = clientName;
     if (interaction.session?.accountId) {
       const session = interaction.session.uid ? await provider.Session.findByUid(interaction.session.uid) : undefined;
-      result.session = session?.loginTs === undefined
-        ? { accountId: interaction.session.accountId }
-        : { accountId: interaction.session.accountId, loginTs: session.loginTs };
+      result.session =
+        session?.loginTs === undefined
+          ? { accountId: interaction.session.accountId }
+          : { accountId: interaction.session.accountId, loginTs: session.loginTs };
     }
     return result;
   }
@@ -75,8 +76,9 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
   async function consentGrant(interaction: StoredInteraction): Promise<string> {
     const accountId = interaction.session?.accountId ?? interaction.lastSubmission?.login?.accountId;
     if (!accountId) throw new InteractionExpiredError('no signed-in account for this consent');
-    const grant = (interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined)
-      ?? new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
+    const grant =
+      (interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined) ??
+      new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
     const details = (interaction.prompt.details ?? {}) as Record<string, unknown>;
     const scopes = stringArray(details.missingOIDCScope);
     if (scopes.length) grant.addOIDCScope(scopes.join(' '));
@@ -88,14 +90,16 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
     return grant.save();
   }
 
-  const guarded = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    try {
-      return await fn(...args);
-    } catch (err) {
-      if (err instanceof errors.SessionNotFound) throw new InteractionExpiredError();
-      throw unwrap(err);
-    }
-  };
+  const guarded =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        if (err instanceof errors.SessionNotFound) throw new InteractionExpiredError();
+        throw unwrap(err);
+      }
+    };
 
   return {
     get: guarded(async (req, res, uidFromUrl) => {
@@ -107,23 +111,35 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
       const interaction = await provider.Interaction.find(uid);
       return interaction ? view(interaction) : undefined;
     }),
-    finishLogin: guarded(async (uid, login) => finish(uid, {
-      login: {
-        accountId: login.accountId,
-        ...(login.amr ? { amr: login.amr } : {}),
-        ...(login.acr ? { acr: login.acr } : {}),
-        remember: login.remember ?? true,
-        ts: epochNow(),
-      },
-    }, true)),
+    finishLogin: guarded(async (uid, login) =>
+      finish(
+        uid,
+        {
+          login: {
+            accountId: login.accountId,
+            ...(login.amr ? { amr: login.amr } : {}),
+            ...(login.acr ? { acr: login.acr } : {}),
+            remember: login.remember ?? true,
+            ts: epochNow(),
+          },
+        },
+        true,
+      ),
+    ),
     finishConsent: guarded(async (uid) => {
       const grantId = await consentGrant(await load(uid));
       return finish(uid, { consent: { grantId } }, true);
     }),
-    finishError: guarded(async (uid, error, description) => finish(uid, {
-      error,
-      ...(description ? { error_description: description } : {}),
-    }, false)),
+    finishError: guarded(async (uid, error, description) =>
+      finish(
+        uid,
+        {
+          error,
+          ...(description ? { error_description: description } : {}),
+        },
+        false,
+      ),
+    ),
     clientExtras: (clientId) => extrasOf(clientId),
   };
 }

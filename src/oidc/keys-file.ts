@@ -25,7 +25,11 @@ export class KeysError extends Error {
 /** A key file (or the directory) that cannot be read, parsed or used. */
 export class KeyFileError extends KeysError {
   override name = 'KeyFileError';
-  constructor(readonly file: string, problem: string, options?: ErrorOptions) {
+  constructor(
+    readonly file: string,
+    problem: string,
+    options?: ErrorOptions,
+  ) {
     super(`signing key file ${file}: ${problem}`, options);
   }
 }
@@ -128,7 +132,10 @@ async function readKeyFile(file: string): Promise<StoredKey> {
     throw new KeyFileError(file, `jwk is not a usable ${alg} private key`);
   }
   return {
-    file, kid, alg, jwk,
+    file,
+    kid,
+    alg,
+    jwk,
     createdAt: new Date(createdAt),
     activatesAt: new Date(activatesAt),
     ...(retiredAt === undefined ? {} : { retiredAt: new Date(retiredAt) }),
@@ -137,7 +144,10 @@ async function readKeyFile(file: string): Promise<StoredKey> {
 
 /** The file name a new key gets: sortable by creation time, unique by kid. */
 export function keyFileName(key: Pick<StoredKey, 'kid' | 'alg' | 'createdAt'>): string {
-  const stamp = key.createdAt.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  const stamp = key.createdAt
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
   return `${stamp}-${key.alg.toLowerCase()}-${key.kid}${KEY_FILE_SUFFIX}`;
 }
 

@@ -24,9 +24,11 @@ export interface KeySchedule<K extends ScheduledKey> {
 }
 
 function byActivation(a: ScheduledKey, b: ScheduledKey): number {
-  return a.activatesAt.getTime() - b.activatesAt.getTime()
-    || a.createdAt.getTime() - b.createdAt.getTime()
-    || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0);
+  return (
+    a.activatesAt.getTime() - b.activatesAt.getTime() ||
+    a.createdAt.getTime() - b.createdAt.getTime() ||
+    (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0)
+  );
 }
 
 /** State of every key at `now`, grouped by alg (RS256 first), each group in activation order. */
@@ -52,11 +54,12 @@ export function scheduleKeys<K extends ScheduledKey>(keys: readonly K[], now: Da
  */
 export function publicationOrder<K extends ScheduledKey>(schedule: readonly KeySchedule<K>[]): K[] {
   const rank: Record<KeyState, number> = { active: 0, pending: 1, retiring: 2, expired: 3 };
-  return KEY_ALGS.flatMap((alg: KeyAlg) => schedule
-    .filter((entry) => entry.key.alg === alg && entry.state !== 'expired')
-    .sort((a, b) => rank[a.state] - rank[b.state]
-      || (a.state === 'retiring' ? byActivation(b.key, a.key) : byActivation(a.key, b.key)))
-    .map((entry) => entry.key));
+  return KEY_ALGS.flatMap((alg: KeyAlg) =>
+    schedule
+      .filter((entry) => entry.key.alg === alg && entry.state !== 'expired')
+      .sort((a, b) => rank[a.state] - rank[b.state] || (a.state === 'retiring' ? byActivation(b.key, a.key) : byActivation(a.key, b.key)))
+      .map((entry) => entry.key),
+  );
 }
 
 /** The earliest instant after `now` where the schedule changes: a pending key activates or a retiring one expires. */

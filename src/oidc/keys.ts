@@ -3,8 +3,16 @@
 import { resolve } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import {
-  KEY_ALGS, KeysError, ensureKeysDir, keyFileName, keyFileNames, readKeyFiles, removeKeyFiles, writeKeyFile,
-  type KeyAlg, type StoredKey,
+  KEY_ALGS,
+  KeysError,
+  ensureKeysDir,
+  keyFileName,
+  keyFileNames,
+  readKeyFiles,
+  removeKeyFiles,
+  writeKeyFile,
+  type KeyAlg,
+  type StoredKey,
 } from './keys-file.js';
 import { nextChange, publicationOrder, scheduleKeys, type KeySchedule, type KeyState } from './keys-schedule.js';
 
@@ -14,9 +22,14 @@ export type { KeyState } from './keys-schedule.js';
 /** No keys where production expects them; the message names the command that creates them. */
 export class KeysMissingError extends KeysError {
   override name = 'KeysMissingError';
-  constructor(readonly dir: string, configPath?: string) {
-    super(`no signing keys in ${dir}: create them once with \`oidc-bridge keys generate --config ${configPath ?? '<path>'}\``
-      + ' (or `npx oidc-bridge keys generate`), make them available to every replica, then start again');
+  constructor(
+    readonly dir: string,
+    configPath?: string,
+  ) {
+    super(
+      `no signing keys in ${dir}: create them once with \`oidc-bridge keys generate --config ${configPath ?? '<path>'}\`` +
+        ' (or `npx oidc-bridge keys generate`), make them available to every replica, then start again',
+    );
   }
 }
 
@@ -24,8 +37,10 @@ export class KeysMissingError extends KeysError {
 export class KeysExistError extends KeysError {
   override name = 'KeysExistError';
   constructor(readonly dir: string) {
-    super(`signing keys already exist in ${dir}: use \`oidc-bridge keys rotate\` to add new ones, or`
-      + ' `oidc-bridge keys generate --force` to replace them (tokens they signed then stop verifying)');
+    super(
+      `signing keys already exist in ${dir}: use \`oidc-bridge keys rotate\` to add new ones, or` +
+        ' `oidc-bridge keys generate --force` to replace them (tokens they signed then stop verifying)',
+    );
   }
 }
 
@@ -142,9 +157,9 @@ export async function rotateKeys(dir: string, options: { rotationLeadSeconds: nu
 /** Every key with its state at `now`: RS256 first, each alg in activation order. */
 export async function listKeys(dir: string, options: { maxTokenLifetimeSeconds: number; now?: Date }): Promise<KeyRow[]> {
   const schedule = scheduleKeys(await readKeyFiles(dir), options.now ?? new Date(), options.maxTokenLifetimeSeconds);
-  return schedule.map(({ key: { kid, alg, createdAt, activatesAt }, state, retiresAt }) => (
-    retiresAt ? { kid, alg, createdAt, activatesAt, retiresAt, state } : { kid, alg, createdAt, activatesAt, state }
-  ));
+  return schedule.map(({ key: { kid, alg, createdAt, activatesAt }, state, retiresAt }) =>
+    retiresAt ? { kid, alg, createdAt, activatesAt, retiresAt, state } : { kid, alg, createdAt, activatesAt, state },
+  );
 }
 
 /** The JWKS for oidc-provider, generating keys outside production when there are none. */
@@ -158,8 +173,11 @@ export async function loadKeys(options: LoadKeysOptions): Promise<LoadedKeys> {
     await generateKeys(dir, { now });
     keys = await readKeyFiles(dir);
     generated = true;
-    log.warn({ dir: resolve(dir) }, `no signing keys found: generated an RS256 and an ES256 key in ${resolve(dir)}`
-      + ' (outside production only; production refuses to start without keys)');
+    log.warn(
+      { dir: resolve(dir) },
+      `no signing keys found: generated an RS256 and an ES256 key in ${resolve(dir)}` +
+        ' (outside production only; production refuses to start without keys)',
+    );
   }
   const schedule = scheduleKeys(keys, now, options.maxTokenLifetimeSeconds);
   const ordered = publicationOrder(schedule);
@@ -178,8 +196,10 @@ function checkSigners(dir: string, schedule: KeySchedule<StoredKey>[], ordered: 
     const signer = ordered.find((key) => key.alg === alg);
     if (signer && schedule.some((entry) => entry.key === signer && entry.state === 'pending')) {
       // Happens when every key of an alg was added by a rotation that has not matured yet (or clocks disagree).
-      log.warn({ dir: resolve(dir), alg, kid: signer.kid, activatesAt: signer.activatesAt.toISOString() },
-        `no active ${alg} key: signing with a key that is not due before ${signer.activatesAt.toISOString()}`);
+      log.warn(
+        { dir: resolve(dir), alg, kid: signer.kid, activatesAt: signer.activatesAt.toISOString() },
+        `no active ${alg} key: signing with a key that is not due before ${signer.activatesAt.toISOString()}`,
+      );
     }
   }
 }

@@ -18,49 +18,55 @@ export function createInteractionPolicy(needsRecheck: NeedsRecheck) {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
 
-  login.checks.add(new interactionPolicy.Check(
-    'account_unavailable',
-    'the signed-in account is no longer available',
-    'login_required',
-    (ctx: KoaContextWithOIDC) => {
-      const { session, result, account } = ctx.oidc;
-      if (!session?.accountId || account) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      // A login that just finished named an account findAccount cannot load: asking again would loop.
-      if (result?.login) throw new errors.AccessDenied('the account is not available');
-      return interactionPolicy.Check.REQUEST_PROMPT;
-    },
-  ));
+  login.checks.add(
+    new interactionPolicy.Check(
+      'account_unavailable',
+      'the signed-in account is no longer available',
+      'login_required',
+      (ctx: KoaContextWithOIDC) => {
+        const { session, result, account } = ctx.oidc;
+        if (!session?.accountId || account) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        // A login that just finished named an account findAccount cannot load: asking again would loop.
+        if (result?.login) throw new errors.AccessDenied('the account is not available');
+        return interactionPolicy.Check.REQUEST_PROMPT;
+      },
+    ),
+  );
 
-  login.checks.add(new interactionPolicy.Check(
-    'upstream_mismatch',
-    'the request names another upstream than the session signed in with',
-    'login_required',
-    (ctx: KoaContextWithOIDC) => {
-      // `upstream=<id>` is never a silent fallback (docs/architecture.md, "A login, step by step",
-      // step 1): a session from another upstream must not answer for it, or a client with one IdP
-      // per upstream binds the wrong one.
-      const { session, result, account, params } = ctx.oidc;
-      const requested = params?.upstream;
-      if (!session?.accountId || !account || result?.login || typeof requested !== 'string' || !requested) {
-        return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      }
-      const current = (account as { upstream?: unknown }).upstream;
-      return current === requested ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
-    },
-  ));
+  login.checks.add(
+    new interactionPolicy.Check(
+      'upstream_mismatch',
+      'the request names another upstream than the session signed in with',
+      'login_required',
+      (ctx: KoaContextWithOIDC) => {
+        // `upstream=<id>` is never a silent fallback (docs/architecture.md, "A login, step by step",
+        // step 1): a session from another upstream must not answer for it, or a client with one IdP
+        // per upstream binds the wrong one.
+        const { session, result, account, params } = ctx.oidc;
+        const requested = params?.upstream;
+        if (!session?.accountId || !account || result?.login || typeof requested !== 'string' || !requested) {
+          return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        }
+        const current = (account as { upstream?: unknown }).upstream;
+        return current === requested ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+      },
+    ),
+  );
 
-  login.checks.add(new interactionPolicy.Check(
-    RECHECK_DUE,
-    'the identity source must confirm the account again',
-    'login_required',
-    async (ctx: KoaContextWithOIDC) => {
-      const { session, result, account } = ctx.oidc;
-      if (!session?.accountId || !account || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      const { accountId, loginTs } = session;
-      const due = await viaProvider(() => needsRecheck(accountId, loginTs));
-      return due ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    },
-  ));
+  login.checks.add(
+    new interactionPolicy.Check(
+      RECHECK_DUE,
+      'the identity source must confirm the account again',
+      'login_required',
+      async (ctx: KoaContextWithOIDC) => {
+        const { session, result, account } = ctx.oidc;
+        if (!session?.accountId || !account || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        const { accountId, loginTs } = session;
+        const due = await viaProvider(() => needsRecheck(accountId, loginTs));
+        return due ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      },
+    ),
+  );
 
   return policy;
 }

@@ -54,9 +54,19 @@ function logEvents(provider: Provider, log: Logger): void {
   events.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
     log.error({ err, path: ctx.path, method: ctx.method }, 'oidc-provider server_error');
   });
-  for (const event of ['grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'end_session.error']) {
+  for (const event of [
+    'grant.error',
+    'authorization.error',
+    'introspection.error',
+    'revocation.error',
+    'userinfo.error',
+    'end_session.error',
+  ]) {
     events.on(event, (ctx: KoaContextWithOIDC, err: { error?: string; error_description?: string; error_detail?: string }) => {
-      log.debug({ event, error: err.error, description: err.error_description, detail: err.error_detail, path: ctx.path }, 'protocol error');
+      log.debug(
+        { event, error: err.error, description: err.error_description, detail: err.error_detail, path: ctx.path },
+        'protocol error',
+      );
     });
   }
   events.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }) => {

@@ -19,7 +19,10 @@ export const SCOPES = ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).
 /** oidc-provider's `claims` option: our scopes plus its standalone claims (null: not tied to a scope). */
 export function scopeClaimsConfig(): Record<string, string[] | null> {
   return {
-    acr: null, sid: null, auth_time: null, iss: null,
+    acr: null,
+    sid: null,
+    auth_time: null,
+    iss: null,
     ...Object.fromEntries(Object.entries(SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
   };
 }

@@ -4,7 +4,25 @@
  * templates, messages, the one language negotiation, and the headers every page carries.
  * Knows nothing of express at run time, of oidc-provider, or of the interactions.
  */
-export { createPages, findViewsDir, plainPages, escapeHtml, PAGE_NAMES, STYLESHEET, type PageName, type Pages, type ProtocolPages } from './pages.js';
-export { negotiateLocale, matchLocale, parseAcceptLanguage, localized, SUPPORTED_LOCALES, type Locale, type LocaleInputs } from './locale.js';
+export {
+  createPages,
+  findViewsDir,
+  plainPages,
+  escapeHtml,
+  PAGE_NAMES,
+  STYLESHEET,
+  type PageName,
+  type Pages,
+  type ProtocolPages,
+} from './pages.js';
+export {
+  negotiateLocale,
+  matchLocale,
+  parseAcceptLanguage,
+  localized,
+  SUPPORTED_LOCALES,
+  type Locale,
+  type LocaleInputs,
+} from './locale.js';
 export { loadMessages, interpolate, spaceHanLatin, messageKeys, type Messages, type Params, type Translate } from './messages.js';
 export { pageHeaders, applyPageHeaders, clientFormActions, formActionSource, type RedirectingClient } from './page-headers.js';

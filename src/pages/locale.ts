@@ -23,7 +23,8 @@ export function matchLocale(tag: string): Locale | undefined {
 /** Accept-Language entries, best first; `*` and q=0 entries are dropped. */
 export function parseAcceptLanguage(header: string | undefined): string[] {
   if (!header) return [];
-  return header.split(',')
+  return header
+    .split(',')
     .map((part, index) => {
       const [tag = '', ...params] = part.trim().split(';');
       const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/i.exec(p)?.[1]).find((v) => v !== undefined);

@@ -44,9 +44,9 @@ export function interpolate(template: string, params: Params = {}): string {
 }
 
 export function loadMessages(localesDir: string): Messages {
-  const trees = new Map<Locale, Tree>(SUPPORTED_LOCALES.map((locale) => [
-    locale, JSON.parse(readFileSync(join(localesDir, `${locale}.json`), 'utf8')) as Tree,
-  ]));
+  const trees = new Map<Locale, Tree>(
+    SUPPORTED_LOCALES.map((locale) => [locale, JSON.parse(readFileSync(join(localesDir, `${locale}.json`), 'utf8')) as Tree]),
+  );
   const english = trees.get('en')!;
   return {
     translator(locale) {
@@ -63,5 +63,7 @@ export function loadMessages(localesDir: string): Messages {
 
 /** Every leaf key of a locale file (tests compare the locales). */
 export function messageKeys(tree: Tree, prefix = ''): string[] {
-  return Object.entries(tree).flatMap(([key, value]) => (typeof value === 'string' ? [prefix + key] : messageKeys(value, `${prefix}${key}.`)));
+  return Object.entries(tree).flatMap(([key, value]) =>
+    typeof value === 'string' ? [prefix + key] : messageKeys(value, `${prefix}${key}.`),
+  );
 }

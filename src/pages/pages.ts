@@ -14,9 +14,16 @@ import { localized, matchLocale, SUPPORTED_LOCALES, type Locale } from './locale
 import { loadMessages, type Translate } from './messages.js';
 
 export const PAGE_NAMES = [
-  'chooser', 'consent', 'logout', 'logout-success',
-  'errors/not-allowed', 'errors/ask-your-admin', 'errors/upstream-failed', 'errors/expired',
-  'errors/invalid-link', 'errors/generic',
+  'chooser',
+  'consent',
+  'logout',
+  'logout-success',
+  'errors/not-allowed',
+  'errors/ask-your-admin',
+  'errors/upstream-failed',
+  'errors/expired',
+  'errors/invalid-link',
+  'errors/generic',
 ] as const;
 export type PageName = (typeof PAGE_NAMES)[number];
 
@@ -94,7 +101,10 @@ export function createPages(config: Pick<Config, 'issuer' | 'ui'>, options: { vi
     return eta.render(name, {
       pageTitle: t(titleKey, titleParams),
       ...data,
-      t, locale: lang, productName, cssHref: stylesheet.href,
+      t,
+      locale: lang,
+      productName,
+      cssHref: stylesheet.href,
       otherLocale: SUPPORTED_LOCALES.find((l) => l !== lang),
     });
   }
@@ -109,8 +119,12 @@ export function createPages(config: Pick<Config, 'issuer' | 'ui'>, options: { vi
     },
     logoutSuccess: ({ clientName, locale }) => render('logout-success', { clientName }, locale),
     error({ error, description, locale, status }) {
-      const messageKey = status === 503 || error === 'temporarily_unavailable' ? 'errors.unavailable'
-        : status >= 500 || error === 'server_error' ? 'errors.generic' : 'errors.oauth';
+      const messageKey =
+        status === 503 || error === 'temporarily_unavailable'
+          ? 'errors.unavailable'
+          : status >= 500 || error === 'server_error'
+            ? 'errors.generic'
+            : 'errors.oauth';
       return render('errors/generic', { messageKey, error, description: messageKey === 'errors.oauth' ? description : undefined }, locale);
     },
     stylesheet,
@@ -121,9 +135,11 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 export const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
 function plainPage(locale: string, title: string, body: string): string {
-  return `<!DOCTYPE html><html lang="${escapeHtml(locale)}"><head><meta charset="utf-8">`
-    + '<meta name="viewport" content="width=device-width, initial-scale=1">'
-    + `<title>${escapeHtml(title)}</title></head><body>${body}</body></html>`;
+  return (
+    `<!DOCTYPE html><html lang="${escapeHtml(locale)}"><head><meta charset="utf-8">` +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+    `<title>${escapeHtml(title)}</title></head><body>${body}</body></html>`
+  );
 }
 
 const zh = (locale: string) => matchLocale(locale) === 'zh-CN';
@@ -132,16 +148,24 @@ const zh = (locale: string) => matchLocale(locale) === 'zh-CN';
 export const plainPages: ProtocolPages = {
   logout({ formHtml, clientName, locale }) {
     const who = clientName ? ` (${escapeHtml(clientName)})` : '';
-    return plainPage(locale, zh(locale) ? '退出登录' : 'Sign out', `<h1>${zh(locale) ? '要退出登录吗？' : 'Sign out?'}${who}</h1>${formHtml}`
-      + `<button autofocus type="submit" form="op.logoutForm" name="logout" value="yes">${zh(locale) ? '退出' : 'Yes, sign me out'}</button>`
-      + `<button type="submit" form="op.logoutForm">${zh(locale) ? '保持登录' : 'No, stay signed in'}</button>`);
+    return plainPage(
+      locale,
+      zh(locale) ? '退出登录' : 'Sign out',
+      `<h1>${zh(locale) ? '要退出登录吗？' : 'Sign out?'}${who}</h1>${formHtml}` +
+        `<button autofocus type="submit" form="op.logoutForm" name="logout" value="yes">${zh(locale) ? '退出' : 'Yes, sign me out'}</button>` +
+        `<button type="submit" form="op.logoutForm">${zh(locale) ? '保持登录' : 'No, stay signed in'}</button>`,
+    );
   },
   logoutSuccess({ clientName, locale }) {
     const who = clientName ? ` (${escapeHtml(clientName)})` : '';
     return plainPage(locale, zh(locale) ? '已退出' : 'Signed out', `<h1>${zh(locale) ? '已退出登录' : 'You are signed out'}${who}</h1>`);
   },
   error({ error, description, locale, status }) {
-    return plainPage(locale, zh(locale) ? '出错了' : 'Something went wrong', `<h1>${zh(locale) ? '出错了' : 'Something went wrong'}</h1>`
-      + `<p><code>${escapeHtml(error)}</code> (${status})</p>${description ? `<p>${escapeHtml(description)}</p>` : ''}`);
+    return plainPage(
+      locale,
+      zh(locale) ? '出错了' : 'Something went wrong',
+      `<h1>${zh(locale) ? '出错了' : 'Something went wrong'}</h1>` +
+        `<p><code>${escapeHtml(error)}</code> (${status})</p>${description ? `<p>${escapeHtml(description)}</p>` : ''}`,
+    );
   },
 };

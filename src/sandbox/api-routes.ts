@@ -4,8 +4,15 @@ import { Router, type Request, type Response } from 'express';
 import { ipNotAllowedMessage, sendApiError, sendApiMissing, sendJson } from './error-bodies.js';
 import { jsonOnlyBody, rawBody, stringField, type Fields } from './request-body.js';
 import {
-  appTokenFor, callerIp, hasScope, ipAllowed, REFRESH_TTL_SECONDS, TOKEN_TTL_SECONDS,
-  type SandboxApp, type SandboxContext, type UserGrant,
+  appTokenFor,
+  callerIp,
+  hasScope,
+  ipAllowed,
+  REFRESH_TTL_SECONDS,
+  TOKEN_TTL_SECONDS,
+  type SandboxApp,
+  type SandboxContext,
+  type UserGrant,
 } from './sandbox-context.js';
 
 /** The JSON body's fields, once every required one is present; else the gateway's `Missing…` error is sent. */

@@ -78,7 +78,12 @@ const errorHandler: ErrorRequestHandler = (err: { status?: unknown }, req, res, 
   if (res.headersSent) return next(err);
   const status = typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
   if (req.path.startsWith('/v1.0/')) {
-    return sendApiError(res, status, status === 500 ? 'InternalError' : 'InvalidParameter', status === 500 ? 'internal error' : 'invalid request');
+    return sendApiError(
+      res,
+      status,
+      status === 500 ? 'InternalError' : 'InvalidParameter',
+      status === 500 ? 'internal error' : 'invalid request',
+    );
   }
   if (status === 500) return sendJson(res, 500, { errcode: -1, errmsg: '系统繁忙' });
   sendOapiError(res, 400002);

@@ -8,7 +8,11 @@ import { randomBytes } from 'node:crypto';
 import express, { type Router } from 'express';
 import * as client from 'openid-client';
 
-interface Pending { verifier: string; state: string; nonce: string }
+interface Pending {
+  verifier: string;
+  state: string;
+  nonce: string;
+}
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -23,7 +27,10 @@ a.button,button{display:inline-block;background:#1668dc;color:#fff;border:0;bord
 }
 
 /** The demo's routes: the sandbox as DingTalk, the demo client, and `/` leading to it. */
-export function demoRoutes(sandbox: express.Express, client: Parameters<typeof createDemoClient>[0]): { path: string; router: express.RequestHandler }[] {
+export function demoRoutes(
+  sandbox: express.Express,
+  client: Parameters<typeof createDemoClient>[0],
+): { path: string; router: express.RequestHandler }[] {
   const root = express.Router();
   root.get('/', (_req, res) => res.redirect(302, `${client.basePath}/`));
   return [
@@ -33,22 +40,38 @@ export function demoRoutes(sandbox: express.Express, client: Parameters<typeof c
   ];
 }
 
-export function createDemoClient(options: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; basePath: string }): Router {
+export function createDemoClient(options: {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  basePath: string;
+}): Router {
   const router = express.Router();
   const pending = new Map<string, Pending>();
   let configuration: client.Configuration | undefined;
   const discover = async () => {
-    configuration ??= await client.discovery(new URL(options.issuer), options.clientId, options.clientSecret, undefined,
-      options.issuer.startsWith('http://') ? { execute: [client.allowInsecureRequests] } : undefined);
+    configuration ??= await client.discovery(
+      new URL(options.issuer),
+      options.clientId,
+      options.clientSecret,
+      undefined,
+      options.issuer.startsWith('http://') ? { execute: [client.allowInsecureRequests] } : undefined,
+    );
     return configuration;
   };
 
   router.get('/', (_req, res) => {
-    res.type('html').send(page('oidc-bridge demo', `<h1>oidc-bridge demo application</h1>
+    res.type('html').send(
+      page(
+        'oidc-bridge demo',
+        `<h1>oidc-bridge demo application</h1>
 <p>This page is an ordinary OpenID Connect client. Sign in, choose a sample employee on the simulated DingTalk page,
 and see the tokens the bridge issues.</p>
 <p><a class="button" href="${options.basePath}/login">Sign in with oidc-bridge</a></p>
-<p class="note">Discovery: <a href="${escapeHtml(options.issuer)}/.well-known/openid-configuration">${escapeHtml(options.issuer)}/.well-known/openid-configuration</a></p>`));
+<p class="note">Discovery: <a href="${escapeHtml(options.issuer)}/.well-known/openid-configuration">${escapeHtml(options.issuer)}/.well-known/openid-configuration</a></p>`,
+      ),
+    );
   });
 
   router.get('/login', async (_req, res, next) => {
@@ -78,7 +101,15 @@ and see the tokens the bridge issues.</p>
     const key = /(?:^|;\s*)demo_login=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
     const entry = key ? pending.get(key) : undefined;
     if (!entry) {
-      res.status(400).type('html').send(page('Start again', `<h1>Start again</h1><p>This sign-in was not started here or has expired.</p><p><a class="button" href="${options.basePath}/">Back</a></p>`));
+      res
+        .status(400)
+        .type('html')
+        .send(
+          page(
+            'Start again',
+            `<h1>Start again</h1><p>This sign-in was not started here or has expired.</p><p><a class="button" href="${options.basePath}/">Back</a></p>`,
+          ),
+        );
       return;
     }
     pending.delete(key!);
@@ -86,18 +117,34 @@ and see the tokens the bridge issues.</p>
       const config = await discover();
       const current = new URL(req.originalUrl, options.redirectUri);
       const tokens = await client.authorizationCodeGrant(config, current, {
-        pkceCodeVerifier: entry.verifier, expectedState: entry.state, expectedNonce: entry.nonce, idTokenExpected: true,
+        pkceCodeVerifier: entry.verifier,
+        expectedState: entry.state,
+        expectedNonce: entry.nonce,
+        idTokenExpected: true,
       });
       const claims = tokens.claims()!;
       const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
-      res.type('html').send(page('Signed in', `<h1>Signed in as ${escapeHtml(typeof claims.preferred_username === 'string' ? claims.preferred_username : claims.sub)}</h1>
+      res.type('html').send(
+        page(
+          'Signed in',
+          `<h1>Signed in as ${escapeHtml(typeof claims.preferred_username === 'string' ? claims.preferred_username : claims.sub)}</h1>
 <h2>ID token claims (signature verified)</h2><pre>${escapeHtml(JSON.stringify(claims, null, 2))}</pre>
 <h2>userinfo</h2><pre>${escapeHtml(JSON.stringify(userinfo, null, 2))}</pre>
 <p class="note">A refresh token was ${tokens.refresh_token ? 'issued' : 'not issued'}. Tokens themselves are not shown.</p>
-<p><a class="button" href="${options.basePath}/">Sign in again</a></p>`));
+<p><a class="button" href="${options.basePath}/">Sign in again</a></p>`,
+        ),
+      );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      res.status(400).type('html').send(page('Sign-in failed', `<h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p><a class="button" href="${options.basePath}/">Try again</a></p>`));
+      res
+        .status(400)
+        .type('html')
+        .send(
+          page(
+            'Sign-in failed',
+            `<h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p><a class="button" href="${options.basePath}/">Try again</a></p>`,
+          ),
+        );
     }
   });
   return router;

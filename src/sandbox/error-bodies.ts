@@ -19,13 +19,7 @@ export function sendJson(res: Response, status: number, body: unknown): void {
   res.end(bytes);
 }
 
-export function sendApiError(
-  res: Response,
-  status: number,
-  code: string,
-  message: string,
-  extra: Record<string, unknown> = {},
-): void {
+export function sendApiError(res: Response, status: number, code: string, message: string, extra: Record<string, unknown> = {}): void {
   const requestid = randomUUID().toUpperCase();
   res.set('x-acs-request-id', requestid).set('x-acs-trace-id', randomBytes(16).toString('hex'));
   sendJson(res, status, { code, requestid, message, ...extra });

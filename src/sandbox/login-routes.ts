@@ -65,7 +65,18 @@ const oauth2Flavour: LoginFlavour = {
     if (exclusive && !param('exclusiveCorpId')) return 'exclusiveLogin=true 需要 exclusiveCorpId (exclusiveCorpId is required)';
     const withCorpId = scopes.includes('corpid');
     const corpFilter = exclusive ? param('exclusiveCorpId') : withCorpId ? param('corpId') : undefined;
-    const names = ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'prompt', 'org_type', 'corpId', 'exclusiveLogin', 'exclusiveCorpId'];
+    const names = [
+      'client_id',
+      'redirect_uri',
+      'response_type',
+      'scope',
+      'state',
+      'prompt',
+      'org_type',
+      'corpId',
+      'exclusiveLogin',
+      'exclusiveCorpId',
+    ];
     return { ...base, state: param('state'), withCorpId, corpFilter, hidden: hiddenFields(param, names) };
   },
   issue: (ctx, login, person) =>

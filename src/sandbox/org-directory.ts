@@ -32,8 +32,7 @@ export function createOrgDirectory(org: SandboxOrg): OrgDirectory {
     return chain;
   };
 
-  const deptInScope = (deptId: number, scope: ContactsScope) =>
-    scope === 'all' || ancestry(deptId).some((id) => scope.includes(id));
+  const deptInScope = (deptId: number, scope: ContactsScope) => scope === 'all' || ancestry(deptId).some((id) => scope.includes(id));
 
   const corpOf = (person: SandboxPerson) => person.corpId ?? org.corpId;
 
@@ -42,8 +41,7 @@ export function createOrgDirectory(org: SandboxOrg): OrgDirectory {
     corpOf,
     personByUserid: (userid) => org.people.find((p) => p.userid === userid),
     personByUnionId: (unionId) => org.people.find((p) => p.unionId === unionId),
-    isMemberOf: (person, corpId) =>
-      corpOf(person) === corpId && person.member !== false && (person.contactType ?? 0) === 0,
+    isMemberOf: (person, corpId) => corpOf(person) === corpId && person.member !== false && (person.contactType ?? 0) === 0,
     // Only the sandbox organisation has a department tree.
     department: (corpId, deptId) => (corpId === org.corpId ? deptById(deptId) : undefined),
     ancestry,

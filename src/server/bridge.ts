@@ -49,36 +49,41 @@ export interface Bridge {
 
 export async function buildBridge(config: Config, options: BuildOptions): Promise<Bridge> {
   const log = options.log ?? createLogger({ level: config.logging.level });
-  const loadSigningKeys = () => loadKeys({
-    dir: config.keys.dir,
-    production: options.production,
-    maxTokenLifetimeSeconds: maxSignedTokenLifetime(config.ttl),
-    log,
-    ...(options.configPath ? { configPath: options.configPath } : {}),
-  });
+  const loadSigningKeys = () =>
+    loadKeys({
+      dir: config.keys.dir,
+      production: options.production,
+      maxTokenLifetimeSeconds: maxSignedTokenLifetime(config.ttl),
+      log,
+      ...(options.configPath ? { configPath: options.configPath } : {}),
+    });
   // Keys first: a start-up that must refuse (production without keys) opens no connection.
   let keys = await loadSigningKeys();
   const store = options.store ?? openStore(storeOptionsOf(config.store));
   const metrics = createMetricsRegistry();
-  const counters = createMetrics(metrics, { clientIds: config.clients.map((c) => c.client_id), upstreamIds: config.upstreams.map((u) => u.id) });
+  const counters = createMetrics(metrics, {
+    clientIds: config.clients.map((c) => c.client_id),
+    upstreamIds: config.upstreams.map((u) => u.id),
+  });
 
   const accounts = createAccounts({ store, usernames: config.usernames, log });
   const upstreams = await openUpstreams(config.upstreams, { log, store, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const membership = createMembership({ accounts, upstreams, store, configs: config.upstreams, log, metrics: counters });
   const pages = createPages(config);
 
-  const makeProvider = () => createProvider({
-    config,
-    store,
-    jwks: keys.jwks,
-    accounts,
-    claimsFor,
-    recheck: (account) => membership.onRefresh(account),
-    needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
-    pages,
-    log,
-    metrics: counters,
-  });
+  const makeProvider = () =>
+    createProvider({
+      config,
+      store,
+      jwks: keys.jwks,
+      accounts,
+      claimsFor,
+      recheck: (account) => membership.onRefresh(account),
+      needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
+      pages,
+      log,
+      metrics: counters,
+    });
   let bundle = makeProvider();
 
   const interactionsRouter = createInteractionRouter({
@@ -100,7 +105,13 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     metrics: counters,
   });
   const assembled = createApp({
-    config, provider: bundle, store, interactionsRouter, log, metricsRegistry: metrics, pages,
+    config,
+    provider: bundle,
+    store,
+    interactionsRouter,
+    log,
+    metricsRegistry: metrics,
+    pages,
     ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
   });
 
@@ -111,12 +122,16 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     if (!keys.nextChangeAt) return;
     const delay = Math.min(Math.max(keys.nextChangeAt.getTime() - Date.now(), 1000), 2 ** 31 - 1);
     keyTimer = setTimeout(() => {
-      loadSigningKeys().then((next) => {
-        keys = next;
-        bundle = makeProvider();
-        assembled.swapProvider(bundle);
-        log.info({ nextChangeAt: keys.nextChangeAt?.toISOString() }, 'signing keys changed: provider rebuilt');
-      }, (err: unknown) => log.error({ err }, 'reloading signing keys failed; keeping the current ones'))
+      loadSigningKeys()
+        .then(
+          (next) => {
+            keys = next;
+            bundle = makeProvider();
+            assembled.swapProvider(bundle);
+            log.info({ nextChangeAt: keys.nextChangeAt?.toISOString() }, 'signing keys changed: provider rebuilt');
+          },
+          (err: unknown) => log.error({ err }, 'reloading signing keys failed; keeping the current ones'),
+        )
         .finally(scheduleKeyChange);
     }, delay);
     keyTimer.unref();
@@ -145,4 +160,3 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     },
   };
 }
-

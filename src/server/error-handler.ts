@@ -13,8 +13,14 @@ interface HttpishError {
 }
 
 const CODES: Record<number, string> = {
-  400: 'invalid_request', 401: 'invalid_client', 403: 'access_denied', 404: 'not_found',
-  405: 'method_not_allowed', 413: 'invalid_request', 415: 'invalid_request', 429: 'slow_down',
+  400: 'invalid_request',
+  401: 'invalid_client',
+  403: 'access_denied',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'invalid_request',
+  415: 'invalid_request',
+  429: 'slow_down',
   503: 'temporarily_unavailable',
 };
 
@@ -34,15 +40,25 @@ export function publicErrorOf(err: unknown, status: number): { error: string; er
   const e = (err ?? {}) as HttpishError;
   const exposed = status < 500 && e.expose !== false;
   if (!exposed && status !== 503) return { error: 'server_error', error_description: 'something went wrong' };
-  const error = typeof e.error === 'string' ? e.error : CODES[status] ?? (status < 500 ? 'invalid_request' : 'server_error');
-  const description = typeof e.error_description === 'string' ? e.error_description
-    : e.expose === true && typeof e.message === 'string' ? e.message : undefined;
+  const error = typeof e.error === 'string' ? e.error : (CODES[status] ?? (status < 500 ? 'invalid_request' : 'server_error'));
+  const description =
+    typeof e.error_description === 'string'
+      ? e.error_description
+      : e.expose === true && typeof e.message === 'string'
+        ? e.message
+        : undefined;
   return description ? { error, error_description: description } : { error };
 }
 
 /** Answers in the format the client asked for: an HTML page for browsers, JSON otherwise. */
-export function sendError(req: Request, res: Response, status: number, body: { error: string; error_description?: string },
-  pages: ProtocolPages, defaultLocale: Locale): void {
+export function sendError(
+  req: Request,
+  res: Response,
+  status: number,
+  body: { error: string; error_description?: string },
+  pages: ProtocolPages,
+  defaultLocale: Locale,
+): void {
   res.status(status).set('Cache-Control', 'no-store');
   if (req.accepts(['json', 'html']) === 'html') {
     const locale = negotiateLocale({ uiLocales: req.query?.ui_locales, acceptLanguage: req.get('accept-language'), defaultLocale });

@@ -24,13 +24,24 @@ export interface MetricsOptions {
   version?: string;
 }
 
-const LOGIN_OUTCOMES: readonly LoginOutcome[] = ['success', 'denied', 'not_allowed', 'misconfigured', 'unavailable', 'failed', 'invalid_state'];
+const LOGIN_OUTCOMES: readonly LoginOutcome[] = [
+  'success',
+  'denied',
+  'not_allowed',
+  'misconfigured',
+  'unavailable',
+  'failed',
+  'invalid_state',
+];
 const SWEEP_OUTCOMES: readonly SweepOutcome[] = ['completed', 'stopped', 'skipped', 'failed'];
 
 /** The grant types oidc-provider can be configured for; a request's grant_type is client input. */
 const GRANT_TYPES = new Set([
-  'authorization_code', 'refresh_token', 'client_credentials',
-  'urn:ietf:params:oauth:grant-type:device_code', 'urn:openid:params:grant-type:ciba',
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:openid:params:grant-type:ciba',
   'urn:ietf:params:oauth:grant-type:token-exchange',
 ]);
 
@@ -39,11 +50,28 @@ const GRANT_TYPES = new Set([
  * https://github.com/panva/node-oidc-provider/blob/v9.13.3/lib/helpers/errors.js).
  */
 const ERROR_CODES = new Set([
-  'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type',
-  'invalid_scope', 'invalid_target', 'invalid_dpop_proof', 'use_dpop_nonce', 'invalid_authorization_details',
-  'authorization_pending', 'slow_down', 'expired_token', 'access_denied', 'expired_login_hint_token',
-  'transaction_failed', 'unmet_authentication_requirements', 'invalid_client_attestation', 'use_attestation_challenge',
-  'use_fresh_attestation', 'temporarily_unavailable', 'server_error',
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'invalid_target',
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
+  'invalid_authorization_details',
+  'authorization_pending',
+  'slow_down',
+  'expired_token',
+  'access_denied',
+  'expired_login_hint_token',
+  'transaction_failed',
+  'unmet_authentication_requirements',
+  'invalid_client_attestation',
+  'use_attestation_challenge',
+  'use_fresh_attestation',
+  'temporarily_unavailable',
+  'server_error',
 ]);
 
 function packageVersion(): string {
@@ -57,7 +85,7 @@ function packageVersion(): string {
 }
 
 const among = (known: ReadonlySet<string>, value: string | undefined, fallback: string) =>
-  (value !== undefined && known.has(value) ? value : fallback);
+  value !== undefined && known.has(value) ? value : fallback;
 
 /** A registry with Node's process metrics; the bridge's own go on it through `createMetrics`. */
 export function createMetricsRegistry(): Registry {
@@ -73,25 +101,46 @@ export function createMetrics(registry: Registry, options: MetricsOptions): Metr
   const upstreamOf = (id: string) => among(upstreams, id, 'unknown');
   const registers = [registry];
 
-  new Gauge({ name: 'oidc_bridge_build_info', help: 'Always 1; the version label names the running release', labelNames: ['version'], registers })
-    .set({ version: options.version ?? packageVersion() }, 1);
+  new Gauge({
+    name: 'oidc_bridge_build_info',
+    help: 'Always 1; the version label names the running release',
+    labelNames: ['version'],
+    registers,
+  }).set({ version: options.version ?? packageVersion() }, 1);
   const logins = new Counter({
-    name: 'oidc_bridge_logins_total', help: 'Upstream sign-ins by how they ended', labelNames: ['upstream', 'outcome'], registers,
+    name: 'oidc_bridge_logins_total',
+    help: 'Upstream sign-ins by how they ended',
+    labelNames: ['upstream', 'outcome'],
+    registers,
   });
   const tokens = new Counter({
-    name: 'oidc_bridge_token_requests_total', help: 'Token endpoint requests by client, grant type and outcome (success or the OAuth error code)',
-    labelNames: ['client_id', 'grant_type', 'outcome'], registers,
+    name: 'oidc_bridge_token_requests_total',
+    help: 'Token endpoint requests by client, grant type and outcome (success or the OAuth error code)',
+    labelNames: ['client_id', 'grant_type', 'outcome'],
+    registers,
   });
   const rechecks = new Counter({
-    name: 'oidc_bridge_membership_rechecks_total', help: 'Membership rechecks by upstream, what asked, and the answer',
-    labelNames: ['upstream', 'trigger', 'outcome'], registers,
+    name: 'oidc_bridge_membership_rechecks_total',
+    help: 'Membership rechecks by upstream, what asked, and the answer',
+    labelNames: ['upstream', 'trigger', 'outcome'],
+    registers,
   });
-  const sweeps = new Counter({ name: 'oidc_bridge_membership_sweeps_total', help: 'Membership sweeps by outcome', labelNames: ['outcome'], registers });
+  const sweeps = new Counter({
+    name: 'oidc_bridge_membership_sweeps_total',
+    help: 'Membership sweeps by outcome',
+    labelNames: ['outcome'],
+    registers,
+  });
   const lastSweep = new Gauge({
-    name: 'oidc_bridge_membership_sweep_last_success_timestamp_seconds', help: 'When this replica last completed a membership sweep (0: never)', registers,
+    name: 'oidc_bridge_membership_sweep_last_success_timestamp_seconds',
+    help: 'When this replica last completed a membership sweep (0: never)',
+    registers,
   });
   const offboarded = new Counter({
-    name: 'oidc_bridge_accounts_offboarded_total', help: 'Accounts marked left because their upstream said the person is gone', labelNames: ['upstream'], registers,
+    name: 'oidc_bridge_accounts_offboarded_total',
+    help: 'Accounts marked left because their upstream said the person is gone',
+    labelNames: ['upstream'],
+    registers,
   });
 
   // Zero series from the start, so rate() and absence alerts work before the first event.

@@ -14,18 +14,22 @@ async function revokeAccount(backend: Backend, accountId: string): Promise<{ gra
   const grantsKey = accountGrantsKey(accountId);
   const sessionsKey = accountSessionsKey(accountId);
   const [grantIds, sessionIds] = await Promise.all([backend.indexMembers(grantsKey), backend.indexMembers(sessionsKey)]);
-  const grants = await Promise.all(grantIds.map(async (grantId) => {
-    const outcome = await destroyOwned(backend, 'Grant', grantId, accountId);
-    // Tokens of a grant that already expired may still be alive: end them too.
-    if (outcome !== 'foreign') await revokeGrantTokens(backend, grantId);
-    await backend.indexRemove(grantsKey, grantId);
-    return outcome === 'ended';
-  }));
-  const sessions = await Promise.all(sessionIds.map(async (sessionId) => {
-    const outcome = await destroyOwned(backend, 'Session', sessionId, accountId);
-    await backend.indexRemove(sessionsKey, sessionId);
-    return outcome === 'ended';
-  }));
+  const grants = await Promise.all(
+    grantIds.map(async (grantId) => {
+      const outcome = await destroyOwned(backend, 'Grant', grantId, accountId);
+      // Tokens of a grant that already expired may still be alive: end them too.
+      if (outcome !== 'foreign') await revokeGrantTokens(backend, grantId);
+      await backend.indexRemove(grantsKey, grantId);
+      return outcome === 'ended';
+    }),
+  );
+  const sessions = await Promise.all(
+    sessionIds.map(async (sessionId) => {
+      const outcome = await destroyOwned(backend, 'Session', sessionId, accountId);
+      await backend.indexRemove(sessionsKey, sessionId);
+      return outcome === 'ended';
+    }),
+  );
   return { grants: grants.filter(Boolean).length, sessions: sessions.filter(Boolean).length };
 }
 

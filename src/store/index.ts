@@ -21,7 +21,9 @@ export function storeOptionsOf(config: Config['store']): StoreOptions {
     url: config.url,
     keyPrefix: config.keyPrefix,
     commandTimeoutMs: config.commandTimeoutMs,
-    ...(config.sentinel ? { sentinelName: config.sentinel.name, sentinels: config.sentinel.nodes.map(hostPort), sentinelPassword: config.sentinel.password } : {}),
+    ...(config.sentinel
+      ? { sentinelName: config.sentinel.name, sentinels: config.sentinel.nodes.map(hostPort), sentinelPassword: config.sentinel.password }
+      : {}),
     ...(config.cluster ? { cluster: { nodes: config.cluster.nodes.map(hostPort) } } : {}),
   };
 }

@@ -1,7 +1,15 @@
 import type { Backend } from './backend.js';
 import {
-  ACCOUNT_MODELS, GRANTABLE_MODELS, accountGrantsKey, accountSessionsKey, grantIndexKey, grantMember,
-  modelKey, parseGrantMember, uidKey, userCodeKey,
+  ACCOUNT_MODELS,
+  GRANTABLE_MODELS,
+  accountGrantsKey,
+  accountSessionsKey,
+  grantIndexKey,
+  grantMember,
+  modelKey,
+  parseGrantMember,
+  uidKey,
+  userCodeKey,
 } from './keys.js';
 import { AlreadyConsumedError, type ModelStore, type Payload } from './types.js';
 
@@ -62,11 +70,13 @@ export async function destroyDoc(backend: Backend, model: string, id: string): P
 export async function revokeGrantTokens(backend: Backend, grantId: string): Promise<void> {
   const indexKey = grantIndexKey(grantId);
   const members = await backend.indexMembers(indexKey);
-  await Promise.all(members.map((member) => {
-    const { model, id } = parseGrantMember(member);
-    // Member by member rather than deleting the index: a token issued meanwhile stays indexed.
-    return Promise.all([destroyDoc(backend, model, id), backend.indexRemove(indexKey, member)]);
-  }));
+  await Promise.all(
+    members.map((member) => {
+      const { model, id } = parseGrantMember(member);
+      // Member by member rather than deleting the index: a token issued meanwhile stays indexed.
+      return Promise.all([destroyDoc(backend, model, id), backend.indexRemove(indexKey, member)]);
+    }),
+  );
 }
 
 function ttlMsOf(expiresIn: number | undefined): number | undefined {

@@ -76,9 +76,9 @@ function commonOptions(options: RedisStoreOptions) {
 }
 
 /** The ioredis constructor arguments for these options (pure: tests check the mapping). */
-export function redisClientConfig(options: RedisStoreOptions):
-  | { topology: 'cluster'; nodes: RedisNode[]; options: ClusterOptions }
-  | { topology: 'standalone' | 'sentinel'; options: RedisOptions } {
+export function redisClientConfig(
+  options: RedisStoreOptions,
+): { topology: 'cluster'; nodes: RedisNode[]; options: ClusterOptions } | { topology: 'standalone' | 'sentinel'; options: RedisOptions } {
   validate(options);
   const common = commonOptions(options);
   if (options.cluster) {
@@ -95,11 +95,11 @@ export function redisClientConfig(options: RedisStoreOptions):
   }
   const sentinel = options.sentinels
     ? {
-      sentinels: options.sentinels,
-      name: options.sentinelName,
-      ...(options.sentinelPassword ? { sentinelPassword: options.sentinelPassword } : {}),
-      enableTLSForSentinelMode: 'tls' in common,
-    }
+        sentinels: options.sentinels,
+        name: options.sentinelName,
+        ...(options.sentinelPassword ? { sentinelPassword: options.sentinelPassword } : {}),
+        enableTLSForSentinelMode: 'tls' in common,
+      }
     : {};
   return {
     topology: options.sentinels ? 'sentinel' : 'standalone',

@@ -35,9 +35,14 @@ export class RedisConnection {
   private readonly listeners = new Set<(health: StoreHealth) => void>();
   private readonly waiters = new Map<() => void, (err: Error) => void>();
 
-  constructor(readonly client: RedisClient, private readonly readyWaitMs: number) {
+  constructor(
+    readonly client: RedisClient,
+    private readonly readyWaitMs: number,
+  ) {
     // Without an 'error' listener ioredis would crash the process on the first refused connection.
-    client.on('error', (err: unknown) => { this.lastError = err; });
+    client.on('error', (err: unknown) => {
+      this.lastError = err;
+    });
     client.on('ready', () => this.setHealth('up'));
     client.on('close', () => this.setHealth('down'));
     client.on('end', () => this.setHealth('down'));

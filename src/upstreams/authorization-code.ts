@@ -5,7 +5,16 @@
 import { safeCode } from './fetch-json.js';
 import { UpstreamError } from './types.js';
 
-const PROTOCOL_PARAMS = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method']);
+const PROTOCOL_PARAMS = new Set([
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+]);
 
 /** The start route's extra parameters (e.g. `prompt`), without any that would override the protocol's. */
 export function extraParams(extra: Record<string, string>): Record<string, string> {

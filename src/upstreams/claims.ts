@@ -49,16 +49,23 @@ export function mapIdentity(source: Record<string, unknown>, mapping: IdentityMa
   const { upstream, claims } = mapping;
   const read = (path: string | undefined) => (path === undefined ? undefined : readClaim(source, path));
   const subject = claimString(read(claims.subject));
-  if (subject === undefined) throw new UpstreamError(upstream, 'failed', `identity without subject refused (no value at "${claims.subject}")`, { code: 'no_subject' });
-  if (subject.length > MAX_SUBJECT) throw new UpstreamError(upstream, 'failed', 'identity with an over-long subject refused', { code: 'bad_subject' });
+  if (subject === undefined)
+    throw new UpstreamError(upstream, 'failed', `identity without subject refused (no value at "${claims.subject}")`, {
+      code: 'no_subject',
+    });
+  if (subject.length > MAX_SUBJECT)
+    throw new UpstreamError(upstream, 'failed', 'identity with an over-long subject refused', { code: 'bad_subject' });
   const linkKey = claims.linkKey === undefined ? subject : claimString(read(claims.linkKey));
-  if (linkKey === undefined) throw new UpstreamError(upstream, 'failed', `identity without link key refused (no value at "${claims.linkKey}")`, { code: 'no_link_key' });
+  if (linkKey === undefined)
+    throw new UpstreamError(upstream, 'failed', `identity without link key refused (no value at "${claims.linkKey}")`, {
+      code: 'no_link_key',
+    });
 
   const email = emailOf(read(claims.email));
   // What the upstream says about its email wins; when it says nothing, the configured default applies.
   const verifiedClaim = read(claims.emailVerified);
-  const emailVerified = email === undefined ? undefined
-    : verifiedClaim === undefined ? mapping.emailVerifiedDefault : isTrue(verifiedClaim);
+  const emailVerified =
+    email === undefined ? undefined : verifiedClaim === undefined ? mapping.emailVerifiedDefault : isTrue(verifiedClaim);
   const username = claimString(read(claims.username));
   return {
     upstream,

@@ -14,8 +14,13 @@ import passport from 'passport';
 import { StoreUnavailableError } from '../store/types.js';
 import { settle } from './settle.js';
 import {
-  asUpstreamError, LegStateError, UpstreamError,
-  type Connector, type LegStore, type UpstreamAuthenticateOptions, type UpstreamIdentity,
+  asUpstreamError,
+  LegStateError,
+  UpstreamError,
+  type Connector,
+  type LegStore,
+  type UpstreamAuthenticateOptions,
+  type UpstreamIdentity,
 } from './types.js';
 
 /** The per-request actions passport assigns onto the strategy: plain functions, not methods. */
@@ -47,11 +52,16 @@ export class ConnectorStrategy extends passport.Strategy {
     const params = new URL(req.originalUrl ?? req.url, 'http://callback.invalid').searchParams;
     const isCallback = options.callback === true || CALLBACK_PARAMS.some((name) => params.has(name));
     const outcome: Promise<{ redirect: string } | { identity: UpstreamIdentity }> = isCallback
-      ? this.finish(req, params) : this.start(req, options.authorizationParams ?? {});
-    settle(outcome, (done) => ('redirect' in done ? redirect(done.redirect) : success(done.identity)), (err) => {
-      const known = err instanceof UpstreamError || err instanceof LegStateError || err instanceof StoreUnavailableError;
-      error(known ? err : asUpstreamError(this.connector.id, err));
-    });
+      ? this.finish(req, params)
+      : this.start(req, options.authorizationParams ?? {});
+    settle(
+      outcome,
+      (done) => ('redirect' in done ? redirect(done.redirect) : success(done.identity)),
+      (err) => {
+        const known = err instanceof UpstreamError || err instanceof LegStateError || err instanceof StoreUnavailableError;
+        error(known ? err : asUpstreamError(this.connector.id, err));
+      },
+    );
   }
 
   private async start(req: Request, extra: Record<string, string>): Promise<{ redirect: string }> {

@@ -9,7 +9,9 @@ const CN_MOBILE = /^1[3-9]\d{9}$/;
 
 export function toE164(raw: unknown): string | undefined {
   if (typeof raw !== 'string' && typeof raw !== 'number') return undefined;
-  const compact = String(raw).trim().replace(/[\s\-().]/g, '');
+  const compact = String(raw)
+    .trim()
+    .replace(/[\s\-().]/g, '');
   if (E164.test(compact)) return compact;
   if (/^00/.test(compact) && E164.test(`+${compact.slice(2)}`)) return `+${compact.slice(2)}`;
   if (CN_MOBILE.test(compact)) return `+86${compact}`;

@@ -35,8 +35,11 @@ export interface UpstreamRegistry {
   close(): Promise<void>;
 }
 
-export async function openUpstreams(configs: UpstreamConfig[], deps: UpstreamDeps,
-  factories: UpstreamFactories = defaultUpstreamFactories): Promise<UpstreamRegistry> {
+export async function openUpstreams(
+  configs: UpstreamConfig[],
+  deps: UpstreamDeps,
+  factories: UpstreamFactories = defaultUpstreamFactories,
+): Promise<UpstreamRegistry> {
   const upstreams = configs.map((config) => upstreamOf(build(config, deps, factories), deps.log));
   const byId = new Map(upstreams.map((u) => [u.id, u]));
   return {
@@ -56,9 +59,12 @@ export async function openUpstreams(configs: UpstreamConfig[], deps: UpstreamDep
 
 function build(config: UpstreamConfig, deps: UpstreamDeps, factories: UpstreamFactories): Connector {
   switch (config.type) {
-    case 'oauth2': return factories.oauth2(config, deps);
-    case 'oidc': return factories.oidc(config, deps);
-    case 'dingtalk': return factories.dingtalk(config, deps);
+    case 'oauth2':
+      return factories.oauth2(config, deps);
+    case 'oidc':
+      return factories.oidc(config, deps);
+    case 'dingtalk':
+      return factories.dingtalk(config, deps);
   }
 }
 
@@ -86,10 +92,12 @@ export function upstreamOf(connector: Connector, log: UpstreamLogger): Upstream 
     displayName: connector.displayName,
     init: connector.init && ready,
     close: connector.close?.bind(connector),
-    recheck: recheck && (async (identity) => {
-      await ready();
-      return recheck(identity);
-    }),
+    recheck:
+      recheck &&
+      (async (identity) => {
+        await ready();
+        return recheck(identity);
+      }),
     createStrategy: (callbackUrl, legs) => new ConnectorStrategy(connector, callbackUrl, legs, ready),
   };
 }

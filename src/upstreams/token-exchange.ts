@@ -45,7 +45,8 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
 function readTokenResponse(upstream: string, status: number, body: unknown): TokenResponse {
   // A 200 carrying an error body is an error too (some IdPs answer every call with 200).
   if (status !== 200 || (isObject(body) && body.error !== undefined)) throw tokenError(upstream, status, body);
-  if (!isObject(body)) throw new UpstreamError(upstream, 'failed', 'token endpoint answered no JSON object', { code: 'bad_token_response' });
+  if (!isObject(body))
+    throw new UpstreamError(upstream, 'failed', 'token endpoint answered no JSON object', { code: 'bad_token_response' });
   const { access_token: accessToken, refresh_token: refreshToken, token_type: tokenType } = body;
   if (typeof accessToken !== 'string' || accessToken === '') {
     throw new UpstreamError(upstream, 'failed', 'token response without access_token', { code: 'bad_token_response' });

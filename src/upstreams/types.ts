@@ -70,7 +70,10 @@ export function asUpstreamError(upstream: string, err: unknown, reason: Upstream
 /** Why an upstream callback's `state` was refused. */
 export class LegStateError extends Error {
   override name = 'LegStateError';
-  constructor(readonly reason: 'missing' | 'unknown' | 'other_browser' | 'expired', message: string) {
+  constructor(
+    readonly reason: 'missing' | 'unknown' | 'other_browser' | 'expired',
+    message: string,
+  ) {
     super(message);
   }
 }

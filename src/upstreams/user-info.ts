@@ -14,7 +14,8 @@ export async function fetchUserInfo(http: UpstreamHttp, url: string, accessToken
   const fail = (reason: 'failed' | 'unavailable', message: string, code: string) =>
     new UpstreamError(http.upstream, reason, message, { code });
   if (isTransientStatus(status)) throw fail('unavailable', `userinfo endpoint answered HTTP ${status}`, `http_${status}`);
-  if (status === 401 || status === 403) throw fail('failed', `userinfo endpoint refused the access token (HTTP ${status})`, 'userinfo_unauthorized');
+  if (status === 401 || status === 403)
+    throw fail('failed', `userinfo endpoint refused the access token (HTTP ${status})`, 'userinfo_unauthorized');
   if (status !== 200) throw fail('failed', `userinfo endpoint answered HTTP ${status}`, `http_${status}`);
   // Signed (application/jwt) userinfo is not requested and not accepted.
   if (!isObject(body)) throw fail('failed', 'userinfo endpoint answered no JSON object', 'bad_userinfo');

@@ -2,9 +2,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createAccounts } from '../../src/accounts/accounts.js';
-import {
-  AccountDisabledError, InvalidUsernameError, UnknownAccountError, UsernameTakenError,
-} from '../../src/accounts/errors.js';
+import { AccountDisabledError, InvalidUsernameError, UnknownAccountError, UsernameTakenError } from '../../src/accounts/errors.js';
 import { subjectFor } from '../../src/accounts/subject.js';
 import type { Account } from '../../src/accounts/types.js';
 import { isValidUsername, type UsernamesConfig } from '../../src/accounts/usernames.js';
@@ -20,8 +18,13 @@ function setup(kind: StoreKind, t: TestContext, usernames: Partial<UsernamesConf
   let clock = T0;
   const accounts = createAccounts({ store, usernames: usernamesConfig(usernames), log, now: () => clock });
   return {
-    replicas, store, log, accounts,
-    tick: (seconds: number) => { clock += seconds; },
+    replicas,
+    store,
+    log,
+    accounts,
+    tick: (seconds: number) => {
+      clock += seconds;
+    },
     /** Another replica: its own store connection and accounts instance on the same data. */
     replica: (config: Partial<UsernamesConfig> = usernames) =>
       createAccounts({ store: replicas.open(), usernames: usernamesConfig(config), log, now: () => clock }),
@@ -34,12 +37,26 @@ for (const kind of STORE_KINDS) {
   describe(`accounts on ${kind.name}`, () => {
     it('creates the account at first login, in the documented record layout', async (t) => {
       const { accounts, store, log } = setup(kind, t);
-      const identity = dingtalkIdentity('union-1', { name: '张伟', email: 'zw@corp.example', emailVerified: true, connectorData: 'secret-ish' });
+      const identity = dingtalkIdentity('union-1', {
+        name: '张伟',
+        email: 'zw@corp.example',
+        emailVerified: true,
+        connectorData: 'secret-ish',
+      });
       const account = await accounts.link(identity);
       const sub = subjectFor(CORP, 'union-1');
       assert.deepEqual(account, {
-        schemaVersion: 1, sub, linkDomain: CORP, linkKey: 'union-1', username: 'zhangwei', status: 'active',
-        upstream: 'dingtalk', profile: identity, createdAt: T0, updatedAt: T0, checkedAt: T0,
+        schemaVersion: 1,
+        sub,
+        linkDomain: CORP,
+        linkKey: 'union-1',
+        username: 'zhangwei',
+        status: 'active',
+        upstream: 'dingtalk',
+        profile: identity,
+        createdAt: T0,
+        updatedAt: T0,
+        checkedAt: T0,
       });
       assert.deepEqual(await store.durable.get(`account:${sub}`), account);
       assert.equal(await store.durable.get('username:zhangwei'), sub);
@@ -53,10 +70,17 @@ for (const kind of STORE_KINDS) {
 
     it('later logins refresh the profile but never the username or createdAt', async (t) => {
       const { accounts, tick } = setup(kind, t);
-      const first = await accounts.link(dingtalkIdentity('union-1', { name: '张伟', hints: [{ source: 'orgEmail', value: 'wei@corp.example' }] }));
+      const first = await accounts.link(
+        dingtalkIdentity('union-1', { name: '张伟', hints: [{ source: 'orgEmail', value: 'wei@corp.example' }] }),
+      );
       assert.equal(first.username, 'wei');
       tick(60);
-      const again = dingtalkIdentity('union-1', { name: '张伟', extra: { title: 'x' }, hints: [{ source: 'orgEmail', value: 'zhang.wei@corp.example' }], groups: ['研发中心'] });
+      const again = dingtalkIdentity('union-1', {
+        name: '张伟',
+        extra: { title: 'x' },
+        hints: [{ source: 'orgEmail', value: 'zhang.wei@corp.example' }],
+        groups: ['研发中心'],
+      });
       const second = await accounts.link({ ...again, upstream: 'dingtalk-2' });
       assert.equal(second.username, 'wei');
       assert.equal(second.createdAt, T0);
@@ -87,7 +111,10 @@ for (const kind of STORE_KINDS) {
       assert.equal((await accounts.link(wangfang('k2'))).username, 'wangfang2');
       assert.equal((await accounts.link(wangfang('k1'))).username, 'wangfang');
       assert.equal((await accounts.link(wangfang('k3'))).username, 'wangfang3');
-      assert.deepEqual((await accounts.list()).map((a) => a.username), ['wangfang', 'wangfang2', 'wangfang3']);
+      assert.deepEqual(
+        (await accounts.list()).map((a) => a.username),
+        ['wangfang', 'wangfang2', 'wangfang3'],
+      );
     });
 
     it('tries the next candidate before suffixing', async (t) => {
@@ -139,7 +166,10 @@ for (const kind of STORE_KINDS) {
         assert.equal((await other.findByUsername(account.username))?.sub, account.sub);
       }
       const relinked = await Promise.all(keys.map((key, i) => (i % 2 === 0 ? other : accounts).link(wangfang(key))));
-      assert.deepEqual(relinked.map((a) => a.username), names);
+      assert.deepEqual(
+        relinked.map((a) => a.username),
+        names,
+      );
     });
 
     it('the same person arriving 10 times at once gets one account and one username', async (t) => {
@@ -188,7 +218,9 @@ for (const kind of STORE_KINDS) {
       assert.equal(await store.model('Grant').find('grant-1'), undefined);
       assert.equal(await store.model('Session').find('session-1'), undefined);
       assert.equal((await accounts.get(account.sub))?.status, 'active');
-      assert.deepEqual(log.audits('account.revoke'), [{ audit: 'account.revoke', sub: account.sub, username: 'zhangwei', reason: 'manual', grants: 1, sessions: 1 }]);
+      assert.deepEqual(log.audits('account.revoke'), [
+        { audit: 'account.revoke', sub: account.sub, username: 'zhangwei', reason: 'manual', grants: 1, sessions: 1 },
+      ]);
       await assert.rejects(accounts.revoke('nobody'), UnknownAccountError);
     });
 
@@ -212,7 +244,10 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(accounts.link(dingtalkIdentity('k1', { name: '张伟' })), AccountDisabledError);
       await accounts.markLeft(account.sub);
       assert.equal((await accounts.get(account.sub))?.status, 'tombstoned');
-      assert.deepEqual(log.audits('account.tombstone').map((a) => a.reason), ['fraud']);
+      assert.deepEqual(
+        log.audits('account.tombstone').map((a) => a.reason),
+        ['fraud'],
+      );
     });
 
     it('a login racing a tombstone on another replica never undoes it', async (t) => {
@@ -241,8 +276,16 @@ for (const kind of STORE_KINDS) {
 
     it('lists every account, sorted by username', async (t) => {
       const { accounts } = setup(kind, t, { candidates: ['pinyin'] });
-      for (const [key, name] of [['a', '赵六'], ['b', '李雷'], ['c', '王芳']]) await accounts.link(dingtalkIdentity(key!, { name: name! }));
-      assert.deepEqual((await accounts.list()).map((a: Account) => a.username), ['lilei', 'wangfang', 'zhaoliu']);
+      for (const [key, name] of [
+        ['a', '赵六'],
+        ['b', '李雷'],
+        ['c', '王芳'],
+      ])
+        await accounts.link(dingtalkIdentity(key!, { name: name! }));
+      assert.deepEqual(
+        (await accounts.list()).map((a: Account) => a.username),
+        ['lilei', 'wangfang', 'zhaoliu'],
+      );
     });
   });
 }
@@ -251,13 +294,19 @@ describe('accounts: any identity', () => {
   it('links to a valid, unreserved username that later logins keep', async (t) => {
     const { accounts } = setup(STORE_KINDS[0]!, t, { reserved: ['ops'] });
     const text = fc.string({ unit: 'binary', maxLength: 40 });
-    const hint = fc.record({ source: fc.constantFrom('orgEmail', 'email', 'pinyin', 'jobNumber', 'userid' as const), value: fc.oneof(text, fc.emailAddress()) });
-    await fc.assert(fc.asyncProperty(text, fc.option(text), fc.array(hint, { maxLength: 4 }), async (key, name, hints) => {
-      const identity = dingtalkIdentity(`any:${key}`, { hints, ...(name === null ? {} : { name }) });
-      const account = await accounts.link(identity);
-      assert.ok(isValidUsername(account.username), account.username);
-      assert.ok(!['admin', 'root', 'system', 'kubesphere', 'ops'].includes(account.username));
-      assert.equal((await accounts.link(identity)).username, account.username);
-    }), { numRuns: 100 });
+    const hint = fc.record({
+      source: fc.constantFrom('orgEmail', 'email', 'pinyin', 'jobNumber', 'userid' as const),
+      value: fc.oneof(text, fc.emailAddress()),
+    });
+    await fc.assert(
+      fc.asyncProperty(text, fc.option(text), fc.array(hint, { maxLength: 4 }), async (key, name, hints) => {
+        const identity = dingtalkIdentity(`any:${key}`, { hints, ...(name === null ? {} : { name }) });
+        const account = await accounts.link(identity);
+        assert.ok(isValidUsername(account.username), account.username);
+        assert.ok(!['admin', 'root', 'system', 'kubesphere', 'ops'].includes(account.username));
+        assert.equal((await accounts.link(identity)).username, account.username);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

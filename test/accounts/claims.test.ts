@@ -10,8 +10,17 @@ import { CORP, dingtalkIdentity } from './fixtures.js';
 function account(profile: Partial<UpstreamIdentity> = {}): Account {
   const identity = { ...dingtalkIdentity('union-1', { name: '张伟' }), ...profile };
   return {
-    schemaVersion: 1, sub: subjectFor(CORP, 'union-1'), linkDomain: CORP, linkKey: 'union-1', username: 'zhangwei',
-    status: 'active', upstream: 'dingtalk', profile: identity, createdAt: 1, updatedAt: 2, checkedAt: 3,
+    schemaVersion: 1,
+    sub: subjectFor(CORP, 'union-1'),
+    linkDomain: CORP,
+    linkKey: 'union-1',
+    username: 'zhangwei',
+    status: 'active',
+    upstream: 'dingtalk',
+    profile: identity,
+    createdAt: 1,
+    updatedAt: 2,
+    checkedAt: 3,
   };
 }
 
@@ -19,17 +28,39 @@ const verified: ClaimPolicy = { emitEmail: 'verified' };
 
 describe('claimsFor', () => {
   it('emits the profile, phone, groups and dingtalk claims, never connectorData', () => {
-    const claims = claimsFor(account({
-      picture: 'https://static.example/a.png', locale: 'zh-CN', phoneNumber: '+8613800000000', phoneNumberVerified: true,
-      groups: ['研发中心', '研发中心/平台组'], connectorData: 'userid=manager4220;refresh=abc',
-      extra: { dingtalk_userid: 'manager4220', dingtalk_unionid: 'union-1', dingtalk_corp_id: 'ding0123456789', job_number: 1001, title: '工程师', other: 'x' },
-    }), verified);
+    const claims = claimsFor(
+      account({
+        picture: 'https://static.example/a.png',
+        locale: 'zh-CN',
+        phoneNumber: '+8613800000000',
+        phoneNumberVerified: true,
+        groups: ['研发中心', '研发中心/平台组'],
+        connectorData: 'userid=manager4220;refresh=abc',
+        extra: {
+          dingtalk_userid: 'manager4220',
+          dingtalk_unionid: 'union-1',
+          dingtalk_corp_id: 'ding0123456789',
+          job_number: 1001,
+          title: '工程师',
+          other: 'x',
+        },
+      }),
+      verified,
+    );
     assert.deepEqual(claims, {
-      sub: subjectFor(CORP, 'union-1'), preferred_username: 'zhangwei', name: '张伟',
-      picture: 'https://static.example/a.png', locale: 'zh-CN',
-      phone_number: '+8613800000000', phone_number_verified: true,
+      sub: subjectFor(CORP, 'union-1'),
+      preferred_username: 'zhangwei',
+      name: '张伟',
+      picture: 'https://static.example/a.png',
+      locale: 'zh-CN',
+      phone_number: '+8613800000000',
+      phone_number_verified: true,
       groups: ['研发中心', '研发中心/平台组'],
-      dingtalk_userid: 'manager4220', dingtalk_unionid: 'union-1', dingtalk_corp_id: 'ding0123456789', job_number: '1001', title: '工程师',
+      dingtalk_userid: 'manager4220',
+      dingtalk_unionid: 'union-1',
+      dingtalk_corp_id: 'ding0123456789',
+      job_number: '1001',
+      title: '工程师',
     });
     assert.ok(!JSON.stringify(claims).includes('refresh=abc'));
   });
@@ -81,8 +112,11 @@ describe('groups policy', () => {
   });
 
   it('matches allow before prefixing (exact or trailing *), then prefixes, then caps', () => {
-    assert.deepEqual(shapeGroups(groups, { prefix: 'dingtalk:', allow: ['研发中心*', 'ops'], max: 50 }),
-      ['dingtalk:研发中心', 'dingtalk:研发中心/平台组', 'dingtalk:ops']);
+    assert.deepEqual(shapeGroups(groups, { prefix: 'dingtalk:', allow: ['研发中心*', 'ops'], max: 50 }), [
+      'dingtalk:研发中心',
+      'dingtalk:研发中心/平台组',
+      'dingtalk:ops',
+    ]);
     assert.deepEqual(shapeGroups(groups, { prefix: 'dingtalk:', allow: ['dingtalk:ops'], max: 50 }), [], 'allow sees unprefixed names');
     assert.deepEqual(shapeGroups(groups, { prefix: 'dingtalk:', allow: ['研发中心'], max: 50 }), ['dingtalk:研发中心'], 'no * means exact');
     assert.deepEqual(shapeGroups(groups, { prefix: '', max: 2 }), ['研发中心', '研发中心/平台组']);
@@ -90,18 +124,22 @@ describe('groups policy', () => {
   });
 
   it('never emits more than max, and every emitted group carries the prefix and passed allow', () => {
-    fc.assert(fc.property(
-      fc.array(fc.string({ maxLength: 8 }), { maxLength: 30 }), fc.string({ maxLength: 4 }),
-      fc.option(fc.array(fc.string({ maxLength: 4 }), { maxLength: 4 })), fc.integer({ min: 1, max: 10 }),
-      (input, prefix, allow, max) => {
-        const out = shapeGroups(input, { prefix, ...(allow === null ? {} : { allow }), max });
-        assert.ok(out.length <= max);
-        assert.equal(new Set(out).size, out.length);
-        for (const g of out) {
-          assert.ok(g.startsWith(prefix));
-          assert.ok(input.includes(g.slice(prefix.length)));
-        }
-      },
-    ));
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ maxLength: 8 }), { maxLength: 30 }),
+        fc.string({ maxLength: 4 }),
+        fc.option(fc.array(fc.string({ maxLength: 4 }), { maxLength: 4 })),
+        fc.integer({ min: 1, max: 10 }),
+        (input, prefix, allow, max) => {
+          const out = shapeGroups(input, { prefix, ...(allow === null ? {} : { allow }), max });
+          assert.ok(out.length <= max);
+          assert.equal(new Set(out).size, out.length);
+          for (const g of out) {
+            assert.ok(g.startsWith(prefix));
+            assert.ok(input.includes(g.slice(prefix.length)));
+          }
+        },
+      ),
+    );
   });
 });

@@ -16,7 +16,15 @@ async function setup(t: TestContext) {
   const run = async (...args: string[]) => {
     let out = '';
     let err = '';
-    const code = await runAccountsCommand(args, { accounts, stdout: (s) => { out += s; }, stderr: (s) => { err += s; } });
+    const code = await runAccountsCommand(args, {
+      accounts,
+      stdout: (s) => {
+        out += s;
+      },
+      stderr: (s) => {
+        err += s;
+      },
+    });
     return { code, out, err };
   };
   return { store, log, accounts, fang, lei, run };
@@ -34,7 +42,10 @@ describe('oidc-bridge accounts', () => {
     const json = await run('list', '--json');
     assert.equal(json.code, 0);
     const parsed = JSON.parse(json.out) as { username: string; profile: Record<string, unknown> }[];
-    assert.deepEqual(parsed.map((a) => a.username), ['lilei', 'wangfang']);
+    assert.deepEqual(
+      parsed.map((a) => a.username),
+      ['lilei', 'wangfang'],
+    );
     assert.ok(parsed.every((a) => !('connectorData' in a.profile)));
     assert.ok(!json.out.includes('SECRET'));
   });
@@ -78,7 +89,10 @@ describe('oidc-bridge accounts', () => {
     const { code, out } = await run('revoke', 'lilei', '--reason', 'laptop stolen');
     assert.equal(code, 0);
     assert.equal(out, `Revoked lilei (sub ${lei.sub}): ended 2 grants and 1 session.\n`);
-    assert.deepEqual(log.audits('account.revoke').map((a) => [a.reason, a.grants, a.sessions]), [['laptop stolen', 2, 1]]);
+    assert.deepEqual(
+      log.audits('account.revoke').map((a) => [a.reason, a.grants, a.sessions]),
+      [['laptop stolen', 2, 1]],
+    );
     const unknown = await run('revoke', 'nobody');
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /no account "nobody"/);

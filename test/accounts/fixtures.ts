@@ -10,7 +10,10 @@ import { LOCAL_REDIS_URL, cleanupPrefix, testPrefix } from '../helpers/redis.js'
 export const CORP = 'dingtalk:ding0123456789';
 
 /** A DingTalk-like identity; `key` is the unionId (linkKey and subject). */
-export function dingtalkIdentity(key: string, options: Partial<UpstreamIdentity> & { hints?: UsernameHint[]; userid?: string } = {}): UpstreamIdentity {
+export function dingtalkIdentity(
+  key: string,
+  options: Partial<UpstreamIdentity> & { hints?: UsernameHint[]; userid?: string } = {},
+): UpstreamIdentity {
   const { hints, userid, extra, ...rest } = options;
   return {
     upstream: 'dingtalk',
@@ -37,8 +40,12 @@ export function captureLog(): CapturedLog {
   const lines: CapturedLog['lines'] = [];
   return {
     lines,
-    info: (obj, msg) => { lines.push({ level: 'info', obj, ...(msg ? { msg } : {}) }); },
-    warn: (obj, msg) => { lines.push({ level: 'warn', obj, ...(msg ? { msg } : {}) }); },
+    info: (obj, msg) => {
+      lines.push({ level: 'info', obj, ...(msg ? { msg } : {}) });
+    },
+    warn: (obj, msg) => {
+      lines.push({ level: 'warn', obj, ...(msg ? { msg } : {}) });
+    },
     audits: (kind) => lines.filter((l) => l.obj.audit === kind).map((l) => l.obj),
   };
 }

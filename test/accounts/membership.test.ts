@@ -24,7 +24,15 @@ const RECHECK_GRACE = 1800;
 
 function quietLog(): AccountsLog & { events: Record<string, unknown>[] } {
   const events: Record<string, unknown>[] = [];
-  return { events, info: (obj) => { events.push(obj); }, warn: (obj) => { events.push(obj); } };
+  return {
+    events,
+    info: (obj) => {
+      events.push(obj);
+    },
+    warn: (obj) => {
+      events.push(obj);
+    },
+  };
 }
 
 /** Everything one replica has: a store, accounts, the DingTalk upstream, membership — on one shared clock. */
@@ -163,10 +171,22 @@ describe('membership against the DingTalk sandbox', () => {
 
   it('the sweeper runs on its interval until stopped', async () => {
     let resolveSwept!: (counts: Record<string, unknown>) => void;
-    const swept = new Promise<Record<string, unknown>>((resolve) => { resolveSwept = resolve; });
-    const log: AccountsLog = { info: (obj) => { if (obj.event === 'membership.sweep') resolveSwept(obj); }, warn: () => {} };
+    const swept = new Promise<Record<string, unknown>>((resolve) => {
+      resolveSwept = resolve;
+    });
+    const log: AccountsLog = {
+      info: (obj) => {
+        if (obj.event === 'membership.sweep') resolveSwept(obj);
+      },
+      warn: () => {},
+    };
     const membership = createMembership({
-      accounts: replica.accounts, upstreams: { get: () => dt.upstream, all: () => [dt.upstream] }, store: replica.store, configs: [dt.config], log, now,
+      accounts: replica.accounts,
+      upstreams: { get: () => dt.upstream, all: () => [dt.upstream] },
+      store: replica.store,
+      configs: [dt.config],
+      log,
+      now,
     });
     const sweeper = membership.startSweeper();
     try {
@@ -216,12 +236,20 @@ describe('membership rules', () => {
   function setup(upstream: Upstream | undefined, configs: UpstreamConfig[] = []) {
     const log = quietLog();
     const accounts = createAccounts({ store, usernames: { ...USERNAMES, candidates: [...USERNAMES.candidates] }, log, now });
-    const upstreams = { get: (id: string) => (upstream && id === upstream.id ? upstream : undefined), all: () => (upstream ? [upstream] : []) };
+    const upstreams = {
+      get: (id: string) => (upstream && id === upstream.id ? upstream : undefined),
+      all: () => (upstream ? [upstream] : []),
+    };
     return { accounts, log, membership: createMembership({ accounts, upstreams, store, configs, log, now }) };
   }
 
   const fakeUpstream = (recheck?: Upstream['recheck']): Upstream => ({
-    id: 'dingtalk', type: 'dingtalk', displayName: 'DingTalk', createStrategy: () => { throw new Error('unused'); },
+    id: 'dingtalk',
+    type: 'dingtalk',
+    displayName: 'DingTalk',
+    createStrategy: () => {
+      throw new Error('unused');
+    },
     ...(recheck ? { recheck } : {}),
   });
 
@@ -242,7 +270,11 @@ describe('membership rules', () => {
   });
 
   it('any failure of recheck counts as "cannot tell", with the default grace for non-DingTalk configs', async () => {
-    const { accounts, membership } = setup(fakeUpstream(async () => { throw new Error('boom'); }));
+    const { accounts, membership } = setup(
+      fakeUpstream(async () => {
+        throw new Error('boom');
+      }),
+    );
     clock = t0;
     const account = await accounts.link(identity('flaky'));
     clock = t0 + 30 * 60;
@@ -253,7 +285,12 @@ describe('membership rules', () => {
 
   it('revoked from the upstream marks the account left; a tombstoned account is revoked without asking', async () => {
     let asked = 0;
-    const { accounts, membership } = setup(fakeUpstream(async () => { asked += 1; return 'revoked'; }));
+    const { accounts, membership } = setup(
+      fakeUpstream(async () => {
+        asked += 1;
+        return 'revoked';
+      }),
+    );
     const account = await accounts.link(identity('leaver'));
     assert.equal(await membership.onRefresh(account), 'revoked');
     assert.equal((await accounts.get(account.sub))!.status, 'left');
@@ -281,9 +318,11 @@ describe('membership rules', () => {
   });
 
   it('UpstreamError reasons are logged with the failure', async () => {
-    const { accounts, membership, log } = setup(fakeUpstream(async () => {
-      throw new UpstreamError('dingtalk', 'misconfigured', 'ip', { code: '60020' });
-    }));
+    const { accounts, membership, log } = setup(
+      fakeUpstream(async () => {
+        throw new UpstreamError('dingtalk', 'misconfigured', 'ip', { code: '60020' });
+      }),
+    );
     clock = t0;
     const account = await accounts.link(identity('ip-blocked'));
     assert.equal(await membership.onRefresh(account), 'unavailable');

@@ -17,13 +17,21 @@ describe('subjectFor', () => {
   });
 
   it('follows the documented algorithm (independent re-implementation)', () => {
-    fc.assert(fc.property(anyText, anyText, (domain, key) => {
-      const d = Buffer.from(domain, 'utf8');
-      const k = Buffer.from(key, 'utf8');
-      const len = (b: Buffer) => { const l = Buffer.alloc(4); l.writeUInt32BE(b.length); return l; };
-      const digest = createHash('sha256').update(Buffer.concat([Buffer.from('oidc-bridge:sub:v1\0'), len(d), d, len(k), k])).digest();
-      assert.equal(subjectFor(domain, key), base32(digest));
-    }));
+    fc.assert(
+      fc.property(anyText, anyText, (domain, key) => {
+        const d = Buffer.from(domain, 'utf8');
+        const k = Buffer.from(key, 'utf8');
+        const len = (b: Buffer) => {
+          const l = Buffer.alloc(4);
+          l.writeUInt32BE(b.length);
+          return l;
+        };
+        const digest = createHash('sha256')
+          .update(Buffer.concat([Buffer.from('oidc-bridge:sub:v1\0'), len(d), d, len(k), k]))
+          .digest();
+        assert.equal(subjectFor(domain, key), base32(digest));
+      }),
+    );
   });
 
   it('keeps ("a:b", "c") and ("a", "b:c") apart', () => {
@@ -32,25 +40,39 @@ describe('subjectFor', () => {
   });
 
   it('gives distinct pairs distinct subs', () => {
-    fc.assert(fc.property(anyText, anyText, anyText, anyText, (d1, k1, d2, k2) => {
-      fc.pre(d1 !== d2 || k1 !== k2);
-      assert.notEqual(subjectFor(d1, k1), subjectFor(d2, k2));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(anyText, anyText, anyText, anyText, (d1, k1, d2, k2) => {
+        fc.pre(d1 !== d2 || k1 !== k2);
+        assert.notEqual(subjectFor(d1, k1), subjectFor(d2, k2));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('is always a Kubernetes label value of at most 63 characters, and stable', () => {
-    fc.assert(fc.property(anyText, anyText, (domain, key) => {
-      const sub = subjectFor(domain, key);
-      assert.ok(sub.length <= 63 && sub.length > 0, sub);
-      assert.match(sub, LABEL_VALUE);
-      assert.equal(subjectFor(domain, key), sub);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(anyText, anyText, (domain, key) => {
+        const sub = subjectFor(domain, key);
+        assert.ok(sub.length <= 63 && sub.length > 0, sub);
+        assert.match(sub, LABEL_VALUE);
+        assert.equal(subjectFor(domain, key), sub);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
 describe('base32', () => {
   it('matches RFC 4648 test vectors (lowercase, unpadded)', () => {
-    const vectors: [string, string][] = [['', ''], ['f', 'my'], ['fo', 'mzxq'], ['foo', 'mzxw6'], ['foob', 'mzxw6yq'], ['fooba', 'mzxw6ytb'], ['foobar', 'mzxw6ytboi']];
+    const vectors: [string, string][] = [
+      ['', ''],
+      ['f', 'my'],
+      ['fo', 'mzxq'],
+      ['foo', 'mzxw6'],
+      ['foob', 'mzxw6yq'],
+      ['fooba', 'mzxw6ytb'],
+      ['foobar', 'mzxw6ytboi'],
+    ];
     for (const [input, output] of vectors) assert.equal(base32(Buffer.from(input)), output);
   });
 });

@@ -5,7 +5,14 @@ import { DEFAULT_RESERVED_USERNAMES } from '../../src/config/schema.js';
 import { UsernameConfigError } from '../../src/accounts/errors.js';
 import { subjectFor } from '../../src/accounts/subject.js';
 import {
-  usernameCandidates, hashUsername, isValidUsername, normaliseUsername, pinyinOf, suffixedUsername, usernamePolicy, usernameProblem,
+  usernameCandidates,
+  hashUsername,
+  isValidUsername,
+  normaliseUsername,
+  pinyinOf,
+  suffixedUsername,
+  usernamePolicy,
+  usernameProblem,
 } from '../../src/accounts/usernames.js';
 import type { UsernameHint } from '../../src/upstreams/types.js';
 import { CORP, dingtalkIdentity, usernamesConfig } from './fixtures.js';
@@ -16,44 +23,55 @@ const anyHint = fc.record({
   source: fc.constantFrom<UsernameHint['source']>('orgEmail', 'email', 'pinyin', 'jobNumber', 'userid'),
   value: fc.oneof(anyText, fc.string({ unit: 'grapheme', maxLength: 40 }), fc.emailAddress()),
 });
-const anyCandidates = fc.uniqueArray(fc.constantFrom('orgEmail', 'email', 'pinyin', 'jobNumber', 'userid', 'hash' as const), { minLength: 1 });
+const anyCandidates = fc.uniqueArray(fc.constantFrom('orgEmail', 'email', 'pinyin', 'jobNumber', 'userid', 'hash' as const), {
+  minLength: 1,
+});
 
 describe('usernames: any input gives a valid, stable, unreserved name', () => {
   it('normaliseUsername yields nothing or a lowercase DNS-1123 name of at most 32', () => {
-    fc.assert(fc.property(anyText, (raw) => {
-      const name = normaliseUsername(raw);
-      if (name !== undefined) {
-        assert.ok(name.length <= 32, name);
-        assert.match(name, DNS1123);
-        assert.equal(normaliseUsername(raw), name);
-      }
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(anyText, (raw) => {
+        const name = normaliseUsername(raw);
+        if (name !== undefined) {
+          assert.ok(name.length <= 32, name);
+          assert.match(name, DNS1123);
+          assert.equal(normaliseUsername(raw), name);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('usernameCandidates always offers a valid, unreserved name, the same for the same input', () => {
     const reserved = ['ops', 'zhangwei'];
-    fc.assert(fc.property(anyText, fc.option(anyText), fc.array(anyHint, { maxLength: 5 }), anyCandidates, (key, name, hints, candidates) => {
-      const policy = usernamePolicy(usernamesConfig({ candidates, reserved }));
-      const identity = dingtalkIdentity(key, { hints, ...(name === null ? {} : { name }) });
-      const sub = subjectFor(identity.linkDomain, identity.linkKey);
-      const { names, suffixBase } = usernameCandidates(identity, sub, policy);
-      assert.ok(names.length > 0 || suffixBase !== '');
-      for (const n of [...names, suffixBase]) {
-        assert.ok(isValidUsername(n), n);
-        assert.ok(![...DEFAULT_RESERVED_USERNAMES, ...reserved].includes(n), n);
-      }
-      assert.equal(new Set(names).size, names.length);
-      assert.deepEqual(usernameCandidates(structuredClone(identity), sub, policy), { names, suffixBase });
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(anyText, fc.option(anyText), fc.array(anyHint, { maxLength: 5 }), anyCandidates, (key, name, hints, candidates) => {
+        const policy = usernamePolicy(usernamesConfig({ candidates, reserved }));
+        const identity = dingtalkIdentity(key, { hints, ...(name === null ? {} : { name }) });
+        const sub = subjectFor(identity.linkDomain, identity.linkKey);
+        const { names, suffixBase } = usernameCandidates(identity, sub, policy);
+        assert.ok(names.length > 0 || suffixBase !== '');
+        for (const n of [...names, suffixBase]) {
+          assert.ok(isValidUsername(n), n);
+          assert.ok(![...DEFAULT_RESERVED_USERNAMES, ...reserved].includes(n), n);
+        }
+        assert.equal(new Set(names).size, names.length);
+        assert.deepEqual(usernameCandidates(structuredClone(identity), sub, policy), { names, suffixBase });
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('suffixed names stay valid and at most 32', () => {
-    fc.assert(fc.property(anyText, fc.integer({ min: 2, max: 100_000 }), (raw, n) => {
-      const base = normaliseUsername(raw) ?? 'x';
-      const name = suffixedUsername(base, n);
-      assert.ok(isValidUsername(name), name);
-      assert.ok(name.endsWith(String(n)));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(anyText, fc.integer({ min: 2, max: 100_000 }), (raw, n) => {
+        const base = normaliseUsername(raw) ?? 'x';
+        const name = suffixedUsername(base, n);
+        assert.ok(isValidUsername(name), name);
+        assert.ok(name.endsWith(String(n)));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -77,7 +95,11 @@ describe('usernames: sources', () => {
   it('follows the configured order and takes the email local part', () => {
     const identity = dingtalkIdentity('u1', {
       name: '王芳',
-      hints: [{ source: 'userid', value: 'manager4220' }, { source: 'jobNumber', value: '1001' }, { source: 'orgEmail', value: 'Fang.Wang@corp.example' }],
+      hints: [
+        { source: 'userid', value: 'manager4220' },
+        { source: 'jobNumber', value: '1001' },
+        { source: 'orgEmail', value: 'Fang.Wang@corp.example' },
+      ],
     });
     const sub = subjectFor(CORP, 'u1');
     assert.deepEqual(names(identity, sub, policy), ['fang.wang', 'wangfang', '1001', 'manager4220', hashUsername(sub)]);
@@ -139,7 +161,10 @@ describe('usernames: pins', () => {
       [{ 'dingtalk:userid:x': 'same', 'dingtalk:unionId:y': 'same' }, /pinned twice/],
     ];
     for (const [bad, message] of cases) {
-      assert.throws(() => usernamePolicy(usernamesConfig({ pins: bad })), (err: unknown) => err instanceof UsernameConfigError && message.test(err.message));
+      assert.throws(
+        () => usernamePolicy(usernamesConfig({ pins: bad })),
+        (err: unknown) => err instanceof UsernameConfigError && message.test(err.message),
+      );
     }
   });
 });

@@ -14,12 +14,17 @@ import { cleanupPrefix, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js'
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['bin/oidc-bridge.js', ...args], {
-    env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: 'test', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }
 
@@ -59,7 +64,10 @@ clients:
 
   it('check: every problem with its path, exit 1, no stack', async () => {
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, configText().replace('corpId: ding1', 'corpid: ding1').replace('client_secret: shh', 'client_secret: shh, skipconsent: true'));
+    writeFileSync(
+      bad,
+      configText().replace('corpId: ding1', 'corpid: ding1').replace('client_secret: shh', 'client_secret: shh, skipconsent: true'),
+    );
     const { code, stderr } = await run(['check', '--config', bad], env);
     assert.equal(code, 1);
     assert.match(stderr, /upstreams\[0\] \(upstream "dingtalk"\): unknown key "corpid"/);
@@ -116,7 +124,10 @@ clients:
     const listed = await run(['accounts', 'list', '--json', '--config', good], env);
     assert.equal(listed.code, 0, listed.stderr);
     const rows = JSON.parse(listed.stdout) as { username: string; sub: string }[];
-    assert.ok(rows.some((r) => r.sub === account.sub && r.username === account.username), listed.stdout);
+    assert.ok(
+      rows.some((r) => r.sub === account.sub && r.username === account.username),
+      listed.stdout,
+    );
     const shown = await run(['accounts', 'show', account.username, '--config', good], env);
     assert.equal(shown.code, 0);
     assert.doesNotMatch(shown.stdout, /connectorData/);

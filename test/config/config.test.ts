@@ -6,8 +6,13 @@ import { join } from 'node:path';
 import { parseConfig, loadConfig, resolveConfigPath, configWarnings, ConfigError } from '../../src/config/load.js';
 
 const exampleEnv = {
-  COOKIE_SECRET: 'c'.repeat(40), DINGTALK_CLIENT_ID: 'dingappkey', DINGTALK_CLIENT_SECRET: 'dingsecret',
-  IDAAS_CLIENT_ID: 'idaas', IDAAS_CLIENT_SECRET: 'idaas-secret', EIAM_CLIENT_ID: 'eiam', EIAM_CLIENT_SECRET: 'eiam-secret',
+  COOKIE_SECRET: 'c'.repeat(40),
+  DINGTALK_CLIENT_ID: 'dingappkey',
+  DINGTALK_CLIENT_SECRET: 'dingsecret',
+  IDAAS_CLIENT_ID: 'idaas',
+  IDAAS_CLIENT_SECRET: 'idaas-secret',
+  EIAM_CLIENT_ID: 'eiam',
+  EIAM_CLIENT_SECRET: 'eiam-secret',
   KUBESPHERE_CLIENT_SECRET: 'ks-secret',
 };
 
@@ -34,7 +39,10 @@ describe('config', () => {
   it('accepts config.example.yaml, which documents every key', () => {
     const config = parseConfig(readFileSync('config.example.yaml', 'utf8'), exampleEnv, 'config.example.yaml');
     assert.equal(config.issuer, 'https://sso.example.com');
-    assert.deepEqual(config.upstreams.map((u) => u.type), ['dingtalk', 'oauth2', 'oidc']);
+    assert.deepEqual(
+      config.upstreams.map((u) => u.type),
+      ['dingtalk', 'oauth2', 'oidc'],
+    );
     assert.equal(config.keys.rotationLead, 3600);
     assert.equal(config.ttl.refreshToken, 30 * 86400);
     assert.equal(config.store.type, 'redis');
@@ -64,7 +72,10 @@ describe('config', () => {
   });
 
   it('interpolates ${VAR} and ${VAR:-default}, typing whole references', () => {
-    const text = minimal.replace('issuer: https://sso.example.com', 'issuer: ${ISSUER}\nlisten: { port: "${PORT:-9090}" }\nrefreshGraceSeconds: "${GRACE}"');
+    const text = minimal.replace(
+      'issuer: https://sso.example.com',
+      'issuer: ${ISSUER}\nlisten: { port: "${PORT:-9090}" }\nrefreshGraceSeconds: "${GRACE}"',
+    );
     const config = parseConfig(text, { ISSUER: 'https://id.example.com/sso', GRACE: '5' });
     assert.equal(config.issuer, 'https://id.example.com/sso');
     assert.equal(config.listen.port, 9090);
@@ -119,9 +130,17 @@ clients:
     const text = problemsOf(oauth2).join('\n');
     assert.match(text, /upstreams\[0\]\.authorizationURL \(upstream "idaas"\): required \(or give preset and baseURL\)/);
     assert.match(text, /upstreams\[0\]\.claims\.subject \(upstream "idaas"\): required/);
-    const preset = parseConfig(minimal.replace(/- \{ id: dingtalk.*\}/, '- { id: idaas, type: oauth2, preset: aliyun-idaas, baseURL: "https://x.login.aliyunidaas.com", clientId: a, clientSecret: b }'), {});
+    const preset = parseConfig(
+      minimal.replace(
+        /- \{ id: dingtalk.*\}/,
+        '- { id: idaas, type: oauth2, preset: aliyun-idaas, baseURL: "https://x.login.aliyunidaas.com", clientId: a, clientSecret: b }',
+      ),
+      {},
+    );
     assert.equal(preset.upstreams[0]?.type, 'oauth2');
-    const dup = problemsOf(minimal.replace('upstreams:\n', 'upstreams:\n  - { id: dingtalk, type: dingtalk, clientId: k, clientSecret: s, corpId: c }\n'));
+    const dup = problemsOf(
+      minimal.replace('upstreams:\n', 'upstreams:\n  - { id: dingtalk, type: dingtalk, clientId: k, clientSecret: s, corpId: c }\n'),
+    );
     assert.match(dup.join('\n'), /duplicate upstream id "dingtalk"/);
   });
 
@@ -130,8 +149,14 @@ clients:
     assert.match(problemsOf(withPins('{ "dingtalk:userid:a": Bad_Name }')).join(), /not a valid username/);
     assert.match(problemsOf(withPins('{ "dingtalk:userid:a": ops }')).join(), /reserved username/);
     assert.match(problemsOf(withPins('{ "dingtalk:userid:a": admin }')).join(), /reserved username/);
-    assert.match(problemsOf(withPins('{ "dingtalk:userid:a": zw, "dingtalk:userid:b": zw }')).join(), /already pinned to dingtalk:userid:a/);
-    assert.match(problemsOf(withPins('{ "nonsense": zw }')).join(), /usernames\.pins\.nonsense: invalid key: expected <type>:<attribute>:<value>/);
+    assert.match(
+      problemsOf(withPins('{ "dingtalk:userid:a": zw, "dingtalk:userid:b": zw }')).join(),
+      /already pinned to dingtalk:userid:a/,
+    );
+    assert.match(
+      problemsOf(withPins('{ "nonsense": zw }')).join(),
+      /usernames\.pins\.nonsense: invalid key: expected <type>:<attribute>:<value>/,
+    );
   });
 
   it('parses durations', () => {
@@ -161,6 +186,9 @@ clients:
     const file = join(dir, 'bridge.yaml');
     writeFileSync(file, minimal);
     assert.equal((await loadConfig(file, {})).issuer, 'https://sso.example.com');
-    await assert.rejects(loadConfig(join(dir, 'absent.yaml'), {}), (err: ConfigError) => err.problems[0] === 'cannot read the file: ENOENT');
+    await assert.rejects(
+      loadConfig(join(dir, 'absent.yaml'), {}),
+      (err: ConfigError) => err.problems[0] === 'cannot read the file: ENOENT',
+    );
   });
 });

@@ -47,9 +47,10 @@ export async function startBackchannelReceiver(): Promise<BackchannelReceiver> {
       const first = received.shift();
       return first ? Promise.resolve(first) : new Promise((resolve) => waiting.push(resolve));
     },
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

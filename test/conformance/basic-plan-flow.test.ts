@@ -10,8 +10,20 @@ import { configSchema } from '../../src/config/schema.js';
 import { REDIRECT, startOp, UPSTREAM_USER, webClient, type Op } from './op.js';
 import { assertErrorPage } from './pages.js';
 import {
-  authorize, clockPast, codeOf, discover, random, redeem, s256, signIn, tokenRequest, userinfo, userinfoClaims, validateIdToken,
-  verifyWithJwks, type Authorized,
+  authorize,
+  clockPast,
+  codeOf,
+  discover,
+  random,
+  redeem,
+  s256,
+  signIn,
+  tokenRequest,
+  userinfo,
+  userinfoClaims,
+  validateIdToken,
+  verifyWithJwks,
+  type Authorized,
 } from './rp.js';
 
 /** The error an authorization request came back to the client with (state echoed), asserting no code came with it. */
@@ -27,11 +39,7 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
   let op: Op;
   before(async () => {
     op = await startOp({
-      clients: [
-        webClient('rp-basic'),
-        webClient('rp-second'),
-        webClient('rp-post', { token_endpoint_auth_method: 'client_secret_post' }),
-      ],
+      clients: [webClient('rp-basic'), webClient('rp-second'), webClient('rp-post', { token_endpoint_auth_method: 'client_secret_post' })],
     });
   });
   after(() => op?.close());
@@ -51,7 +59,7 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
   it('oidcc-idtoken-signature: the ID token verifies against a published RS256 signing key, and a forged one does not', async () => {
     const { tokens } = await signIn(op, { clientId: 'rp-basic' });
     const { kid } = decodeProtectedHeader(tokens.id_token);
-    const jwks = await (await fetch((await discover(op)).jwks_uri)).json() as { keys: Record<string, unknown>[] };
+    const jwks = (await (await fetch((await discover(op)).jwks_uri)).json()) as { keys: Record<string, unknown>[] };
     const key = jwks.keys.find((k) => k.kid === kid);
     assert.ok(key, 'the signing key is in the JWKS');
     assert.equal(key.alg, 'RS256');
@@ -59,17 +67,24 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
     await verifyWithJwks(op, tokens.id_token);
     const [header, , signature] = tokens.id_token.split('.');
     const forged = JSON.stringify({ ...decodeJwt(tokens.id_token), sub: 'someone-else' });
-    await assert.rejects(verifyWithJwks(op, [header, Buffer.from(forged).toString('base64url'), signature].join('.')), /signature verification failed/);
+    await assert.rejects(
+      verifyWithJwks(op, [header, Buffer.from(forged).toString('base64url'), signature].join('.')),
+      /signature verification failed/,
+    );
   });
 
   it('oidcc-idtoken-unsigned: alg none is refused for a client by the config schema and never advertised', async () => {
     const parsed = configSchema.safeParse({
-      issuer: 'https://op.example.test', cookieSecrets: ['x'.repeat(32)],
+      issuer: 'https://op.example.test',
+      cookieSecrets: ['x'.repeat(32)],
       upstreams: [{ id: 'corp', type: 'oidc', issuer: 'https://upstream.example.test', clientId: 'bridge' }],
       clients: [{ ...webClient('rp-none'), id_token_signed_response_alg: 'none' }],
     });
     assert.equal(parsed.success, false);
-    assert.deepEqual(parsed.error?.issues.map((i) => i.path.join('.')), ['clients.0.id_token_signed_response_alg']);
+    assert.deepEqual(
+      parsed.error?.issues.map((i) => i.path.join('.')),
+      ['clients.0.id_token_signed_response_alg'],
+    );
     const algs = (await discover(op)).id_token_signing_alg_values_supported as string[];
     assert.ok(algs.includes('RS256'), 'RS256 is offered (OIDC Discovery §3 requires it)');
     assert.ok(!algs.includes('none'), `none is not offered: ${algs.join(', ')}`);
@@ -80,7 +95,11 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
     ['oidcc-userinfo-post-header', 'post-header'],
     ['oidcc-userinfo-post-body', 'post-body'],
   ] as const) {
-    const how = { get: 'GET with a Bearer header', 'post-header': 'POST with a Bearer header', 'post-body': 'POST with access_token in the form body (RFC 6750 §2.2)' }[style];
+    const how = {
+      get: 'GET with a Bearer header',
+      'post-header': 'POST with a Bearer header',
+      'post-body': 'POST with access_token in the form body (RFC 6750 §2.2)',
+    }[style];
     it(`${module}: userinfo answered to ${how} names the ID token's subject`, async () => {
       const { tokens } = await signIn(op, { clientId: 'rp-basic', params: { scope: 'openid profile' } });
       const claims = await userinfoClaims(op, tokens.access_token, style);
@@ -172,7 +191,8 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
 
   it('oidcc-codereuse: a code redeemed twice is refused and its tokens are revoked', () => assertCodeReuseRefused(0));
 
-  it('oidcc-codereuse-30seconds (waits 1.5 s, not 30 s: a redeemed code is remembered for its whole lifetime, so the wait changes nothing): reuse is refused and the tokens revoked', () => assertCodeReuseRefused(1500));
+  it('oidcc-codereuse-30seconds (waits 1.5 s, not 30 s: a redeemed code is remembered for its whole lifetime, so the wait changes nothing): reuse is refused and the tokens revoked', () =>
+    assertCodeReuseRefused(1500));
 
   it('oidcc-ensure-registered-redirect-uri: an unregistered redirect_uri gets an error page, never a redirect to it', async () => {
     const leg = await authorize(op, { clientId: 'rp-basic', params: { redirect_uri: `${REDIRECT}/elsewhere` } });
@@ -184,11 +204,18 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
     const leg = await authorize(op, { clientId: 'rp-post' });
     const { token_endpoint: endpoint } = await discover(op);
     const wrong = await fetch(endpoint, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: codeOf(op, leg), redirect_uri: REDIRECT, client_id: 'rp-post', client_secret: 'not-the-secret' }).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: codeOf(op, leg),
+        redirect_uri: REDIRECT,
+        client_id: 'rp-post',
+        client_secret: 'not-the-secret',
+      }).toString(),
     });
     assert.equal(wrong.status, 401);
-    assert.equal((await wrong.json() as { error: string }).error, 'invalid_client');
+    assert.equal(((await wrong.json()) as { error: string }).error, 'invalid_client');
     const tokens = await redeem(op, leg, { auth: 'post' });
     await validateIdToken(op, tokens.id_token, { clientId: 'rp-post', nonce: leg.params.nonce! });
   });
@@ -202,7 +229,9 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
   /** An unsigned request object (OIDC Core §6.1) for rp-basic with `claims` in it. */
   function requestObject(claims: Record<string, unknown>): string {
     return new UnsecuredJWT({ client_id: 'rp-basic', response_type: 'code', scope: 'openid', ...claims })
-      .setIssuer('rp-basic').setAudience(op.issuer).encode();
+      .setIssuer('rp-basic')
+      .setAudience(op.issuer)
+      .encode();
   }
 
   it('oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported: discovery says no request objects, and one is refused with request_not_supported', async () => {
@@ -213,8 +242,16 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
   });
 
   it('oidcc-ensure-request-object-with-redirect-uri: a request object carrying redirect_uri is refused as unsupported, no code issued', async () => {
-    const signed = await new SignJWT({ client_id: 'rp-basic', response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, nonce: random() })
-      .setProtectedHeader({ alg: 'HS256' }).setIssuer('rp-basic').setAudience(op.issuer)
+    const signed = await new SignJWT({
+      client_id: 'rp-basic',
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: REDIRECT,
+      nonce: random(),
+    })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('rp-basic')
+      .setAudience(op.issuer)
       .sign(new TextEncoder().encode('rp-basic-secret-0123456789abcdef0123456789'));
     const leg = await authorize(op, { clientId: 'rp-basic', params: { request: signed, redirect_uri: undefined } });
     if (leg.page) {
@@ -249,7 +286,11 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
     const idToken = String(refreshed.body.id_token);
     const carried = decodeJwt(idToken).nonce as string | undefined;
     assert.ok(carried === undefined || carried === leg.params.nonce, 'no nonce, or the original one');
-    const renewed = await validateIdToken(op, idToken, carried === undefined ? { clientId: 'rp-basic' } : { clientId: 'rp-basic', nonce: carried });
+    const renewed = await validateIdToken(
+      op,
+      idToken,
+      carried === undefined ? { clientId: 'rp-basic' } : { clientId: 'rp-basic', nonce: carried },
+    );
     assert.equal(renewed.sub, first.sub);
     assert.ok(renewed.iat! > first.iat!, 'a fresh iat');
     assert.equal((await userinfoClaims(op, String(refreshed.body.access_token))).sub, first.sub);
@@ -258,7 +299,12 @@ describe('oidcc-basic-certification-test-plan: code flow, tokens and userinfo', 
   it('oidcc-ensure-request-with-valid-pkce-succeeds: an S256 challenge with its verifier redeems; a wrong verifier does not', async () => {
     const verifier = random() + random();
     const leg = await authorize(op, { clientId: 'rp-basic', params: { code_challenge: s256(verifier), code_challenge_method: 'S256' } });
-    const wrong = await tokenRequest(op, 'rp-basic', { grant_type: 'authorization_code', code: codeOf(op, leg), redirect_uri: REDIRECT, code_verifier: `${verifier}x` });
+    const wrong = await tokenRequest(op, 'rp-basic', {
+      grant_type: 'authorization_code',
+      code: codeOf(op, leg),
+      redirect_uri: REDIRECT,
+      code_verifier: `${verifier}x`,
+    });
     assert.equal(wrong.body.error, 'invalid_grant');
     const good = await authorize(op, { clientId: 'rp-basic', params: { code_challenge: s256(verifier), code_challenge_method: 'S256' } });
     const tokens = await redeem(op, good, { codeVerifier: verifier });

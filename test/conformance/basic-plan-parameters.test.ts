@@ -9,9 +9,7 @@ import { decodeJwt } from 'jose';
 import type { Browser } from '../helpers/http-browser.js';
 import { startOp, webClient, type Op } from './op.js';
 import { headingOf, langOf, text } from './pages.js';
-import {
-  authorize, choose, clockPast, HtmlBrowser, redeem, signIn, validateIdToken, wentUpstream, type AuthRequest,
-} from './rp.js';
+import { authorize, choose, clockPast, HtmlBrowser, redeem, signIn, validateIdToken, wentUpstream, type AuthRequest } from './rp.js';
 
 describe('oidcc-basic-certification-test-plan: authentication request parameters', { concurrency: true }, () => {
   let op: Op;
@@ -58,7 +56,7 @@ describe('oidcc-basic-certification-test-plan: authentication request parameters
     const { claims, newLogin } = await again(first.browser, { prompt: 'login' });
     assert.ok(newLogin, 'the upstream was asked again');
     assert.equal(claims.sub, first.claims.sub);
-    assert.ok(typeof claims.auth_time === 'number' && claims.auth_time > first.claims.iat!, 'auth_time is the new login\'s');
+    assert.ok(typeof claims.auth_time === 'number' && claims.auth_time > first.claims.iat!, "auth_time is the new login's");
   });
 
   it('oidcc-prompt-none-not-logged-in: prompt=none without a session returns login_required to the redirect URI', async () => {
@@ -84,10 +82,10 @@ describe('oidcc-basic-certification-test-plan: authentication request parameters
     assert.ok(newLogin, 'the upstream was asked again');
     const authTime = claims.auth_time;
     assert.ok(typeof authTime === 'number', 'auth_time is required with max_age (OIDC Core §2)');
-    assert.ok(authTime > first.claims.iat!, 'auth_time is the new login\'s');
+    assert.ok(authTime > first.claims.iat!, "auth_time is the new login's");
   });
 
-  it('oidcc-max-age-10000: max_age=10000 reuses the session, and auth_time is the original login\'s', async () => {
+  it("oidcc-max-age-10000: max_age=10000 reuses the session, and auth_time is the original login's", async () => {
     const first = await loggedIn();
     const { claims, newLogin } = await again(first.browser, { max_age: '10000' });
     assert.equal(newLogin, false);
@@ -115,8 +113,16 @@ describe('oidcc-basic-certification-test-plan: authentication request parameters
   });
 
   it('oidcc-ui-locales: ui_locales picks the page language (en, zh-CN) over Accept-Language', async () => {
-    for (const [uiLocales, acceptLanguage, expected] of [['en', 'zh-CN', 'en'], ['zh-CN', 'en', 'zh-CN'], ['fr-FR en', 'zh-CN', 'en']] as const) {
-      const leg = await authorize(op, { clientId: 'rp-chooser', browser: new HtmlBrowser(acceptLanguage), params: { ui_locales: uiLocales } });
+    for (const [uiLocales, acceptLanguage, expected] of [
+      ['en', 'zh-CN', 'en'],
+      ['zh-CN', 'en', 'zh-CN'],
+      ['fr-FR en', 'zh-CN', 'en'],
+    ] as const) {
+      const leg = await authorize(op, {
+        clientId: 'rp-chooser',
+        browser: new HtmlBrowser(acceptLanguage),
+        params: { ui_locales: uiLocales },
+      });
       assert.ok(leg.page, 'the chooser page');
       const { html, status } = leg.page;
       assert.equal(status, 200);

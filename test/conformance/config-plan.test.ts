@@ -19,7 +19,7 @@ describe('oidcc-config-certification-test-plan', () => {
     const res = await fetch(`${op.issuer}/.well-known/openid-configuration`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-    const doc = await res.json() as Record<string, unknown>;
+    const doc = (await res.json()) as Record<string, unknown>;
 
     // §4.3: the issuer is identical to the URL the document was fetched under, without a trailing slash.
     assert.equal(doc.issuer, op.issuer);
@@ -57,17 +57,21 @@ describe('oidcc-config-certification-test-plan', () => {
     const jwksRes = await fetch(String(doc.jwks_uri));
     assert.equal(jwksRes.status, 200);
     assert.match(jwksRes.headers.get('content-type') ?? '', /^application\/(jwk-set\+)?json/);
-    const { keys } = await jwksRes.json() as { keys: Record<string, unknown>[] };
+    const { keys } = (await jwksRes.json()) as { keys: Record<string, unknown>[] };
     assert.ok(Array.isArray(keys) && keys.length > 0);
     for (const key of keys) {
       assert.equal(typeof key.kid, 'string', 'every key has a kid');
       assert.equal(typeof key.alg, 'string', `key ${String(key.kid)} has an alg`);
       assert.equal(key.use, 'sig', `key ${String(key.kid)} is a signing key`);
-      for (const member of PRIVATE_JWK_MEMBERS) assert.equal(key[member], undefined, `key ${String(key.kid)} publishes no private member ${member}`);
+      for (const member of PRIVATE_JWK_MEMBERS)
+        assert.equal(key[member], undefined, `key ${String(key.kid)} publishes no private member ${member}`);
     }
     assert.equal(new Set(keys.map((k) => k.kid)).size, keys.length, 'kids are unique');
     for (const alg of doc.id_token_signing_alg_values_supported as string[]) {
-      assert.ok(keys.some((k) => k.alg === alg), `a published key signs the advertised ${alg}`);
+      assert.ok(
+        keys.some((k) => k.alg === alg),
+        `a published key signs the advertised ${alg}`,
+      );
     }
   });
 });

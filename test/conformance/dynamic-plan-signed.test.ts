@@ -36,11 +36,15 @@ describe('signed userinfo, required redirect_uri, fragment redirect URIs', () =>
 
   it('oidcc-redirect-uri-regfrag (start-up): a client whose redirect URI has a fragment is a config error naming it', () => {
     const parsed = configSchema.safeParse({
-      issuer: 'https://op.example.test', cookieSecrets: ['x'.repeat(32)],
+      issuer: 'https://op.example.test',
+      cookieSecrets: ['x'.repeat(32)],
       upstreams: [{ id: 'corp', type: 'oidc', issuer: 'https://upstream.example.test', clientId: 'bridge' }],
       clients: [webClient('rp-fragment', { redirect_uris: [`${REDIRECT}#fragment`] })],
     });
     assert.equal(parsed.success, false);
-    assert.deepEqual(parsed.error?.issues.map((i) => i.path.join('.')), ['clients.0.redirect_uris.0']);
+    assert.deepEqual(
+      parsed.error?.issues.map((i) => i.path.join('.')),
+      ['clients.0.redirect_uris.0'],
+    );
   });
 });

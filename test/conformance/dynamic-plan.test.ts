@@ -80,22 +80,30 @@ describe('oidcc-dynamic-certification-test-plan (statically registered clients)'
 
   /** A client_secret_jwt assertion (OIDC Core §9): HS256 with the client's secret, iss = sub = client_id. */
   function clientAssertion(clientId: string, audience: string): Promise<string> {
-    return new SignJWT({ jti: random() }).setProtectedHeader({ alg: 'HS256' })
-      .setIssuer(clientId).setSubject(clientId).setAudience(audience).setIssuedAt().setExpirationTime('1m')
+    return new SignJWT({ jti: random() })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(clientId)
+      .setSubject(clientId)
+      .setAudience(audience)
+      .setIssuedAt()
+      .setExpirationTime('1m')
       .sign(new TextEncoder().encode(secretOf(clientId)));
   }
 
   async function redeemWithAssertion(leg: Authorized, audience: string) {
     const { token_endpoint: endpoint } = await discover(op);
     const res = await fetch(endpoint, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
-        grant_type: 'authorization_code', code: codeOf(op, leg), redirect_uri: REDIRECT,
+        grant_type: 'authorization_code',
+        code: codeOf(op, leg),
+        redirect_uri: REDIRECT,
         client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
         client_assertion: await clientAssertion('rp-jwt', audience),
       }).toString(),
     });
-    return { status: res.status, body: await res.json() as Record<string, unknown> };
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
   it('oidcc-ensure-client-assertion-with-iss-aud-succeeds: a client_secret_jwt assertion with iss = client_id and aud = the issuer (or the token endpoint) authenticates', async () => {
@@ -124,31 +132,38 @@ describe('oidcc-dynamic-certification-test-plan (statically registered clients)'
     });
   }
 
-  it('oidcc-server-rotate-keys: after `keys rotate` and a restart the new key is published before it signs, and signs once active; ID tokens of the old key still verify against /jwks', { timeout: 40_000 }, async () => {
-    const keysDir = await freshKeysDir();
-    const rotating = await startOp({ clients: [webClient('rp-basic')], keysDir });
-    try {
-      const before = await signIn(rotating, { clientId: 'rp-basic' });
-      const oldKid = decodeProtectedHeader(before.tokens.id_token).kid;
-      // The bridge reads the real clock, so the pending phase (a restart and one login, well under
-      // a second) must end before the new key activates: the lead leaves a wide margin for a loaded
-      // machine, and the test then waits for the activation the bridge logs.
-      const [added] = (await rotateKeys(keysDir, { rotationLeadSeconds: ROTATION_LEAD_SECONDS })).filter((k) => k.alg === 'RS256');
-      assert.ok(added && added.kid !== oldKid);
-      await rotating.restart();
+  it(
+    'oidcc-server-rotate-keys: after `keys rotate` and a restart the new key is published before it signs, and signs once active; ID tokens of the old key still verify against /jwks',
+    { timeout: 40_000 },
+    async () => {
+      const keysDir = await freshKeysDir();
+      const rotating = await startOp({ clients: [webClient('rp-basic')], keysDir });
+      try {
+        const before = await signIn(rotating, { clientId: 'rp-basic' });
+        const oldKid = decodeProtectedHeader(before.tokens.id_token).kid;
+        // The bridge reads the real clock, so the pending phase (a restart and one login, well under
+        // a second) must end before the new key activates: the lead leaves a wide margin for a loaded
+        // machine, and the test then waits for the activation the bridge logs.
+        const [added] = (await rotateKeys(keysDir, { rotationLeadSeconds: ROTATION_LEAD_SECONDS })).filter((k) => k.alg === 'RS256');
+        assert.ok(added && added.kid !== oldKid);
+        await rotating.restart();
 
-      const published = await (await fetch((await discover(rotating)).jwks_uri)).json() as { keys: { kid: string }[] };
-      assert.ok(published.keys.some((k) => k.kid === added.kid), 'the new key is published before it signs');
-      const pending = await signIn(rotating, { clientId: 'rp-basic' });
-      assert.equal(decodeProtectedHeader(pending.tokens.id_token).kid, oldKid, 'the old key signs until the new one activates');
+        const published = (await (await fetch((await discover(rotating)).jwks_uri)).json()) as { keys: { kid: string }[] };
+        assert.ok(
+          published.keys.some((k) => k.kid === added.kid),
+          'the new key is published before it signs',
+        );
+        const pending = await signIn(rotating, { clientId: 'rp-basic' });
+        assert.equal(decodeProtectedHeader(pending.tokens.id_token).kid, oldKid, 'the old key signs until the new one activates');
 
-      await rotating.logged('signing keys changed: provider rebuilt');
-      const after = await signIn(rotating, { clientId: 'rp-basic' });
-      assert.equal(decodeProtectedHeader(after.tokens.id_token).kid, added.kid, 'the new key signs once active');
-      await validateIdToken(rotating, after.tokens.id_token, { clientId: 'rp-basic', nonce: after.leg.params.nonce! });
-      await validateIdToken(rotating, before.tokens.id_token, { clientId: 'rp-basic', nonce: before.leg.params.nonce! });
-    } finally {
-      await rotating.close();
-    }
-  });
+        await rotating.logged('signing keys changed: provider rebuilt');
+        const after = await signIn(rotating, { clientId: 'rp-basic' });
+        assert.equal(decodeProtectedHeader(after.tokens.id_token).kid, added.kid, 'the new key signs once active');
+        await validateIdToken(rotating, after.tokens.id_token, { clientId: 'rp-basic', nonce: after.leg.params.nonce! });
+        await validateIdToken(rotating, before.tokens.id_token, { clientId: 'rp-basic', nonce: before.leg.params.nonce! });
+      } finally {
+        await rotating.close();
+      }
+    },
+  );
 });

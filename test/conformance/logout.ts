@@ -29,7 +29,13 @@ export async function confirm(landing: Landing, signOut = true): Promise<Landing
   assert.equal(landing.page.status, 200);
   const { action, fields } = logoutForm(landing.page.html);
   if (signOut) fields.set('logout', 'yes');
-  return frontChannel(new URL(action, landing.page.url), {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: fields.toString(),
-  }, landing.browser);
+  return frontChannel(
+    new URL(action, landing.page.url),
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: fields.toString(),
+    },
+    landing.browser,
+  );
 }

@@ -64,7 +64,11 @@ describe('oidcc-rp-initiated-logout-certification-test-plan', { concurrency: tru
 
   it('oidcc-rp-initiated-logout-bad-post-logout-redirect-uri: an unregistered post_logout_redirect_uri gets an error page, never a redirect', async () => {
     const { browser, idToken } = await loggedIn();
-    const landing = await endSession(op, { id_token_hint: idToken, post_logout_redirect_uri: 'https://rp.example.test/not-registered', state: 's' }, browser);
+    const landing = await endSession(
+      op,
+      { id_token_hint: idToken, post_logout_redirect_uri: 'https://rp.example.test/not-registered', state: 's' },
+      browser,
+    );
     assert.equal(landing.callback, undefined);
     assertErrorPage(landing.page, 'invalid_request');
     assert.equal(await hasSession(browser), true, 'nothing was ended');
@@ -74,7 +78,11 @@ describe('oidcc-rp-initiated-logout-certification-test-plan', { concurrency: tru
     const { browser, idToken } = await loggedIn();
     const [header, , signature] = idToken.split('.');
     const altered = Buffer.from(JSON.stringify({ ...decodeJwt(idToken), sub: 'someone-else' })).toString('base64url');
-    const landing = await endSession(op, { id_token_hint: `${header}.${altered}.${signature}`, post_logout_redirect_uri: POST_LOGOUT, state: 's' }, browser);
+    const landing = await endSession(
+      op,
+      { id_token_hint: `${header}.${altered}.${signature}`, post_logout_redirect_uri: POST_LOGOUT, state: 's' },
+      browser,
+    );
     assert.equal(landing.callback, undefined);
     assertErrorPage(landing.page, 'invalid_request');
     assert.equal(await hasSession(browser), true);
@@ -123,10 +131,20 @@ describe('oidcc-rp-initiated-logout-certification-test-plan', { concurrency: tru
 
   it('oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri: a query is kept when registered exactly, and an added one is refused', async () => {
     const first = await loggedIn();
-    const refused = await endSession(op, { id_token_hint: first.idToken, post_logout_redirect_uri: `${POST_LOGOUT}?added=1`, state: 's' }, first.browser);
+    const refused = await endSession(
+      op,
+      { id_token_hint: first.idToken, post_logout_redirect_uri: `${POST_LOGOUT}?added=1`, state: 's' },
+      first.browser,
+    );
     assert.equal(refused.callback, undefined);
     assertErrorPage(refused.page, 'invalid_request');
-    const done = await confirm(await endSession(op, { id_token_hint: first.idToken, post_logout_redirect_uri: POST_LOGOUT_WITH_QUERY, state: 'q-state' }, first.browser));
+    const done = await confirm(
+      await endSession(
+        op,
+        { id_token_hint: first.idToken, post_logout_redirect_uri: POST_LOGOUT_WITH_QUERY, state: 'q-state' },
+        first.browser,
+      ),
+    );
     assert.ok(done.callback);
     assert.equal(`${done.callback.origin}${done.callback.pathname}`, new URL(POST_LOGOUT_WITH_QUERY).href.split('?')[0]);
     assert.equal(done.callback.searchParams.get('from'), 'op', 'the registered query is kept (RP-Initiated Logout §3)');

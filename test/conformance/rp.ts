@@ -28,7 +28,7 @@ export function discover(op: Op): Promise<Discovery> {
   if (!found) {
     found = fetch(`${op.issuer}/.well-known/openid-configuration`).then(async (res) => {
       assert.equal(res.status, 200, 'discovery answers 200');
-      return await res.json() as Discovery;
+      return (await res.json()) as Discovery;
     });
     discoveries.set(op, found);
   }
@@ -86,8 +86,13 @@ export interface Authorized extends Landing {
 
 export function authParams(request: AuthRequest): Record<string, string> {
   const merged: Record<string, string | undefined> = {
-    response_type: 'code', client_id: request.clientId, scope: 'openid', redirect_uri: REDIRECT,
-    state: random(), nonce: random(), ...request.params,
+    response_type: 'code',
+    client_id: request.clientId,
+    scope: 'openid',
+    redirect_uri: REDIRECT,
+    state: random(),
+    nonce: random(),
+    ...request.params,
   };
   return Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
 }
@@ -98,9 +103,15 @@ export async function authorize(op: Op, request: AuthRequest): Promise<Authorize
   const params = authParams(request);
   const query = new URLSearchParams(params);
   const landing = request.post
-    ? await frontChannel(new URL(endpoint), {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: query.toString(),
-    }, request.browser)
+    ? await frontChannel(
+        new URL(endpoint),
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: query.toString(),
+        },
+        request.browser,
+      )
     : await frontChannel(new URL(`${endpoint}?${query}`), {}, request.browser);
   const code = landing.callback?.searchParams.get('code') ?? undefined;
   return { ...landing, params, ...(code ? { code } : {}) };
@@ -108,9 +119,17 @@ export async function authorize(op: Op, request: AuthRequest): Promise<Authorize
 
 /** Asserts the leg reached the client with a code, its state and the issuer (RFC 9207); returns the code. */
 export function codeOf(op: Op, leg: Authorized): string {
-  assert.equal(leg.page, undefined, `ended on a page, not at the client: ${leg.page?.status} ${leg.page?.url} ${leg.page?.html.slice(0, 300)}`);
+  assert.equal(
+    leg.page,
+    undefined,
+    `ended on a page, not at the client: ${leg.page?.status} ${leg.page?.url} ${leg.page?.html.slice(0, 300)}`,
+  );
   const callback = leg.callback!;
-  assert.equal(callback.searchParams.get('error'), null, `error at the client: ${callback.searchParams.get('error')} ${callback.searchParams.get('error_description')}`);
+  assert.equal(
+    callback.searchParams.get('error'),
+    null,
+    `error at the client: ${callback.searchParams.get('error')} ${callback.searchParams.get('error_description')}`,
+  );
   assert.equal(callback.searchParams.get('state'), leg.params.state ?? null, 'state comes back unchanged');
   assert.equal(callback.searchParams.get('iss'), op.issuer, 'iss comes back (RFC 9207)');
   assert.ok(leg.code, 'a code reaches the client');
@@ -119,10 +138,16 @@ export function codeOf(op: Op, leg: Authorized): string {
 
 export type ClientAuth = 'basic' | 'post' | 'none';
 
-export const basicAuth = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+export const basicAuth = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** A raw form POST to the token endpoint with the client authenticated as `auth` says. */
-export async function tokenRequest(op: Op, clientId: string, form: Record<string, string>, auth: ClientAuth = 'basic'): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function tokenRequest(
+  op: Op,
+  clientId: string,
+  form: Record<string, string>,
+  auth: ClientAuth = 'basic',
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const { token_endpoint: endpoint } = await discover(op);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   const body = new URLSearchParams(form);
@@ -133,7 +158,7 @@ export async function tokenRequest(op: Op, clientId: string, form: Record<string
   }
   if (auth === 'none') body.set('client_id', clientId);
   const res = await fetch(endpoint, { method: 'POST', headers, body: body.toString() });
-  return { status: res.status, body: await res.json() as Record<string, unknown> };
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 export interface TokenSet {
@@ -159,7 +184,11 @@ export async function redeem(op: Op, leg: Authorized, options: { auth?: ClientAu
 }
 
 /** Login + exchange for a client that offers only `corp`. */
-export async function signIn(op: Op, request: AuthRequest, options: { auth?: ClientAuth } = {}): Promise<{ leg: Authorized; tokens: TokenSet }> {
+export async function signIn(
+  op: Op,
+  request: AuthRequest,
+  options: { auth?: ClientAuth } = {},
+): Promise<{ leg: Authorized; tokens: TokenSet }> {
   const leg = await authorize(op, request);
   return { leg, tokens: await redeem(op, leg, options) };
 }
@@ -190,7 +219,7 @@ export async function validateIdToken(op: Op, idToken: string, expected: { clien
   assert.ok(typeof payload.exp === 'number' && payload.exp > now, 'exp is in the future');
   assert.ok(typeof payload.iat === 'number' && payload.iat <= now + 5, 'iat is present and not in the future');
   assert.equal(typeof payload.sub, 'string');
-  assert.equal(payload.nonce, expected.nonce, 'nonce is the request\'s (or absent when none was sent)');
+  assert.equal(payload.nonce, expected.nonce, "nonce is the request's (or absent when none was sent)");
   return payload;
 }
 
@@ -208,15 +237,23 @@ export function wentUpstream(op: Op, browser: Browser, since = 0): boolean {
 export type UserinfoStyle = 'get' | 'post-header' | 'post-body';
 
 /** The userinfo request in one of the three ways OIDC Core §5.3.1 and RFC 6750 §2.1–2.2 allow. */
-export async function userinfo(op: Op, accessToken: string, style: UserinfoStyle = 'get'): Promise<{ status: number; type: string; text: string }> {
+export async function userinfo(
+  op: Op,
+  accessToken: string,
+  style: UserinfoStyle = 'get',
+): Promise<{ status: number; type: string; text: string }> {
   const { userinfo_endpoint: endpoint } = await discover(op);
   const bearer = { authorization: `Bearer ${accessToken}` };
-  const res = style === 'get' ? await fetch(endpoint, { headers: bearer })
-    : style === 'post-header' ? await fetch(endpoint, { method: 'POST', headers: bearer })
-      : await fetch(endpoint, {
-        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ access_token: accessToken }).toString(),
-      });
+  const res =
+    style === 'get'
+      ? await fetch(endpoint, { headers: bearer })
+      : style === 'post-header'
+        ? await fetch(endpoint, { method: 'POST', headers: bearer })
+        : await fetch(endpoint, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ access_token: accessToken }).toString(),
+          });
   return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
 }
 
@@ -231,7 +268,9 @@ export async function userinfoClaims(op: Op, accessToken: string, style: Userinf
 /** On the chooser page a leg stopped at, follows the option for `upstreamId` to the end of the front channel. */
 export async function choose(leg: Authorized, upstreamId: string): Promise<Authorized> {
   assert.ok(leg.page, 'the leg stopped on the chooser page');
-  const href = [...leg.page.html.matchAll(/<a class="option" href="([^"]+)"/g)].map((m) => m[1]!).find((h) => h.endsWith(`/upstream/${upstreamId}`));
+  const href = [...leg.page.html.matchAll(/<a class="option" href="([^"]+)"/g)]
+    .map((m) => m[1]!)
+    .find((h) => h.endsWith(`/upstream/${upstreamId}`));
   assert.ok(href, `the chooser offers ${upstreamId}`);
   const landing = await frontChannel(new URL(href, leg.page.url), {}, leg.browser);
   const code = landing.callback?.searchParams.get('code') ?? undefined;

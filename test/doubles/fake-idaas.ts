@@ -8,7 +8,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { clientAuthOf, json, redirect, registrations, s256, startHttpDouble, type DoubleRequest, type Registrations, type SeenClientAuth } from './http-double.js';
+import {
+  clientAuthOf,
+  json,
+  redirect,
+  registrations,
+  s256,
+  startHttpDouble,
+  type DoubleRequest,
+  type Registrations,
+  type SeenClientAuth,
+} from './http-double.js';
 
 export interface FakeIdaasUser {
   /** IDaaS may send it as a number; the bridge must stringify it. */
@@ -22,13 +32,13 @@ export interface FakeIdaasUser {
 }
 
 export type FakeIdaasFault =
-  | 'deny'                       // authorize: 302 back with error=access_denied
-  | 'authorize_error'            // authorize: 302 back with error=server_error
+  | 'deny' // authorize: 302 back with error=access_denied
+  | 'authorize_error' // authorize: 302 back with error=server_error
   | 'token_without_access_token' // token: 200 {token_type, expires_in} only
-  | 'token_error_body'           // token: 200 {error: invalid_grant}
+  | 'token_error_body' // token: 200 {error: invalid_grant}
   | 'token_500'
-  | 'token_slow'                 // token: answers after `slowMs`
-  | 'userinfo_unsuccessful'      // userinfo: 200 {success: false}
+  | 'token_slow' // token: answers after `slowMs`
+  | 'userinfo_unsuccessful' // userinfo: 200 {success: false}
   | 'userinfo_500'
   | 'userinfo_slow';
 
@@ -70,7 +80,13 @@ interface IssuedCode {
 }
 
 export const DEFAULT_IDAAS_USER: FakeIdaasUser = {
-  sub: 42, ou_id: 'ou-1', nickname: '张伟', phone_number: '13800000000', ou_name: '研发中心', email: 'zhangwei@example.test', username: 'zhangwei',
+  sub: 42,
+  ou_id: 'ou-1',
+  nickname: '张伟',
+  phone_number: '13800000000',
+  ou_name: '研发中心',
+  email: 'zhangwei@example.test',
+  username: 'zhangwei',
 };
 
 export async function startFakeIdaas(options: FakeIdaasOptions = {}): Promise<FakeIdaas> {
@@ -109,16 +125,27 @@ export async function startFakeIdaas(options: FakeIdaasOptions = {}): Promise<Fa
     if (!authOk) return json(res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic realm="idaas"' });
     const issued = codes.get(req.form.get('code') ?? '');
     codes.delete(req.form.get('code') ?? ''); // single use, even when the checks below fail
-    if (req.form.get('grant_type') !== 'authorization_code' || !issued || issued.clientId !== auth.clientId
-      || issued.redirectUri !== req.form.get('redirect_uri')) {
+    if (
+      req.form.get('grant_type') !== 'authorization_code' ||
+      !issued ||
+      issued.clientId !== auth.clientId ||
+      issued.redirectUri !== req.form.get('redirect_uri')
+    ) {
       return json(res, 400, { error: 'invalid_grant' });
     }
-    if (issued.challenge && s256(req.form.get('code_verifier') ?? '') !== issued.challenge) return json(res, 400, { error: 'invalid_grant', error_description: 'PKCE' });
+    if (issued.challenge && s256(req.form.get('code_verifier') ?? '') !== issued.challenge)
+      return json(res, 400, { error: 'invalid_grant', error_description: 'PKCE' });
     if (fault === 'token_error_body') return json(res, 200, { error: 'invalid_grant', error_description: 'code expired' });
     if (fault === 'token_without_access_token') return json(res, 200, { token_type: 'bearer', expires_in: 1199 });
     const accessToken = randomBytes(16).toString('hex');
     tokens.set(accessToken, issued.user);
-    return json(res, 200, { access_token: accessToken, token_type: 'bearer', expires_in: 1199, refresh_token: randomBytes(8).toString('hex'), scope: 'read' });
+    return json(res, 200, {
+      access_token: accessToken,
+      token_type: 'bearer',
+      expires_in: 1199,
+      refresh_token: randomBytes(8).toString('hex'),
+      scope: 'read',
+    });
   };
 
   const userinfo = async (req: DoubleRequest, res: ServerResponse) => {
@@ -148,8 +175,12 @@ export async function startFakeIdaas(options: FakeIdaasOptions = {}): Promise<Fa
     },
     requests,
     addRedirectUri: (uri) => clients.addRedirectUri(uri),
-    setUser(next) { user = next; },
-    setFault(next) { fault = next; },
+    setUser(next) {
+      user = next;
+    },
+    setFault(next) {
+      fault = next;
+    },
     close: () => double.close(),
   };
 }

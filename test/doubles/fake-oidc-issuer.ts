@@ -8,26 +8,36 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { clientAuthOf, json, redirect, registrations, s256, startHttpDouble, type DoubleRequest, type Registrations, type SeenClientAuth } from './http-double.js';
+import {
+  clientAuthOf,
+  json,
+  redirect,
+  registrations,
+  s256,
+  startHttpDouble,
+  type DoubleRequest,
+  type Registrations,
+  type SeenClientAuth,
+} from './http-double.js';
 
 export type FakeOidcUser = { sub: string } & Record<string, unknown>;
 
 export type FakeOidcFault =
-  | 'deny'                   // authorize: 302 back with error=access_denied
-  | 'wrong_nonce'            // ID token carries another nonce
-  | 'wrong_issuer'           // ID token `iss` differs from the discovery issuer
-  | 'wrong_audience'         // ID token `aud` is another client
-  | 'extra_audience'         // ID token `aud` also names another client, without `azp`
-  | 'extra_audience_azp'     // the same with `azp` = our client (acceptable)
-  | 'bad_signature'          // ID token signed by a key not in the JWKS (same kid)
+  | 'deny' // authorize: 302 back with error=access_denied
+  | 'wrong_nonce' // ID token carries another nonce
+  | 'wrong_issuer' // ID token `iss` differs from the discovery issuer
+  | 'wrong_audience' // ID token `aud` is another client
+  | 'extra_audience' // ID token `aud` also names another client, without `azp`
+  | 'extra_audience_azp' // the same with `azp` = our client (acceptable)
+  | 'bad_signature' // ID token signed by a key not in the JWKS (same kid)
   | 'expired_id_token'
-  | 'no_id_token'            // token response without id_token
-  | 'thin_id_token'          // ID token carries only sub (profile claims only at userinfo)
-  | 'userinfo_other_sub'     // userinfo answers for another subject
+  | 'no_id_token' // token response without id_token
+  | 'thin_id_token' // ID token carries only sub (profile claims only at userinfo)
+  | 'userinfo_other_sub' // userinfo answers for another subject
   | 'discovery_wrong_issuer' // discovery document names another issuer
   | 'discovery_500'
   | 'jwks_500'
-  | 'token_slow';            // token endpoint answers after `slowMs`
+  | 'token_slow'; // token endpoint answers after `slowMs`
 
 export interface FakeOidcOptions {
   clientId?: string;
@@ -72,8 +82,14 @@ interface IssuedCode {
 }
 
 export const DEFAULT_OIDC_USER: FakeOidcUser = {
-  sub: 'user-1', name: 'Li Na', email: 'lina@example.test', email_verified: true, preferred_username: 'lina',
-  phone_number: '+86 138 0000 0001', picture: 'https://example.test/lina.png', groups: ['platform', 'sre'],
+  sub: 'user-1',
+  name: 'Li Na',
+  email: 'lina@example.test',
+  email_verified: true,
+  preferred_username: 'lina',
+  phone_number: '+86 138 0000 0001',
+  picture: 'https://example.test/lina.png',
+  groups: ['platform', 'sre'],
 };
 
 export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promise<FakeOidcIssuer> {
@@ -113,17 +129,26 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
     requests.token.push({ auth, form: req.form });
     if (fault === 'token_slow' && !(await double.delay(options.slowMs ?? 5000))) return;
     const accepted = options.clientAuth ?? 'any';
-    const authOk = auth.clientId === clientId && (auth.method === 'none' ? accepted === 'none' || accepted === 'any'
-      : auth.clientSecret === clientSecret && (accepted === 'any' || accepted === auth.method));
+    const authOk =
+      auth.clientId === clientId &&
+      (auth.method === 'none'
+        ? accepted === 'none' || accepted === 'any'
+        : auth.clientSecret === clientSecret && (accepted === 'any' || accepted === auth.method));
     if (!authOk) return json(res, 401, { error: 'invalid_client' });
     const issued = codes.get(req.form.get('code') ?? '');
     codes.delete(req.form.get('code') ?? '');
-    if (!issued || issued.clientId !== auth.clientId || issued.redirectUri !== req.form.get('redirect_uri')
-      || req.form.get('grant_type') !== 'authorization_code') {
+    if (
+      !issued ||
+      issued.clientId !== auth.clientId ||
+      issued.redirectUri !== req.form.get('redirect_uri') ||
+      req.form.get('grant_type') !== 'authorization_code'
+    ) {
       return json(res, 400, { error: 'invalid_grant' });
     }
-    if (issued.challenge && s256(req.form.get('code_verifier') ?? '') !== issued.challenge) return json(res, 400, { error: 'invalid_grant' });
-    if (auth.method === 'none' && !issued.challenge) return json(res, 400, { error: 'invalid_grant', error_description: 'public clients need PKCE' });
+    if (issued.challenge && s256(req.form.get('code_verifier') ?? '') !== issued.challenge)
+      return json(res, 400, { error: 'invalid_grant' });
+    if (auth.method === 'none' && !issued.challenge)
+      return json(res, 400, { error: 'invalid_grant', error_description: 'public clients need PKCE' });
     const accessToken = randomBytes(16).toString('hex');
     tokens.set(accessToken, issued.user);
     const idToken = fault === 'no_id_token' ? undefined : await signIdToken(keys, issuer, clientId, issued, fault);
@@ -182,8 +207,12 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
     },
     requests,
     addRedirectUri: (uri) => clients.addRedirectUri(uri),
-    setUser(next) { user = next; },
-    setFault(next) { fault = next; },
+    setUser(next) {
+      user = next;
+    },
+    setFault(next) {
+      fault = next;
+    },
     close: () => double.close(),
   };
 }
@@ -200,10 +229,21 @@ async function signingKeys(): Promise<SigningKeys> {
   const kid = randomBytes(8).toString('hex');
   const { privateKey, publicKey } = await generateKeyPair('RS256');
   const stranger = await generateKeyPair('RS256');
-  return { kid, privateKey, strangerKey: stranger.privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
+  return {
+    kid,
+    privateKey,
+    strangerKey: stranger.privateKey,
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' },
+  };
 }
 
-async function signIdToken(keys: SigningKeys, issuer: string, clientId: string, issued: IssuedCode, fault: FakeOidcFault | undefined): Promise<string> {
+async function signIdToken(
+  keys: SigningKeys,
+  issuer: string,
+  clientId: string,
+  issued: IssuedCode,
+  fault: FakeOidcFault | undefined,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = fault === 'thin_id_token' ? { sub: issued.user.sub } : { ...issued.user };
   const nonce = fault === 'wrong_nonce' ? 'not-the-nonce' : issued.nonce;

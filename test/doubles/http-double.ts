@@ -41,12 +41,21 @@ export async function startHttpDouble(routes: Record<string, Route>): Promise<Ht
     url: `http://127.0.0.1:${port}`,
     delay(ms) {
       return new Promise((resolve) => {
-        const entry = { timer: setTimeout(() => { timers.delete(entry); resolve(true); }, ms), resolve };
+        const entry = {
+          timer: setTimeout(() => {
+            timers.delete(entry);
+            resolve(true);
+          }, ms),
+          resolve,
+        };
         timers.add(entry);
       });
     },
     async close() {
-      for (const entry of timers) { clearTimeout(entry.timer); entry.resolve(false); }
+      for (const entry of timers) {
+        clearTimeout(entry.timer);
+        entry.resolve(false);
+      }
       timers.clear();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -60,15 +69,26 @@ async function handle(routes: Record<string, Route>, req: IncomingMessage, res: 
   const isForm = /application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '');
   const route = routes[`${req.method} ${url.pathname}`];
   if (!route) return json(res, 404, { error: 'not_found' });
-  await route({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers,
-    form: new URLSearchParams(isForm ? raw : ''), raw }, res);
+  await route(
+    {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      form: new URLSearchParams(isForm ? raw : ''),
+      raw,
+    },
+    res,
+  );
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let body = '';
     req.setEncoding('utf8');
-    req.on('data', (chunk: string) => { body += chunk; });
+    req.on('data', (chunk: string) => {
+      body += chunk;
+    });
     req.on('end', () => resolve(body));
     req.on('error', reject);
   });
@@ -104,7 +124,11 @@ export function clientAuthOf(req: DoubleRequest): SeenClientAuth {
     return { method: 'client_secret_basic', clientId: decode(decoded.slice(0, colon)), clientSecret: decode(decoded.slice(colon + 1)) };
   }
   if (req.form.has('client_secret')) {
-    return { method: 'client_secret_post', clientId: req.form.get('client_id') ?? undefined, clientSecret: req.form.get('client_secret') ?? undefined };
+    return {
+      method: 'client_secret_post',
+      clientId: req.form.get('client_id') ?? undefined,
+      clientSecret: req.form.get('client_secret') ?? undefined,
+    };
   }
   return { method: 'none', clientId: req.form.get('client_id') ?? undefined };
 }

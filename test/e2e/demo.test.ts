@@ -9,7 +9,8 @@ import { launchBrowser } from '../helpers/browser.js';
 
 function startCli(env: NodeJS.ProcessEnv): { child: ChildProcess; url: Promise<string>; output: () => string } {
   const child = spawn(process.execPath, ['bin/oidc-bridge.js'], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const url = new Promise<string>((resolve, reject) => {
@@ -67,10 +68,13 @@ describe('demo (npm start without a config)', () => {
 
   it('refuses to run without a config in production', async () => {
     const child = spawn(process.execPath, ['bin/oidc-bridge.js', 'serve'], {
-      env: { ...process.env, NODE_ENV: 'production', OIDC_BRIDGE_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_ENV: 'production', OIDC_BRIDGE_CONFIG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const [code] = await once(child, 'exit');
     assert.equal(code, 1);
     assert.match(stderr, /no config: NODE_ENV=production needs one/);

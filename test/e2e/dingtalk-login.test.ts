@@ -23,7 +23,9 @@ interface RelyingParty {
 /** Stands in for ks-console: records the redirect and answers a plain page. */
 async function startRelyingParty(): Promise<RelyingParty> {
   let resolveRedirect!: (url: URL) => void;
-  const redirected = new Promise<URL>((resolve) => { resolveRedirect = resolve; });
+  const redirected = new Promise<URL>((resolve) => {
+    resolveRedirect = resolve;
+  });
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://rp.invalid');
     if (url.pathname === '/oauth/redirect/dingtalk') resolveRedirect(url);
@@ -37,7 +39,11 @@ async function startRelyingParty(): Promise<RelyingParty> {
   return {
     url: base,
     redirected: redirected.then((u) => new URL(`${u.pathname}${u.search}`, base)),
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -63,7 +69,11 @@ describe('DingTalk login in Chromium (KubeSphere-style client)', () => {
     const config = await fb.rp('kubesphere');
     const redirectUri = `${rp.url}/oauth/redirect/dingtalk`;
     // What ks-console builds: constant state, scopes from its config, no nonce, no PKCE.
-    const authorize = client.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid profile email', state: KUBESPHERE_STATE });
+    const authorize = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'openid profile email',
+      state: KUBESPHERE_STATE,
+    });
     const page = await browser.newPage();
     const bridgePages: string[] = [];
     page.on('response', (r) => {

@@ -12,7 +12,13 @@ import { launchBrowser } from '../helpers/browser.js';
 import { startBridge, type DoublesBridge } from '../helpers/bridge.js';
 import { message } from '../helpers/pages.js';
 import {
-  assertKubeSphereClaims, assertRs256WithPublishedKid, authorizeCount, DISPLAY_NAMES, exchange, relyingParty, secretOf,
+  assertKubeSphereClaims,
+  assertRs256WithPublishedKid,
+  authorizeCount,
+  DISPLAY_NAMES,
+  exchange,
+  relyingParty,
+  secretOf,
   type Doubles,
 } from '../helpers/upstream-login.js';
 
@@ -29,10 +35,11 @@ async function startRedirectTarget(): Promise<{ url: string; hits: URL[]; close(
   return {
     url: `${origin}/callback`,
     hits,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -49,10 +56,17 @@ describe('IDaaS login in Chromium', () => {
     bridge = await startBridge({
       upstream: 'doubles',
       store: 'memory',
-      clients: [{
-        client_id: 'portal', client_secret: secretOf('portal'), client_name: 'Portal', redirect_uris: [target.url],
-        grant_types: ['authorization_code', 'refresh_token'], skipConsent: true, upstreams: ['idaas', 'oidc'],
-      }],
+      clients: [
+        {
+          client_id: 'portal',
+          client_secret: secretOf('portal'),
+          client_name: 'Portal',
+          redirect_uris: [target.url],
+          grant_types: ['authorization_code', 'refresh_token'],
+          skipConsent: true,
+          upstreams: ['idaas', 'oidc'],
+        },
+      ],
     });
     doubles = bridge.doubles;
     rp = await relyingParty(bridge.issuer, 'portal', 'basic');
@@ -74,9 +88,14 @@ describe('IDaaS login in Chromium', () => {
   };
 
   it('shows both upstreams in zh-CN by default and in English with ui_locales=en', async () => {
-    const authorize = (extra: Record<string, string>) => client.buildAuthorizationUrl(rp, {
-      redirect_uri: target.url, scope: 'openid profile', state: client.randomState(), nonce: client.randomNonce(), ...extra,
-    });
+    const authorize = (extra: Record<string, string>) =>
+      client.buildAuthorizationUrl(rp, {
+        redirect_uri: target.url,
+        scope: 'openid profile',
+        state: client.randomState(),
+        nonce: client.randomNonce(),
+        ...extra,
+      });
     const zh = await chooserLabels(authorize({}));
     assert.deepEqual(zh.labels, [
       message('zh-CN', 'chooser.continueWith', { upstream: DISPLAY_NAMES.idaas['zh-CN'] }),
@@ -96,7 +115,9 @@ describe('IDaaS login in Chromium', () => {
     const state = client.randomState();
     const nonce = client.randomNonce();
     const before = authorizeCount(doubles, 'idaas');
-    const { page } = await chooserLabels(client.buildAuthorizationUrl(rp, { redirect_uri: target.url, scope: 'openid profile email', state, nonce }));
+    const { page } = await chooserLabels(
+      client.buildAuthorizationUrl(rp, { redirect_uri: target.url, scope: 'openid profile email', state, nonce }),
+    );
     await page.getByRole('link', { name: new RegExp(DISPLAY_NAMES.idaas['zh-CN']) }).click();
     await page.waitForURL((u) => u.href.startsWith(target.url));
     assert.equal(await page.locator('body').innerText(), 'signed in');

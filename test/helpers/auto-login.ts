@@ -17,9 +17,10 @@ export function autoLoginRouter(interactions: InteractionApi, options: AutoLogin
   router.get('/interaction/:uid', async (req, res) => {
     const view = await interactions.get(req, res, req.params.uid);
     options.onInteraction?.(view);
-    const next = view.prompt === 'login'
-      ? await interactions.finishLogin(view.uid, { accountId: options.accountId(), amr: ['test'] })
-      : await interactions.finishConsent(view.uid);
+    const next =
+      view.prompt === 'login'
+        ? await interactions.finishLogin(view.uid, { accountId: options.accountId(), amr: ['test'] })
+        : await interactions.finishConsent(view.uid);
     res.redirect(303, next);
   });
   return router;

@@ -25,7 +25,12 @@ function defaultPath(url: URL): string {
 function parseSetCookie(header: string, url: URL): Cookie {
   const [pair, ...attributes] = header.split(';');
   const eq = pair!.indexOf('=');
-  const cookie: Cookie = { name: pair!.slice(0, eq).trim(), value: pair!.slice(eq + 1).trim(), path: defaultPath(url), expiresAt: Infinity };
+  const cookie: Cookie = {
+    name: pair!.slice(0, eq).trim(),
+    value: pair!.slice(eq + 1).trim(),
+    path: defaultPath(url),
+    expiresAt: Infinity,
+  };
   for (const attribute of attributes) {
     const [rawKey, ...rest] = attribute.split('=');
     const key = rawKey!.trim().toLowerCase();
@@ -84,9 +89,13 @@ export class Browser {
    * Follows redirects from `target` until `stopAt` says a Location is the destination (e.g. the
    * client's redirect URI, which is never fetched) or a response is not a redirect.
    */
-  async follow(target: string | URL, stopAt: (url: URL) => boolean, init: RequestInit = {},
+  async follow(
+    target: string | URL,
+    stopAt: (url: URL) => boolean,
+    init: RequestInit = {},
     /** Maps each Location before it is fetched (e.g. an https issuer served over http in tests). */
-    rewrite: (url: URL) => URL = (url) => url): Promise<{ url: URL; response: Response }> {
+    rewrite: (url: URL) => URL = (url) => url,
+  ): Promise<{ url: URL; response: Response }> {
     let response = await this.fetch(target, init);
     let url = new URL(target);
     for (let hops = 0; hops < 20; hops += 1) {
@@ -117,9 +126,16 @@ export class Browser {
     if (!html.includes('<title>Submitting Callback</title>')) return undefined;
     const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
     if (!action) return undefined;
-    const fields = [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m): [string, string] => [m[1]!, m[2]!]);
+    const fields = [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m): [string, string] => [
+      m[1]!,
+      m[2]!,
+    ]);
     const url = new URL(action.replace(/&amp;/g, '&'));
-    const next = await this.fetch(url, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const next = await this.fetch(url, {
+      method: 'POST',
+      body: new URLSearchParams(fields),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     return { url, response: next };
   }
 }

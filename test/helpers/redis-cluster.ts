@@ -17,8 +17,12 @@ function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} exited with ${code}:\n${output}`))));
   });
@@ -46,13 +50,18 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
     for (let i = 0; i < size; i += 1) {
       // An explicit bus port: the default (port + 10000) may be taken or above 65535.
       const busPort = await freePort();
-      servers.push(await startRedisServer({
-        args: (port, dir) => [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-          '--cluster-port', String(busPort),
-        ],
-      }));
+      servers.push(
+        await startRedisServer({
+          args: (port, dir) => [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--cluster-port',
+            String(busPort),
+          ],
+        }),
+      );
     }
     const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
     await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);

@@ -54,7 +54,9 @@ export function spawnRedisProcess(args: string[], readyText: string): Promise<Re
       }
     };
     shell.stdout.on('data', onData);
-    shell.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    shell.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     shell.once('error', reject);
     void exited.then(() => reject(new Error(`redis exited before it was ready (${args.join(' ')}):\n${output}`)));
   });

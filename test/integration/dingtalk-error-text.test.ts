@@ -7,18 +7,42 @@ import { startBridge, type DingTalkBridge } from '../helpers/bridge.js';
 import { pageFacts } from '../helpers/pages.js';
 
 describe('DingTalk error pages explain the cause and the fix', () => {
-  const sandbox = createDingTalkSandbox({ apps: [
-    { appKey: SANDBOX_APP_KEY, appSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID, redirectUris: [] },
-    { appKey: 'dingnoreadapp', appSecret: 'noread-app-secret-1', corpId: SANDBOX_CORP_ID, redirectUris: [], grantedScopes: ['Contact.User.mobile'] },
-    { appKey: 'dingiplockedapp', appSecret: 'iplocked-app-secret-1', corpId: SANDBOX_CORP_ID, redirectUris: [], allowedIps: ['203.0.113.9'] },
-  ] });
+  const sandbox = createDingTalkSandbox({
+    apps: [
+      { appKey: SANDBOX_APP_KEY, appSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID, redirectUris: [] },
+      {
+        appKey: 'dingnoreadapp',
+        appSecret: 'noread-app-secret-1',
+        corpId: SANDBOX_CORP_ID,
+        redirectUris: [],
+        grantedScopes: ['Contact.User.mobile'],
+      },
+      {
+        appKey: 'dingiplockedapp',
+        appSecret: 'iplocked-app-secret-1',
+        corpId: SANDBOX_CORP_ID,
+        redirectUris: [],
+        allowedIps: ['203.0.113.9'],
+      },
+    ],
+  });
   let fb: DingTalkBridge;
   let noRead: DingTalkBridge;
   let ipLocked: DingTalkBridge;
   before(async () => {
     fb = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox });
-    noRead = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox, dingtalk: { clientId: 'dingnoreadapp', clientSecret: 'noread-app-secret-1' } });
-    ipLocked = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox, dingtalk: { clientId: 'dingiplockedapp', clientSecret: 'iplocked-app-secret-1' } });
+    noRead = await startBridge({
+      upstream: 'dingtalk',
+      store: 'memory',
+      sandbox,
+      dingtalk: { clientId: 'dingnoreadapp', clientSecret: 'noread-app-secret-1' },
+    });
+    ipLocked = await startBridge({
+      upstream: 'dingtalk',
+      store: 'memory',
+      sandbox,
+      dingtalk: { clientId: 'dingiplockedapp', clientSecret: 'iplocked-app-secret-1' },
+    });
   });
   after(async () => {
     await Promise.all([fb, noRead, ipLocked].map((b) => b.close()));
@@ -42,7 +66,10 @@ describe('DingTalk error pages explain the cause and the fix', () => {
     assert.ok(reference, 'the page shows a reference number');
     const failures = ipLocked.logs.filter((l) => l.msg === 'DingTalk call failed' && l.reqId === reference);
     assert.ok(failures.length > 0, 'the DingTalk failure is logged under the page reference');
-    assert.ok(failures.every((l) => typeof l.code === 'string' || typeof l.code === 'number'), 'with DingTalk\'s code');
+    assert.ok(
+      failures.every((l) => typeof l.code === 'string' || typeof l.code === 'number'),
+      "with DingTalk's code",
+    );
   });
 
   it('says why a person is not allowed (left / external contact / other organisation)', async () => {

@@ -8,8 +8,13 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, sampleUserids,
-  type DingTalkSandbox, type SandboxApp,
+  createDingTalkSandbox,
+  SANDBOX_APP_KEY,
+  SANDBOX_APP_SECRET,
+  SANDBOX_CORP_ID,
+  sampleUserids,
+  type DingTalkSandbox,
+  type SandboxApp,
 } from '../../src/sandbox/index.js';
 import { KNOWN_SECRETS, startBridge, type DingTalkBridge } from '../helpers/bridge.js';
 import type { LoginResult } from '../helpers/dingtalk-login.js';
@@ -66,7 +71,11 @@ function assertPage(login: LoginResult, expected: Expected): PageFacts & { reque
 }
 
 /** The bridge's line for the failed request, found by the page's reference number. */
-function failureLine(logs: LogLine[], requestId: string, code: string): LogLine & { err: { message: string; detail: { params: Record<string, string> } } } {
+function failureLine(
+  logs: LogLine[],
+  requestId: string,
+  code: string,
+): LogLine & { err: { message: string; detail: { params: Record<string, string> } } } {
   const line = logs.find((l) => l.msg === 'upstream sign-in failed' && l.reqId === requestId);
   assert.ok(line, 'a log line under the page’s reference number');
   assert.equal(line.code, code);
@@ -105,9 +114,16 @@ describe('DingTalk failures: the page and the log line', () => {
     });
     const upstream = { timeoutMs: TIMEOUT_MS };
     fb = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox, dingtalk: upstream });
-    await Promise.all((Object.keys(APPS) as (keyof typeof APPS)[]).map(async (k) => {
-      apps[k] = await startBridge({ upstream: 'dingtalk', store: 'memory', sandbox, dingtalk: { ...upstream, clientId: APPS[k].appKey, clientSecret: APPS[k].appSecret } });
-    }));
+    await Promise.all(
+      (Object.keys(APPS) as (keyof typeof APPS)[]).map(async (k) => {
+        apps[k] = await startBridge({
+          upstream: 'dingtalk',
+          store: 'memory',
+          sandbox,
+          dingtalk: { ...upstream, clientId: APPS[k].appKey, clientSecret: APPS[k].appSecret },
+        });
+      }),
+    );
   });
   afterEach(() => {
     sandbox.clearFaults();
@@ -149,7 +165,10 @@ describe('DingTalk failures: the page and the log line', () => {
     const done = await fb.loginAs(sampleUserids.liNa, 'kubesphere');
     assert.ok(done.code);
     // The same browser opens the same callback URL again (back button, reload, a forwarded link).
-    const replay = await fb.finishLogin({ clientId: 'kubesphere', browser: done.browser, redirectUri: done.redirectUri, state: done.checks.state }, done.callbackUrl!);
+    const replay = await fb.finishLogin(
+      { clientId: 'kubesphere', browser: done.browser, redirectUri: done.redirectUri, state: done.checks.state },
+      done.callbackUrl!,
+    );
     const facts = assertPage(replay, { kind: 'invalidLink' });
     const line = fresh().find((l) => l.msg.startsWith('upstream callback refused') && l.reqId === facts.requestId);
     assert.ok(line, 'logged under the page’s reference number');
@@ -185,7 +204,8 @@ describe('DingTalk failures: the page and the log line', () => {
   });
 
   it('60020 from a topapi lookup: ask-your-admin page, the IP in the log', async () => {
-    const errmsg = '访问ip不在白名单之中，请参考FAQ：https://open.dingtalk.com/document/org-faq/app-faq,request ip=198.51.100.7 appKey(dingsandboxappkey)';
+    const errmsg =
+      '访问ip不在白名单之中，请参考FAQ：https://open.dingtalk.com/document/org-faq/app-faq,request ip=198.51.100.7 appKey(dingsandboxappkey)';
     sandbox.setFault({ api: '/topapi/user/getbyunionid', kind: 'errcode', errcode: 60020, errmsg });
     const login = await fb.loginAs(sampleUserids.liNa, 'kubesphere');
     const facts = assertPage(login, { kind: 'askYourAdmin', code: '60020' });
@@ -218,7 +238,11 @@ describe('DingTalk failures: the page and the log line', () => {
     const facts = assertPage(login, { kind: 'upstreamFailed', code: '90018' });
     failureLine(fresh(), facts.requestId, '90018');
     const calls = dingtalkLines(fresh(), '/topapi/user/getbyunionid');
-    assert.deepEqual(calls.map((c) => [c.code, c.retrying]), [['90018', false]], 'throttling is not retried');
+    assert.deepEqual(
+      calls.map((c) => [c.code, c.retrying]),
+      [['90018', false]],
+      'throttling is not retried',
+    );
   });
 
   it('busy (-1) twice: retried once, then the upstream-failed page; its retry link signs the person in', async () => {
@@ -227,7 +251,13 @@ describe('DingTalk failures: the page and the log line', () => {
     const facts = assertPage(login, { kind: 'upstreamFailed', code: '-1' });
     failureLine(fresh(), facts.requestId, '-1');
     const calls = dingtalkLines(fresh(), '/topapi/user/getbyunionid');
-    assert.deepEqual(calls.map((c) => [c.attempt, c.retrying]), [[1, true], [2, false]]);
+    assert.deepEqual(
+      calls.map((c) => [c.attempt, c.retrying]),
+      [
+        [1, true],
+        [2, false],
+      ],
+    );
     const again = await fb.retry(login);
     assert.ok(again.upstreamUrl, 'the retry link starts a new DingTalk leg');
     const retried = await fb.finishLogin(again, await fb.chooseAtSandbox(again, sampleUserids.liNa));
@@ -239,7 +269,10 @@ describe('DingTalk failures: the page and the log line', () => {
     sandbox.setFault({ api: '/topapi/user/getbyunionid', kind: 'errcode', errcode: -1, times: 1 });
     const login = await fb.loginAs(sampleUserids.liNa, 'kubesphere');
     assert.ok(login.code);
-    assert.deepEqual(dingtalkLines(fresh(), '/topapi/user/getbyunionid').map((c) => c.retrying), [true]);
+    assert.deepEqual(
+      dingtalkLines(fresh(), '/topapi/user/getbyunionid').map((c) => c.retrying),
+      [true],
+    );
   });
 
   it('a DingTalk slower than timeoutMs: the request answers with the upstream-failed page instead of hanging', async () => {
@@ -251,7 +284,10 @@ describe('DingTalk failures: the page and the log line', () => {
     const facts = assertPage(login, { kind: 'upstreamFailed', code: 'timeout' });
     failureLine(fresh(), facts.requestId, 'timeout');
     const calls = dingtalkLines(fresh(), '/topapi/user/getbyunionid');
-    assert.deepEqual(calls.map((c) => c.code), ['timeout', 'timeout']);
+    assert.deepEqual(
+      calls.map((c) => c.code),
+      ['timeout', 'timeout'],
+    );
     assert.match(String(calls[0]?.message), new RegExp(`${TIMEOUT_MS} ms`));
   });
 

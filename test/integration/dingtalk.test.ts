@@ -29,7 +29,10 @@ function assertUsername(username: unknown): asserts username is string {
 }
 
 /** The OAuth error a refresh ends in, or 'ok'. */
-async function refreshOutcome(rp: client.Configuration, refreshToken: string): Promise<{ status?: number; error: string; tokens?: client.TokenEndpointResponse }> {
+async function refreshOutcome(
+  rp: client.Configuration,
+  refreshToken: string,
+): Promise<{ status?: number; error: string; tokens?: client.TokenEndpointResponse }> {
   try {
     return { error: 'ok', tokens: await client.refreshTokenGrant(rp, refreshToken) };
   } catch (err) {
@@ -72,7 +75,10 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     /** After offboarding: no refresh works, no grant is left, and the browser session no longer signs in silently. */
     async function assertOffboarded(userid: string, p: Awaited<ReturnType<typeof bothClients>>) {
-      for (const [clientId, token] of [['kubesphere', p.ks], ['kubectl', p.ctl]] as const) {
+      for (const [clientId, token] of [
+        ['kubesphere', p.ks],
+        ['kubectl', p.ctl],
+      ] as const) {
         const outcome = await refreshOutcome(await fb.rp(clientId), token);
         assert.equal(outcome.error, 'invalid_grant', `${clientId} refresh after leaving`);
       }
@@ -91,7 +97,9 @@ for (const storeKind of ['memory', 'redis'] as const) {
     after(() => fb?.close());
 
     it('gives a member a verified RS256 ID token with KubeSphere’s constant state and the documented claims', async () => {
-      const { login, tokens, claims } = await signIn(sampleUserids.wangFangPlatform, 'kubesphere', { scope: 'openid profile email phone groups' });
+      const { login, tokens, claims } = await signIn(sampleUserids.wangFangPlatform, 'kubesphere', {
+        scope: 'openid profile email phone groups',
+      });
       assert.equal(login.state, KUBESPHERE_STATE);
       assert.equal(login.redirect!.searchParams.get('iss'), fb.issuer);
       assert.equal(JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()).alg, 'RS256');
@@ -110,10 +118,14 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     it('prefixes groups for kubectl (PKCE, loopback on any port) and releases dingtalk_* only under the dingtalk scope', async () => {
       const { login, claims } = await signIn(sampleUserids.twoDepartments, 'kubectl', {
-        scope: 'openid profile groups dingtalk', redirectUri: 'http://localhost:43117',
+        scope: 'openid profile groups dingtalk',
+        redirectUri: 'http://localhost:43117',
       });
       assert.equal(login.redirect!.origin, 'http://localhost:43117');
-      assert.deepEqual(new Set(claims.groups as string[]), new Set(['研发中心/平台组', '研发中心', '产品部'].map((g) => KUBECTL_GROUPS_PREFIX + g)));
+      assert.deepEqual(
+        new Set(claims.groups as string[]),
+        new Set(['研发中心/平台组', '研发中心', '产品部'].map((g) => KUBECTL_GROUPS_PREFIX + g)),
+      );
       assert.equal(claims.dingtalk_userid, sampleUserids.twoDepartments);
       assert.equal(claims.dingtalk_corp_id, SANDBOX_CORP_ID);
       assert.equal(claims.job_number, 'SX0210');
@@ -262,14 +274,21 @@ describe('two replicas sharing one Redis prefix', () => {
 
   it('fetch the DingTalk app token once for many concurrent logins', async () => {
     const people = [
-      sampleUserids.manager, sampleUserids.wangFangPlatform, sampleUserids.wangFangMarketing,
-      sampleUserids.liNa, sampleUserids.twoDepartments, sampleUserids.southSales,
+      sampleUserids.manager,
+      sampleUserids.wangFangPlatform,
+      sampleUserids.wangFangMarketing,
+      sampleUserids.liNa,
+      sampleUserids.twoDepartments,
+      sampleUserids.southSales,
     ];
     const logins = await Promise.all(people.map((userid) => fb.loginAs(userid, 'kubesphere', { scope: 'openid profile' })));
     for (const login of logins) assert.ok(login.code, `login answered ${login.page?.status}`);
     const names = await Promise.all(logins.map(async (l) => (await fb.tokens(l)).claims()!.preferred_username));
     assert.equal(new Set(names).size, people.length, 'usernames stay unique across replicas');
-    assert.ok(fb.served.every((n) => n > 0), `both replicas served requests: ${fb.served.join(', ')}`);
+    assert.ok(
+      fb.served.every((n) => n > 0),
+      `both replicas served requests: ${fb.served.join(', ')}`,
+    );
     const calls = fb.sandbox.stats.calls;
     assert.equal((calls['/v1.0/oauth2/accessToken'] ?? 0) + (calls['/gettoken'] ?? 0), 1);
     assert.ok((calls['/topapi/user/getbyunionid'] ?? 0) >= people.length);

@@ -11,8 +11,16 @@ import { Browser } from '../helpers/http-browser.js';
 import { COOKIE_SECRET, startBridge, type DoublesBridge } from '../helpers/bridge.js';
 import { headingOf, message, retryHrefOf } from '../helpers/pages.js';
 import {
-  assertSafePage, authorizeCount, DISPLAY_NAMES, exchange, relyingParty, secretOf, STORES, webRedirect,
-  type Doubles, type LoginLeg,
+  assertSafePage,
+  authorizeCount,
+  DISPLAY_NAMES,
+  exchange,
+  relyingParty,
+  secretOf,
+  STORES,
+  webRedirect,
+  type Doubles,
+  type LoginLeg,
 } from '../helpers/upstream-login.js';
 
 const CLIENT = 'web-idaas'; // offers idaas and oidc
@@ -73,7 +81,12 @@ for (const store of STORES) {
       assert.equal(result.atRp, false, 'nothing reaches the RP');
       assert.equal(result.status, 400);
       assert.equal(headingOf(result.html), message('zh-CN', 'errors.invalidLink.title'));
-      assertSafePage(result.html, [...secrets, leg?.callback.searchParams.get('code'), leg?.callback.searchParams.get('state'), leg?.rpState]);
+      assertSafePage(result.html, [
+        ...secrets,
+        leg?.callback.searchParams.get('code'),
+        leg?.callback.searchParams.get('state'),
+        leg?.rpState,
+      ]);
     }
 
     const withQuery = (base: URL, query: Record<string, string | string[]>) => {
@@ -102,7 +115,11 @@ for (const store of STORES) {
         const a = await startLeg(upstream);
         const b = new Browser();
         assertInvalidLink(await open(b, a.callback), a);
-        assert.equal(b.cookies().some((c) => c.name.startsWith('_session')), false, 'B got no session');
+        assert.equal(
+          b.cookies().some((c) => c.name.startsWith('_session')),
+          false,
+          'B got no session',
+        );
         // B is not signed in: its next /auth goes to the upstream.
         const before = authorizeCount(doubles, upstream);
         const own = await startLeg(upstream, b);
@@ -113,9 +130,13 @@ for (const store of STORES) {
       });
     }
 
-    it('?error=access_denied with this browser\'s state sends access_denied to the client', async () => {
+    it("?error=access_denied with this browser's state sends access_denied to the client", async () => {
       const leg = await startLeg('oidc');
-      const denied = withQuery(leg.callback, { error: 'access_denied', error_description: 'user said no', state: leg.callback.searchParams.get('state')! });
+      const denied = withQuery(leg.callback, {
+        error: 'access_denied',
+        error_description: 'user said no',
+        state: leg.callback.searchParams.get('state')!,
+      });
       const result = await open(leg.browser, denied);
       assert.ok(result.atRp, `the client hears of it (got ${result.status} ${headingOf(result.html)})`);
       assert.equal(result.landed.searchParams.get('error'), 'access_denied');
@@ -127,7 +148,13 @@ for (const store of STORES) {
       doubles.idaas.setFault('deny');
       try {
         const rpState = client.randomState();
-        const url = client.buildAuthorizationUrl(rp, { redirect_uri: REDIRECT, scope: 'openid', state: rpState, nonce: client.randomNonce(), upstream: 'idaas' });
+        const url = client.buildAuthorizationUrl(rp, {
+          redirect_uri: REDIRECT,
+          scope: 'openid',
+          state: rpState,
+          nonce: client.randomNonce(),
+          upstream: 'idaas',
+        });
         const result = await open(new Browser(), url);
         assert.ok(result.atRp);
         assert.equal(result.landed.searchParams.get('error'), 'access_denied');
@@ -137,7 +164,7 @@ for (const store of STORES) {
       }
     });
 
-    it('?error=server_error with this browser\'s state is the upstream-failed page (502) with a retry link', async () => {
+    it("?error=server_error with this browser's state is the upstream-failed page (502) with a retry link", async () => {
       doubles.idaas.setFault('authorize_error');
       let leg: StartedLeg;
       try {
@@ -156,7 +183,7 @@ for (const store of STORES) {
       await assertCompletes(leg, new URL(retry!, bridge.issuer));
     });
 
-    it('a forged ?error= with A\'s state, opened in another browser, cancels nothing', async () => {
+    it("a forged ?error= with A's state, opened in another browser, cancels nothing", async () => {
       const a = await startLeg('idaas');
       const forged = withQuery(a.callback, { error: 'access_denied', state: a.callback.searchParams.get('state')! });
       assertInvalidLink(await open(new Browser(), forged), a);
@@ -204,7 +231,11 @@ for (const store of STORES) {
 
     it('an error parameter full of markup is shown escaped, on the upstream-failed page', async () => {
       const leg = await startLeg('idaas');
-      const markup = withQuery(leg.callback, { error: '<img src=x onerror=alert(1)>', error_description: '<script>alert(2)</script>', state: leg.callback.searchParams.get('state')! });
+      const markup = withQuery(leg.callback, {
+        error: '<img src=x onerror=alert(1)>',
+        error_description: '<script>alert(2)</script>',
+        state: leg.callback.searchParams.get('state')!,
+      });
       const result = await open(leg.browser, markup);
       assert.equal(result.status, 502);
       assert.equal(headingOf(result.html), message('zh-CN', 'errors.upstreamFailed.title', { upstream: DISPLAY_NAMES.idaas['zh-CN'] }));

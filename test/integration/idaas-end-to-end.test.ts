@@ -9,9 +9,23 @@ import { subjectFor } from '../../src/accounts/subject.js';
 import { Browser } from '../helpers/http-browser.js';
 import { startBridge, type DoublesBridge } from '../helpers/bridge.js';
 import {
-  assertKubeSphereClaims, assertRs256WithPublishedKid, authorizeCount, DISPLAY_NAMES, exchange, exchangeVerbatim,
-  ksRedirect, KUBECTL_REDIRECTS, login, logout, relyingParty, STORES, UPSTREAM_IDS, webLogoutRedirect, webRedirect,
-  type Doubles, type UpstreamId,
+  assertKubeSphereClaims,
+  assertRs256WithPublishedKid,
+  authorizeCount,
+  DISPLAY_NAMES,
+  exchange,
+  exchangeVerbatim,
+  ksRedirect,
+  KUBECTL_REDIRECTS,
+  login,
+  logout,
+  relyingParty,
+  STORES,
+  UPSTREAM_IDS,
+  webLogoutRedirect,
+  webRedirect,
+  type Doubles,
+  type UpstreamId,
 } from '../helpers/upstream-login.js';
 
 const OTHER: Record<UpstreamId, UpstreamId> = { idaas: 'oidc', oidc: 'idaas', eiam: 'idaas' };
@@ -52,7 +66,14 @@ for (const store of STORES) {
       assert.deepEqual(meta.response_types_supported, ['code']);
       assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
       assert.ok(meta.id_token_signing_alg_values_supported?.includes('RS256'));
-      for (const endpoint of [meta.authorization_endpoint, meta.token_endpoint, meta.userinfo_endpoint, meta.revocation_endpoint, meta.end_session_endpoint, meta.jwks_uri]) {
+      for (const endpoint of [
+        meta.authorization_endpoint,
+        meta.token_endpoint,
+        meta.userinfo_endpoint,
+        meta.revocation_endpoint,
+        meta.end_session_endpoint,
+        meta.jwks_uri,
+      ]) {
         assert.ok(endpoint?.startsWith(`${bridge.issuer}/`), `${endpoint} lives under the issuer`);
       }
     });
@@ -78,7 +99,11 @@ for (const store of STORES) {
 
         it('signs in through the chooser and the upstream; the ID token is RS256 with a published kid', async () => {
           const { leg, upstreamAsked, tokens: first } = await signIn();
-          assert.deepEqual(leg.chooser?.map((o) => o.id), [id, OTHER[id]], 'the chooser lists both upstreams of this client');
+          assert.deepEqual(
+            leg.chooser?.map((o) => o.id),
+            [id, OTHER[id]],
+            'the chooser lists both upstreams of this client',
+          );
           assert.ok(leg.chooser?.[0]?.label.includes(DISPLAY_NAMES[id]['zh-CN']), 'zh-CN display names by default');
           assert.ok(leg.chooser?.[1]?.label.includes(DISPLAY_NAMES[OTHER[id]]['zh-CN']));
           assert.equal(upstreamAsked, 1, 'the chosen upstream was asked');
@@ -100,7 +125,7 @@ for (const store of STORES) {
           assert.equal(account.linkKey, EXPECTED[id].subject);
           assert.equal(sub, subjectFor(account.linkDomain, account.linkKey));
           const linkDomain = id === 'idaas' ? `oauth2:${new URL(doubles.idaas.url).host}` : `oidc:${doubles[id].issuer}`;
-          assert.equal(account.linkDomain, linkDomain, 'the linkDomain is the upstream\'s tenant, not the config id');
+          assert.equal(account.linkDomain, linkDomain, "the linkDomain is the upstream's tenant, not the config id");
         });
 
         it('answers userinfo for the access token', async () => {
@@ -145,7 +170,11 @@ for (const store of STORES) {
 
         it('logs out (RP-initiated): confirmation form, redirect with state, and the next /auth goes to the upstream again', async () => {
           const { browser, tokens: first, sub } = await signIn();
-          const landed = await logout(browser, rp, { idTokenHint: first.id_token!, postLogoutRedirectUri: webLogoutRedirect(id), state: `bye-${id}` });
+          const landed = await logout(browser, rp, {
+            idTokenHint: first.id_token!,
+            postLogoutRedirectUri: webLogoutRedirect(id),
+            state: `bye-${id}`,
+          });
           assert.equal(landed.origin + landed.pathname, webLogoutRedirect(id));
           assert.equal(landed.searchParams.get('state'), `bye-${id}`);
           const before = authorizeCount(doubles, id);
@@ -171,10 +200,18 @@ for (const store of STORES) {
         assertKubeSphereClaims(claims);
         assert.equal(claims.preferred_username, EXPECTED[id].username);
         assert.equal(claims.name, EXPECTED[id].name);
-        assert.equal(typeof claims.email, id === 'idaas' ? 'undefined' : 'string', 'IDaaS EIAM 1.0 emails are unverified: emitEmail verified drops them');
+        assert.equal(
+          typeof claims.email,
+          id === 'idaas' ? 'undefined' : 'string',
+          'IDaaS EIAM 1.0 emails are unverified: emitEmail verified drops them',
+        );
         await assertRs256WithPublishedKid(rp, tokens.id_token!);
         const account = await bridge.bridge.accounts.get(claims.sub);
-        assert.equal(account?.profile.subject, EXPECTED[id].subject, id === 'idaas' ? 'the numeric IDaaS id 42 became "42"' : 'subject kept');
+        assert.equal(
+          account?.profile.subject,
+          EXPECTED[id].subject,
+          id === 'idaas' ? 'the numeric IDaaS id 42 became "42"' : 'subject kept',
+        );
         if (id === 'idaas') {
           const userinfo = doubles.idaas.requests.userinfo.at(-1);
           assert.match(userinfo?.authorization ?? '', /^Bearer /, 'EIAM 1.0 userinfo gets the token as Bearer');
@@ -206,7 +243,11 @@ for (const store of STORES) {
       const leg = await login(rp, { redirectUri: KUBECTL_REDIRECTS[0], state: 'no-pkce' });
       assert.equal(leg.callback.searchParams.get('error'), 'invalid_request');
       assert.equal(leg.callback.searchParams.get('state'), 'no-pkce');
-      assert.deepEqual(UPSTREAM_IDS.map((id) => authorizeCount(doubles, id)), before, 'no upstream was asked');
+      assert.deepEqual(
+        UPSTREAM_IDS.map((id) => authorizeCount(doubles, id)),
+        before,
+        'no upstream was asked',
+      );
     });
   });
 }

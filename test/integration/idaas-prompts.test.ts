@@ -6,8 +6,17 @@ import assert from 'node:assert/strict';
 import { Browser } from '../helpers/http-browser.js';
 import { startBridge, type DoublesBridge } from '../helpers/bridge.js';
 import {
-  authorizeCount, exchange, exchangeVerbatim, KUBECTL_REDIRECTS, login, relyingParty, STORES, UPSTREAM_IDS, webRedirect,
-  type Doubles, type UpstreamId,
+  authorizeCount,
+  exchange,
+  exchangeVerbatim,
+  KUBECTL_REDIRECTS,
+  login,
+  relyingParty,
+  STORES,
+  UPSTREAM_IDS,
+  webRedirect,
+  type Doubles,
+  type UpstreamId,
 } from '../helpers/upstream-login.js';
 
 /**

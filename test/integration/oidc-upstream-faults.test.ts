@@ -10,15 +10,21 @@ import type { FakeOidcFault } from '../doubles/fake-oidc-issuer.js';
 import { COOKIE_SECRET, startBridge, type DoublesBridge } from '../helpers/bridge.js';
 import { headingOf, message, retryHrefOf } from '../helpers/pages.js';
 import {
-  assertSafePage, DISPLAY_NAMES, exchange, login, relyingParty, secretOf, STORES, webRedirect,
-  type Doubles, type LoginLeg,
+  assertSafePage,
+  DISPLAY_NAMES,
+  exchange,
+  login,
+  relyingParty,
+  secretOf,
+  STORES,
+  webRedirect,
+  type Doubles,
+  type LoginLeg,
 } from '../helpers/upstream-login.js';
 
 const TIMEOUT_MS = 300;
 
-type Case =
-  | { upstream: 'idaas'; fault: FakeIdaasFault; label: string }
-  | { upstream: 'oidc'; fault: FakeOidcFault; label: string };
+type Case = { upstream: 'idaas'; fault: FakeIdaasFault; label: string } | { upstream: 'oidc'; fault: FakeOidcFault; label: string };
 
 const CASES: Case[] = [
   { upstream: 'idaas', fault: 'token_without_access_token', label: 'a token response without access_token' },
@@ -72,12 +78,22 @@ for (const store of STORES) {
         const elapsed = Date.now() - started;
         assert.ok(leg.page, `the login stopped on a page, not at the RP (${leg.callback.href})`);
         assert.equal(leg.page.status, 502);
-        assert.equal(headingOf(leg.page.html), message('zh-CN', 'errors.upstreamFailed.title', { upstream: DISPLAY_NAMES[c.upstream]['zh-CN'] }));
+        assert.equal(
+          headingOf(leg.page.html),
+          message('zh-CN', 'errors.upstreamFailed.title', { upstream: DISPLAY_NAMES[c.upstream]['zh-CN'] }),
+        );
         assert.ok(elapsed < 3000, `answered in ${elapsed} ms: nothing hangs`);
         if (c.fault.endsWith('_slow')) {
           assert.ok(leg.page.html.includes(message('zh-CN', 'common.detailCode', { code: 'timeout' })), 'the page says it timed out');
         }
-        assertSafePage(leg.page.html, [COOKIE_SECRET, secretOf('web-idaas'), doubles.idaas.clientSecret, doubles.oidc.clientSecret, leg.state, leg.nonce]);
+        assertSafePage(leg.page.html, [
+          COOKIE_SECRET,
+          secretOf('web-idaas'),
+          doubles.idaas.clientSecret,
+          doubles.oidc.clientSecret,
+          leg.state,
+          leg.nonce,
+        ]);
 
         const retry = retryHrefOf(leg.page.html);
         assert.match(retry ?? '', /\/interaction\/[^/]+$/, 'a retry link back to the sign-in');

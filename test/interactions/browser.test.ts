@@ -28,18 +28,33 @@ before(async () => {
   rpOrigin = `http://127.0.0.1:${(rp.address() as AddressInfo).port}`;
   h = await startHarness({
     rp: rpOrigin,
-    config: { ui: { defaultLocale: 'zh-CN', title: { 'zh-CN': '统一登录', en: 'Single sign-on' }, notice: { 'zh-CN': '请使用公司账号登录。', en: 'Use your company account.' } } },
+    config: {
+      ui: {
+        defaultLocale: 'zh-CN',
+        title: { 'zh-CN': '统一登录', en: 'Single sign-on' },
+        notice: { 'zh-CN': '请使用公司账号登录。', en: 'Use your company account.' },
+      },
+    },
     routes(app, config) {
       const pages = createPages(config);
       const localeOf = (req: { query: Record<string, unknown> }) => (typeof req.query.locale === 'string' ? req.query.locale : '');
       // The logout forms end in any client's post-logout redirect.
-      const logoutHeaders = pageHeaders(config.clients.flatMap((c) => clientFormActions({ post_logout_redirect_uris: c.post_logout_redirect_uris })));
-      const form = '<form id="op.logoutForm" method="post" action="/sso/__test/logout-confirm"><input type="hidden" name="xsrf" value="x"/></form>';
+      const logoutHeaders = pageHeaders(
+        config.clients.flatMap((c) => clientFormActions({ post_logout_redirect_uris: c.post_logout_redirect_uris })),
+      );
+      const form =
+        '<form id="op.logoutForm" method="post" action="/sso/__test/logout-confirm"><input type="hidden" name="xsrf" value="x"/></form>';
       app.get('/sso/__test/logout', (req, res) => {
-        res.set(logoutHeaders).type('html').send(pages.logout({ formHtml: form, clientName: 'Grafana', locale: localeOf(req) }));
+        res
+          .set(logoutHeaders)
+          .type('html')
+          .send(pages.logout({ formHtml: form, clientName: 'Grafana', locale: localeOf(req) }));
       });
       app.get('/sso/__test/logout-success', (req, res) => {
-        res.set(logoutHeaders).type('html').send(pages.logoutSuccess({ clientName: 'Grafana', locale: localeOf(req) }));
+        res
+          .set(logoutHeaders)
+          .type('html')
+          .send(pages.logoutSuccess({ clientName: 'Grafana', locale: localeOf(req) }));
       });
     },
   });
@@ -54,12 +69,20 @@ after(async () => {
 
 /** A browser context whose upstream answers with `upstream.code` (see the harness's fake strategy). */
 async function newContext(locale: 'zh-CN' | 'en'): Promise<BrowserContext & { upstream: { code: string } }> {
-  const context = Object.assign(await browser.newContext({ locale, javaScriptEnabled: false, viewport: { width: 1100, height: 820 } }), { upstream: { code: 'alice' } });
-  // The upstream sends the browser straight back to the callback: a cross-site top-level GET.
-  await context.route((url) => url.href.startsWith(UPSTREAM_AUTHORIZE), (route) => {
-    const state = new URL(route.request().url()).searchParams.get('state');
-    return route.fulfill({ status: 302, headers: { location: `${h.issuer}/upstream/dingtalk/callback?state=${state}&code=${context.upstream.code}` } });
+  const context = Object.assign(await browser.newContext({ locale, javaScriptEnabled: false, viewport: { width: 1100, height: 820 } }), {
+    upstream: { code: 'alice' },
   });
+  // The upstream sends the browser straight back to the callback: a cross-site top-level GET.
+  await context.route(
+    (url) => url.href.startsWith(UPSTREAM_AUTHORIZE),
+    (route) => {
+      const state = new URL(route.request().url()).searchParams.get('state');
+      return route.fulfill({
+        status: 302,
+        headers: { location: `${h.issuer}/upstream/dingtalk/callback?state=${state}&code=${context.upstream.code}` },
+      });
+    },
+  );
   return context;
 }
 
@@ -111,8 +134,13 @@ describe('pages in Chromium (no JavaScript)', () => {
       const uid = `uid-${randomUUID()}`;
       h.accounts.put('sub-wang', { ...identityOf('dingtalk', 'wangxiaoming'), name: '王小明' });
       h.interactions.add({
-        uid, prompt: 'consent', reasons: ['op_scopes_missing'], session: { accountId: 'sub-wang' }, clientName: 'Grafana',
-        missingScopes: ['openid', 'profile', 'email', 'groups', 'offline_access'], missingClaims: [],
+        uid,
+        prompt: 'consent',
+        reasons: ['op_scopes_missing'],
+        session: { accountId: 'sub-wang' },
+        clientName: 'Grafana',
+        missingScopes: ['openid', 'profile', 'email', 'groups', 'offline_access'],
+        missingClaims: [],
       });
       const page = await open(context, uid, `/interaction/${uid}`);
       await shot(page, `consent-${locale}`);
@@ -136,7 +164,10 @@ describe('pages in Chromium (no JavaScript)', () => {
       await page.waitForURL(`${rpOrigin}/**`);
       assert.ok(h.interactions.calls.some((c) => c.uid === notAllowed && c.fn === 'finishError'));
 
-      for (const [code, name] of [['perm', 'ask-your-admin'], ['down', 'upstream-failed']] as const) {
+      for (const [code, name] of [
+        ['perm', 'ask-your-admin'],
+        ['down', 'upstream-failed'],
+      ] as const) {
         const uid = `uid-${randomUUID()}`;
         h.interactions.add({ uid, clientName: 'KubeSphere' });
         context.upstream.code = code;
@@ -145,7 +176,10 @@ describe('pages in Chromium (no JavaScript)', () => {
         await shot(failed, `${name}-${locale}`);
       }
       await shot(await open(context, undefined, '/interaction/gone'), `expired-${locale}`);
-      await shot(await open(context, undefined, '/upstream/dingtalk/callback?state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), `invalid-link-${locale}`);
+      await shot(
+        await open(context, undefined, '/upstream/dingtalk/callback?state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'),
+        `invalid-link-${locale}`,
+      );
       await shot(await open(context, undefined, `/__test/logout?locale=${locale}`), `logout-${locale}`);
       await shot(await open(context, undefined, `/__test/logout-success?locale=${locale}`), `logout-success-${locale}`);
       await context.close();
@@ -153,7 +187,12 @@ describe('pages in Chromium (no JavaScript)', () => {
   }
 
   it('fits a phone screen', async () => {
-    const context = await browser.newContext({ locale: 'zh-CN', javaScriptEnabled: false, viewport: { width: 375, height: 740 }, isMobile: true });
+    const context = await browser.newContext({
+      locale: 'zh-CN',
+      javaScriptEnabled: false,
+      viewport: { width: 375, height: 740 },
+      isMobile: true,
+    });
     const uid = `uid-${randomUUID()}`;
     h.interactions.add({ uid, clientName: 'KubeSphere' });
     const page = await open(context, uid, `/interaction/${uid}`);

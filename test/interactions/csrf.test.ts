@@ -11,7 +11,10 @@ const SECRET_B = 'b'.repeat(32);
 function exchange(cookie?: string) {
   const setCookies: string[] = [];
   const req = { headers: cookie ? { cookie } : {} } as unknown as Request;
-  const res = Object.assign(Object.create(express.response) as Response, { req, append: (_name: string, value: string) => setCookies.push(value) });
+  const res = Object.assign(Object.create(express.response) as Response, {
+    req,
+    append: (_name: string, value: string) => setCookies.push(value),
+  });
   return { req, res, setCookies };
 }
 
@@ -27,7 +30,12 @@ describe('CSRF tokens', () => {
     const page = exchange();
     const token = csrf.issue(page.req, page.res, 'uid-1');
     assert.equal(page.setCookies.length, 1);
-    assert.match(page.setCookies[0]!, new RegExp(`^${CSRF_COOKIE}=[A-Za-z0-9_-]{32}; Max-Age=600; Path=/base/interaction/uid-1; Expires=[^;]+; HttpOnly; Secure; SameSite=Strict$`));
+    assert.match(
+      page.setCookies[0]!,
+      new RegExp(
+        `^${CSRF_COOKIE}=[A-Za-z0-9_-]{32}; Max-Age=600; Path=/base/interaction/uid-1; Expires=[^;]+; HttpOnly; Secure; SameSite=Strict$`,
+      ),
+    );
     assert.equal(csrf.verify(nextRequest(page.setCookies[0]!), 'uid-1', token), true);
   });
 

@@ -42,8 +42,15 @@ export class FakeInteractions implements InteractionPort {
 
   add(view: Partial<InteractionView> & { uid: string }): InteractionView {
     const full: InteractionView = {
-      prompt: 'login', reasons: ['no_session'], clientId: 'app', params: {}, missingScopes: [], missingClaims: [],
-      returnTo: `${this.issuer}/auth/${view.uid}`, expiresAt: Math.floor(Date.now() / 1000) + 600, ...view,
+      prompt: 'login',
+      reasons: ['no_session'],
+      clientId: 'app',
+      params: {},
+      missingScopes: [],
+      missingClaims: [],
+      returnTo: `${this.issuer}/auth/${view.uid}`,
+      expiresAt: Math.floor(Date.now() / 1000) + 600,
+      ...view,
     };
     this.views.set(view.uid, full);
     return full;
@@ -87,8 +94,14 @@ export class FakeInteractions implements InteractionPort {
 
 export function identityOf(upstream: string, subject: string): UpstreamIdentity {
   return {
-    upstream, subject, linkDomain: `test:${upstream}`, linkKey: subject, name: `Person ${subject}`,
-    usernameHints: [], groups: [], extra: {},
+    upstream,
+    subject,
+    linkDomain: `test:${upstream}`,
+    linkKey: subject,
+    name: `Person ${subject}`,
+    usernameHints: [],
+    groups: [],
+    extra: {},
   };
 }
 
@@ -98,28 +111,55 @@ export function identityOf(upstream: string, subject: string): UpstreamIdentity 
  * before the state is looked at, as passport-oauth2 does.
  */
 class FakeStrategy extends passport.Strategy {
-  constructor(readonly upstreamId: string, private readonly legs: LegStore) {
+  constructor(
+    readonly upstreamId: string,
+    private readonly legs: LegStore,
+  ) {
     super();
     this.name = upstreamId;
   }
 
   override authenticate(req: Request): void {
-    const self = this as unknown as { success(u: unknown): void; fail(c: unknown): void; error(e: unknown): void; redirect(u: string): void };
+    const self = this as unknown as {
+      success(u: unknown): void;
+      fail(c: unknown): void;
+      error(e: unknown): void;
+      redirect(u: string): void;
+    };
     if (!req.path.endsWith('/callback')) {
-      this.legs.begin(req, { nonce: 'n-0' }).then((state) => self.redirect(`${UPSTREAM_AUTHORIZE}?state=${state}`), (err) => self.error(err));
+      this.legs.begin(req, { nonce: 'n-0' }).then(
+        (state) => self.redirect(`${UPSTREAM_AUTHORIZE}?state=${state}`),
+        (err) => self.error(err),
+      );
       return;
     }
     if (req.query.error) return self.fail(new UpstreamError(this.upstreamId, 'denied', 'the person cancelled'));
     const state = typeof req.query.state === 'string' ? req.query.state : undefined;
-    this.legs.finish(req, state).then(() => {
-      switch (req.query.code) {
-        case 'notmember': return self.fail(new UpstreamError(this.upstreamId, 'not_allowed', 'not a member', { hint: 'notMember', params: { org: 'Acme <Corp>' } }));
-        case 'perm': return self.error(new UpstreamError(this.upstreamId, 'misconfigured', 'permission missing', { code: 'qyapi_get_member', hint: 'missingPermission', params: { permission: 'qyapi_get_member' } }));
-        case 'down': return self.error(new UpstreamError(this.upstreamId, 'unavailable', 'timeout'));
-        case 'boom': return self.error(new Error('strategy bug'));
-        default: return self.success(identityOf(this.upstreamId, typeof req.query.code === 'string' ? req.query.code : 'alice'));
-      }
-    }, (err) => self.error(err));
+    this.legs.finish(req, state).then(
+      () => {
+        switch (req.query.code) {
+          case 'notmember':
+            return self.fail(
+              new UpstreamError(this.upstreamId, 'not_allowed', 'not a member', { hint: 'notMember', params: { org: 'Acme <Corp>' } }),
+            );
+          case 'perm':
+            return self.error(
+              new UpstreamError(this.upstreamId, 'misconfigured', 'permission missing', {
+                code: 'qyapi_get_member',
+                hint: 'missingPermission',
+                params: { permission: 'qyapi_get_member' },
+              }),
+            );
+          case 'down':
+            return self.error(new UpstreamError(this.upstreamId, 'unavailable', 'timeout'));
+          case 'boom':
+            return self.error(new Error('strategy bug'));
+          default:
+            return self.success(identityOf(this.upstreamId, typeof req.query.code === 'string' ? req.query.code : 'alice'));
+        }
+      },
+      (err) => self.error(err),
+    );
   }
 }
 
@@ -134,7 +174,10 @@ export interface FakeUpstream extends Upstream {
 
 export function fakeUpstream(id: string, type: Upstream['type'], displayName: Upstream['displayName']): FakeUpstream {
   const upstream: FakeUpstream = {
-    id, type, displayName, rechecks: 0,
+    id,
+    type,
+    displayName,
+    rechecks: 0,
     createStrategy: (_callbackUrl: string, legs: LegStore) => new FakeStrategy(id, legs),
     async recheck(identity) {
       upstream.rechecks += 1;
@@ -161,8 +204,17 @@ export class FakeAccounts implements AccountsPort {
   /** `checkedAt`: epoch seconds of the last membership check (default: long ago). */
   put(sub: string, identity: UpstreamIdentity, status: Account['status'] = 'active', checkedAt = 0): Account {
     const account: Account = {
-      schemaVersion: ACCOUNT_SCHEMA_VERSION, sub, linkDomain: identity.linkDomain, linkKey: identity.linkKey,
-      username: identity.subject, status, upstream: identity.upstream, profile: identity, createdAt: 0, updatedAt: 0, checkedAt,
+      schemaVersion: ACCOUNT_SCHEMA_VERSION,
+      sub,
+      linkDomain: identity.linkDomain,
+      linkKey: identity.linkKey,
+      username: identity.subject,
+      status,
+      upstream: identity.upstream,
+      profile: identity,
+      createdAt: 0,
+      updatedAt: 0,
+      checkedAt,
     };
     this.accounts.set(sub, account);
     return account;
@@ -207,7 +259,13 @@ export function testConfig(issuer: string, overrides: Record<string, unknown> = 
     ],
     clients: [
       { client_id: 'app', client_secret: 'app-secret', client_name: 'Demo <App>', redirect_uris: [`${rp}/cb`] },
-      { client_id: 'cli', token_endpoint_auth_method: 'none', application_type: 'native', redirect_uris: ['http://localhost:8000'], upstreams: ['idaas'] },
+      {
+        client_id: 'cli',
+        token_endpoint_auth_method: 'none',
+        application_type: 'native',
+        redirect_uris: ['http://localhost:8000'],
+        upstreams: ['idaas'],
+      },
     ],
     ...overrides,
   });
@@ -250,11 +308,22 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const interactions = new FakeInteractions(issuer);
   interactions.extras.set('app', { skipConsent: false, emitEmail: 'verified', resourceServer: false });
   interactions.extras.set('cli', { skipConsent: true, emitEmail: 'verified', resourceServer: false, upstreams: ['idaas'] });
-  const upstreams = [fakeUpstream('dingtalk', 'dingtalk', { 'zh-CN': '钉钉', en: 'DingTalk' }), fakeUpstream('idaas', 'oauth2', 'Aliyun IDaaS')];
+  const upstreams = [
+    fakeUpstream('dingtalk', 'dingtalk', { 'zh-CN': '钉钉', en: 'DingTalk' }),
+    fakeUpstream('idaas', 'oauth2', 'Aliyun IDaaS'),
+  ];
   const accounts = new FakeAccounts();
   const store = openMemoryStore({ sweepIntervalMs: 3_600_000 });
   const logs: string[] = [];
-  const log = createLogger({ level: 'debug' }, new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } }));
+  const log = createLogger(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _enc, cb) {
+        logs.push(String(chunk));
+        cb();
+      },
+    }),
+  );
   const registry = new FakeRegistry(upstreams);
   const membership = createMembership({ accounts, upstreams: registry, store, configs: config.upstreams, log });
   const app = express();
@@ -267,10 +336,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   if (options.rp) app.get(`${path}/auth/:uid`, (req, res) => res.redirect(303, `${options.rp}/cb?code=fake-code&uid=${req.params.uid}`));
   options.routes?.(app, config);
   app.use(path || '/', createInteractionRouter({ config, interactions, upstreams: registry, accounts, membership, store, log }));
-  app.use((_req, res) => { res.status(404).send('fell through'); });
+  app.use((_req, res) => {
+    res.status(404).send('fell through');
+  });
   mounted.app = app;
   return {
-    issuer, base: `http://127.0.0.1:${port}`, interactions, accounts, upstreams, store, logs,
+    issuer,
+    base: `http://127.0.0.1:${port}`,
+    interactions,
+    accounts,
+    upstreams,
+    store,
+    logs,
     async browser(uid) {
       const browser = new Browser();
       if (uid) await (await browser.fetch(`${issuer}/__test/bind/${uid}`)).arrayBuffer();

@@ -29,8 +29,14 @@ before(async () => {
   listener = await listen(undefined, { host: '127.0.0.1', port: 0 });
   issuer = `${listener.url}/sso`;
   const oauth2 = (id: string) => ({
-    id, type: 'oauth2', clientId: 'bridge', clientSecret: 'secret', claims: { subject: 'sub' },
-    authorizationURL: `https://${id}.example.test/authorize`, tokenURL: `https://${id}.example.test/token`, userInfoURL: `https://${id}.example.test/userinfo`,
+    id,
+    type: 'oauth2',
+    clientId: 'bridge',
+    clientSecret: 'secret',
+    claims: { subject: 'sub' },
+    authorizationURL: `https://${id}.example.test/authorize`,
+    tokenURL: `https://${id}.example.test/token`,
+    userInfoURL: `https://${id}.example.test/userinfo`,
   });
   const config = configSchema.parse({
     issuer,
@@ -50,8 +56,14 @@ after(async () => {
 
 function authorize(clientId: string): string {
   const params = new URLSearchParams({
-    client_id: clientId, redirect_uri: `${RP_ORIGIN}/cb`, response_type: 'code', scope: 'openid', state: 's', nonce: 'n',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+    client_id: clientId,
+    redirect_uri: `${RP_ORIGIN}/cb`,
+    response_type: 'code',
+    scope: 'openid',
+    state: 's',
+    nonce: 'n',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
   });
   return `${issuer}/auth?${params}`;
 }

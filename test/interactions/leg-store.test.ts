@@ -18,7 +18,8 @@ const legs = new Map<string, UpstreamLegs>();
 before(async () => {
   store = openMemoryStore({ now: () => clock * 1000, sweepIntervalMs: 3_600_000 });
   const paths = createPaths('http://127.0.0.1/sso');
-  for (const id of ['idp', 'other']) legs.set(id, createLegStore({ records: store.ephemeral, upstreamId: id, paths, maxTtlSeconds: 600, now: () => clock }));
+  for (const id of ['idp', 'other'])
+    legs.set(id, createLegStore({ records: store.ephemeral, upstreamId: id, paths, maxTtlSeconds: 600, now: () => clock }));
   const app = express();
   app.get('/sso/start/:id/:uid', async (req, res) => {
     const leg = legs.get(req.params.id)!;
@@ -77,7 +78,10 @@ describe('leg store', () => {
     const { body } = await start(browser, 'uid-1');
     const first = await callback(browser, body.state);
     assert.equal(first.status, 200);
-    assert.deepEqual(first.body, { secrets: { codeVerifier: 'verifier-1', nonce: 'nonce-1' }, leg: { uid: 'uid-1', upstream: 'idp', locale: 'en' } });
+    assert.deepEqual(first.body, {
+      secrets: { codeVerifier: 'verifier-1', nonce: 'nonce-1' },
+      leg: { uid: 'uid-1', upstream: 'idp', locale: 'en' },
+    });
     const replay = await callback(browser, body.state);
     assert.deepEqual(replay.body, { reason: 'unknown', finished: null });
   });
@@ -161,10 +165,19 @@ describe('leg store', () => {
   });
 
   it('marks the binding cookie Secure when the issuer is https', async () => {
-    const leg = createLegStore({ records: store.ephemeral, upstreamId: 'idp', paths: createPaths('https://sso.example.test/base'), maxTtlSeconds: 600, now: () => clock });
+    const leg = createLegStore({
+      records: store.ephemeral,
+      upstreamId: 'idp',
+      paths: createPaths('https://sso.example.test/base'),
+      maxTtlSeconds: 600,
+      now: () => clock,
+    });
     const headers: string[] = [];
     const req = {} as Request;
-    req.res = Object.assign(Object.create(express.response) as Response, { req, append: (_name: string, value: string) => headers.push(value) });
+    req.res = Object.assign(Object.create(express.response) as Response, {
+      req,
+      append: (_name: string, value: string) => headers.push(value),
+    });
     leg.prepare(req, { uid: 'u', expiresAt: clock + 60, locale: 'zh-CN' });
     await leg.begin(req, {});
     assert.match(headers[0]!, /; Max-Age=60; Path=\/base\/upstream\/idp\/callback; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/);

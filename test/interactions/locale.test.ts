@@ -2,7 +2,17 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findViewsDir, interpolate, loadMessages, localized, matchLocale, messageKeys, negotiateLocale, parseAcceptLanguage, spaceHanLatin } from '../../src/pages/index.js';
+import {
+  findViewsDir,
+  interpolate,
+  loadMessages,
+  localized,
+  matchLocale,
+  messageKeys,
+  negotiateLocale,
+  parseAcceptLanguage,
+  spaceHanLatin,
+} from '../../src/pages/index.js';
 
 describe('locale negotiation', () => {
   it('takes the first supported ui_locales entry over Accept-Language', () => {

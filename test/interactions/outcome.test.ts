@@ -31,7 +31,11 @@ describe('upstream choice', () => {
 
   it('offers the client’s upstreams in its order, default all, leaving out any that did not load', () => {
     const offered = (upstreams?: string[]) => {
-      const ctx = { config: testConfig('https://sso.example.test'), upstreams: registry, interactions: { clientExtras: () => ({ upstreams }) } } as unknown as Ctx;
+      const ctx = {
+        config: testConfig('https://sso.example.test'),
+        upstreams: registry,
+        interactions: { clientExtras: () => ({ upstreams }) },
+      } as unknown as Ctx;
       return offeredUpstreams(ctx, { clientId: 'app' }).map((u) => u.id);
     };
     assert.deepEqual(offered(undefined), ['dingtalk', 'idaas']);
@@ -58,15 +62,19 @@ describe('consent details', () => {
   const itemsFor = (scopes: string[], claims: string[]) => describeConsent(scopes, claims, (key) => pages.hasMessage(key));
 
   it('lists known scopes in reading order, then unknown ones', () => {
-    assert.deepEqual(itemsFor(['offline_access', 'email', 'openid', 'api:read'], []).map((i) => i.key), [
-      'consent.scopes.openid', 'consent.scopes.email', 'consent.scopes.offline_access', 'consent.otherScope',
-    ]);
+    assert.deepEqual(
+      itemsFor(['offline_access', 'email', 'openid', 'api:read'], []).map((i) => i.key),
+      ['consent.scopes.openid', 'consent.scopes.email', 'consent.scopes.offline_access', 'consent.otherScope'],
+    );
     assert.deepEqual(itemsFor(['api:read'], [])[0]!.params, { scope: 'api:read' });
   });
 
   it('adds claims asked on their own unless a listed scope covers them', () => {
     const items = itemsFor(['openid', 'profile'], ['name', 'email', 'email_verified', 'shoe_size', 'email']);
-    assert.deepEqual(items.map((i) => i.key), ['consent.scopes.openid', 'consent.scopes.profile', 'consent.claims.email', 'consent.otherClaim']);
+    assert.deepEqual(
+      items.map((i) => i.key),
+      ['consent.scopes.openid', 'consent.scopes.profile', 'consent.claims.email', 'consent.otherClaim'],
+    );
     assert.deepEqual(items[3]!.params, { claim: 'shoe_size' });
   });
 
@@ -74,8 +82,13 @@ describe('consent details', () => {
     for (const scope of SCOPES) assert.ok(pages.hasMessage(`consent.scopes.${scope}`), scope);
     const claims = Object.values(SCOPE_CLAIMS).flat();
     const items = itemsFor([], claims);
-    assert.ok(items.every((i) => i.key.startsWith('consent.claims.')), JSON.stringify(items));
-    assert.deepEqual(itemsFor(['phone'], ['phone_number', 'phone_number_verified', 'dingtalk_userid']).map((i) => i.key),
-      ['consent.scopes.phone', 'consent.claims.dingtalk_userid']);
+    assert.ok(
+      items.every((i) => i.key.startsWith('consent.claims.')),
+      JSON.stringify(items),
+    );
+    assert.deepEqual(
+      itemsFor(['phone'], ['phone_number', 'phone_number_verified', 'dingtalk_userid']).map((i) => i.key),
+      ['consent.scopes.phone', 'consent.claims.dingtalk_userid'],
+    );
   });
 });

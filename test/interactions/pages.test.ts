@@ -5,8 +5,18 @@ import { testConfig } from './harness.js';
 
 const config = testConfig('https://sso.example.test/base', {
   clients: [
-    { client_id: 'app', client_secret: 's', redirect_uris: ['https://rp.example.test/cb'], post_logout_redirect_uris: ['https://rp.example.test/bye'] },
-    { client_id: 'cli', token_endpoint_auth_method: 'none', application_type: 'native', redirect_uris: ['http://localhost:8000', 'com.example.app:/cb'] },
+    {
+      client_id: 'app',
+      client_secret: 's',
+      redirect_uris: ['https://rp.example.test/cb'],
+      post_logout_redirect_uris: ['https://rp.example.test/bye'],
+    },
+    {
+      client_id: 'cli',
+      token_endpoint_auth_method: 'none',
+      application_type: 'native',
+      redirect_uris: ['http://localhost:8000', 'com.example.app:/cb'],
+    },
   ],
 });
 const pages = createPages(config);
@@ -20,9 +30,13 @@ const SAMPLE: Record<string, Record<string, unknown>> = {
     notice: HOSTILE,
   },
   consent: {
-    clientName: HOSTILE, accountName: HOSTILE, accountInitial: '<',
+    clientName: HOSTILE,
+    accountName: HOSTILE,
+    accountInitial: '<',
     items: [{ key: 'consent.scopes.email' }, { key: 'consent.otherScope', params: { scope: HOSTILE } }],
-    allowAction: '/a', denyAction: '/d', csrf: 'tok',
+    allowAction: '/a',
+    denyAction: '/d',
+    csrf: 'tok',
   },
   logout: { formHtml: '<form id="op.logoutForm"></form>', formId: 'op.logoutForm', clientName: HOSTILE },
   'logout-success': { clientName: HOSTILE },
@@ -42,7 +56,8 @@ describe('pages', () => {
         assert.match(html, new RegExp(`<html lang="${locale}">`));
         assert.equal(html.match(/<h1 /g)?.length, 1);
         assert.ok(!html.includes('<script'), 'raw markup from data reached the page');
-        if (Object.values(SAMPLE[name]!).includes(HOSTILE)) assert.ok(html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'), 'the data is shown, escaped');
+        if (Object.values(SAMPLE[name]!).includes(HOSTILE))
+          assert.ok(html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'), 'the data is shown, escaped');
         assert.match(html, /<link rel="stylesheet" href="\/base\/assets\/bridge\.css\?v=[A-Za-z0-9_-]{16}">/);
         assert.doesNotMatch(html, /https?:\/\/(?!sso\.example\.test)/, 'a third-party resource');
         assert.doesNotMatch(html, /\{\w+\}/, 'an uninterpolated placeholder');
@@ -58,10 +73,14 @@ describe('pages', () => {
   });
 
   it('renders the logout page around oidc-provider’s form with two submit buttons bound to it', () => {
-    const formHtml = '<form id="op.logoutForm" method="post" action="/base/session/end/confirm"><input type="hidden" name="xsrf" value="abc"/></form>';
+    const formHtml =
+      '<form id="op.logoutForm" method="post" action="/base/session/end/confirm"><input type="hidden" name="xsrf" value="abc"/></form>';
     const html = pages.logout({ formHtml, clientName: 'Grafana', locale: 'en' });
     assert.ok(html.includes(formHtml));
-    assert.match(html, /<button class="button button--primary" type="submit" form="op\.logoutForm" name="logout" value="yes" autofocus>Sign out<\/button>/);
+    assert.match(
+      html,
+      /<button class="button button--primary" type="submit" form="op\.logoutForm" name="logout" value="yes" autofocus>Sign out<\/button>/,
+    );
     assert.match(html, /<button class="button" type="submit" form="op\.logoutForm">Stay signed in<\/button>/);
     assert.match(html, /Grafana/);
     assert.match(pages.logoutSuccess({ clientName: 'Grafana', locale: 'zh-CN' }), /你已退出 Grafana/);
@@ -85,7 +104,10 @@ describe('pages', () => {
 describe('page headers', () => {
   it('forbid framing, scripts, third-party resources, referrers and caching', () => {
     const headers = pageHeaders();
-    assert.equal(headers['Content-Security-Policy'], "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    assert.equal(
+      headers['Content-Security-Policy'],
+      "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
     assert.equal(headers['X-Frame-Options'], 'DENY');
     assert.equal(headers['Referrer-Policy'], 'no-referrer');
     assert.equal(headers['Cache-Control'], 'no-store');
@@ -94,7 +116,10 @@ describe('page headers', () => {
   it('let forms end in the client’s redirect origins (loopback on any port, private-use schemes)', () => {
     assert.deepEqual(clientFormActions(config.clients[0]), ['https://rp.example.test']);
     assert.deepEqual(clientFormActions(config.clients[1]), ['com.example.app:', 'http://localhost:*']);
-    assert.match(pageHeaders(clientFormActions(config.clients[0]))['Content-Security-Policy']!, /form-action 'self' https:\/\/rp\.example\.test;/);
+    assert.match(
+      pageHeaders(clientFormActions(config.clients[0]))['Content-Security-Policy']!,
+      /form-action 'self' https:\/\/rp\.example\.test;/,
+    );
     const logout = clientFormActions({ post_logout_redirect_uris: config.clients[0]!.post_logout_redirect_uris });
     assert.match(pageHeaders(logout)['Content-Security-Policy']!, /form-action 'self' https:\/\/rp\.example\.test;/);
   });

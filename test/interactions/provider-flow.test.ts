@@ -31,7 +31,8 @@ before(async () => {
       ],
     },
     // The router needs the bridge's config and store, which exist only once it listens.
-    interactionsRouter: () => ((req: Request, res: Response, next: NextFunction) => (mounted.inner ? mounted.inner(req, res, next) : next())) as unknown as Router,
+    interactionsRouter: () =>
+      ((req: Request, res: Response, next: NextFunction) => (mounted.inner ? mounted.inner(req, res, next) : next())) as unknown as Router,
   });
   const upstreams = new FakeRegistry([dingtalk, fakeUpstream('idaas', 'oauth2', 'IDaaS')]);
   const log = pino({ level: 'silent' });
@@ -49,7 +50,15 @@ after(() => bridge.close());
 
 function authorizeUrl(clientId: string, extra: Record<string, string> = {}): string {
   const redirect = clientId === 'other' ? 'https://other.example.test/cb' : `${RP}/cb`;
-  const params = new URLSearchParams({ client_id: clientId, redirect_uri: redirect, response_type: 'code', scope: 'openid profile email', state: 'st-1', nonce: 'n-1', ...extra });
+  const params = new URLSearchParams({
+    client_id: clientId,
+    redirect_uri: redirect,
+    response_type: 'code',
+    scope: 'openid profile email',
+    state: 'st-1',
+    nonce: 'n-1',
+    ...extra,
+  });
   return `${bridge.issuer}/auth?${params}`;
 }
 
@@ -82,7 +91,9 @@ describe('interactions in front of oidc-provider', () => {
     assert.match(html, /允许 other 访问你的账号？|Allow other to access your account\?/);
     const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
     const posted = await browser.fetch(`${consentUrl.href}/consent`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf }).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf }).toString(),
     });
     assert.equal(posted.status, 303);
     const done = await browser.follow(new URL(posted.headers.get('location')!, consentUrl), atClient);

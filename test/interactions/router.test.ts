@@ -30,7 +30,11 @@ async function page(browser: Browser, path: string, init?: RequestInit) {
 const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1];
 
 function post(browser: Browser, path: string, fields: Record<string, string>) {
-  return page(browser, path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+  return page(browser, path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
 }
 
 /** Starts the leg for `id` and returns the state the bridge sent upstream. */
@@ -43,7 +47,10 @@ async function startLeg(browser: Browser, id: string, upstream: string): Promise
 }
 
 function assertPageHeaders(response: Response) {
-  assert.match(response.headers.get('content-security-policy')!, /^default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'[^;]*; frame-ancestors 'none'; base-uri 'none'$/);
+  assert.match(
+    response.headers.get('content-security-policy')!,
+    /^default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'[^;]*; frame-ancestors 'none'; base-uri 'none'$/,
+  );
   assert.equal(response.headers.get('x-frame-options'), 'DENY');
   assert.equal(response.headers.get('referrer-policy'), 'no-referrer');
   assert.equal(response.headers.get('cache-control'), 'no-store');
@@ -97,7 +104,11 @@ describe('login prompt', () => {
   });
 
   it('answers invalid_request for an unknown or disallowed upstream, never a silent fallback', async () => {
-    for (const [clientId, requested] of [['app', 'github'], ['cli', 'dingtalk'], ['app', 'x"<y>']] as const) {
+    for (const [clientId, requested] of [
+      ['app', 'github'],
+      ['cli', 'dingtalk'],
+      ['app', 'x"<y>'],
+    ] as const) {
       const id = uid();
       h.interactions.add({ uid: id, clientId, params: { upstream: requested } });
       const { status, location } = await page(await h.browser(id), `/interaction/${id}`);
@@ -147,7 +158,9 @@ describe('upstream leg', () => {
     h.interactions.add({ uid: id });
     const browser = await h.browser(id);
     const state = await startLeg(browser, id, 'idaas');
-    const elsewhere = await page(await h.browser(), `/upstream/idaas/callback?state=${state}&code=mallory`, { headers: { 'accept-language': 'en' } });
+    const elsewhere = await page(await h.browser(), `/upstream/idaas/callback?state=${state}&code=mallory`, {
+      headers: { 'accept-language': 'en' },
+    });
     assert.equal(elsewhere.status, 400);
     assert.match(elsewhere.html, /This sign-in link is no longer valid/);
     assertPageHeaders(elsewhere.response);
@@ -294,7 +307,10 @@ describe('failures', () => {
     const reference = /Reference: ([0-9a-f-]{36})/.exec(html)?.[1];
     assert.ok(reference);
     assert.doesNotMatch(html, /internal detail|token=|at .*\.ts/);
-    assert.ok(h.logs.some((line) => line.includes(reference) && line.includes('interaction failed')), 'the log line carries the reference');
+    assert.ok(
+      h.logs.some((line) => line.includes(reference) && line.includes('interaction failed')),
+      'the log line carries the reference',
+    );
   });
 });
 
@@ -398,8 +414,14 @@ describe('consent prompt', () => {
     const id = uid();
     h.accounts.put('sub-carol', { ...identityOf('idaas', 'carol'), name: '王小明' });
     h.interactions.add({
-      uid: id, clientId, prompt: 'consent', reasons: ['op_scopes_missing'], session: { accountId: 'sub-carol' },
-      missingScopes: ['openid', 'profile', 'email', 'offline_access'], missingClaims: [], clientName: 'Grafana',
+      uid: id,
+      clientId,
+      prompt: 'consent',
+      reasons: ['op_scopes_missing'],
+      session: { accountId: 'sub-carol' },
+      missingScopes: ['openid', 'profile', 'email', 'offline_access'],
+      missingClaims: [],
+      clientName: 'Grafana',
     });
     return id;
   }
@@ -498,5 +520,3 @@ describe('issuer at the root', () => {
     }
   });
 });
-
-

@@ -37,13 +37,28 @@ describe('store adapter', () => {
   });
 
   it('turns an outage into a 503 temporarily_unavailable the provider renders as is', async () => {
-    const down = async () => { throw new StoreUnavailableError(); };
+    const down = async () => {
+      throw new StoreUnavailableError();
+    };
     const broken: ModelStore = {
-      upsert: down, find: down, findByUid: down, findByUserCode: down, consume: down, destroy: down, revokeByGrantId: down,
+      upsert: down,
+      find: down,
+      findByUid: down,
+      findByUserCode: down,
+      consume: down,
+      destroy: down,
+      revokeByGrantId: down,
     };
     const adapter = new (createAdapter({ model: () => broken } as unknown as Store))('Session');
-    for (const call of [() => adapter.find('x'), () => adapter.upsert('x', {}, 1), () => adapter.findByUid('x'),
-      () => adapter.consume('x'), () => adapter.destroy('x'), () => adapter.revokeByGrantId('x'), () => adapter.findByUserCode('x')]) {
+    for (const call of [
+      () => adapter.find('x'),
+      () => adapter.upsert('x', {}, 1),
+      () => adapter.findByUid('x'),
+      () => adapter.consume('x'),
+      () => adapter.destroy('x'),
+      () => adapter.revokeByGrantId('x'),
+      () => adapter.findByUserCode('x'),
+    ]) {
       await assert.rejects(call(), (err: unknown) => {
         assert.ok(err instanceof TemporarilyUnavailableError);
         assert.equal(err.statusCode, 503);
@@ -57,7 +72,13 @@ describe('store adapter', () => {
 
   it('lets other errors through unchanged', async () => {
     const bug = new TypeError('bug');
-    const adapter = new (createAdapter({ model: () => ({ find: async () => { throw bug; } }) } as unknown as Store))('Grant');
+    const adapter = new (createAdapter({
+      model: () => ({
+        find: async () => {
+          throw bug;
+        },
+      }),
+    } as unknown as Store))('Grant');
     await assert.rejects(adapter.find('x'), (err) => err === bug);
   });
 });

@@ -20,7 +20,7 @@ const LONG_GRACE_SECONDS = 60;
 const SHORT_GRACE_SECONDS = 1;
 
 async function statusAndBody(res: Response) {
-  return { status: res.status, body: await res.json() as Record<string, unknown> };
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 for (const kind of ['memory', 'redis'] as const) {
@@ -34,15 +34,26 @@ for (const kind of ['memory', 'redis'] as const) {
     });
     after(() => bridge.close());
 
-    const refreshAt = (b: Bridge, token: string) => postForm(`${b.issuer}/token`, { grant_type: 'refresh_token', refresh_token: token }, auth);
+    const refreshAt = (b: Bridge, token: string) =>
+      postForm(`${b.issuer}/token`, { grant_type: 'refresh_token', refresh_token: token }, auth);
     const refresh = (token: string) => refreshAt(bridge, token);
 
     it('gives one 200 and N-1 invalid_grant for 10 parallel redemptions of one code', async () => {
       const { callback } = await authorize(rp, { redirectUri: WEB_CB });
       const code = callback.searchParams.get('code')!;
-      const results = await Promise.all(Array.from({ length: 10 }, () => postForm(`${bridge.issuer}/token`, {
-        grant_type: 'authorization_code', code, redirect_uri: WEB_CB,
-      }, auth).then(statusAndBody)));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          postForm(
+            `${bridge.issuer}/token`,
+            {
+              grant_type: 'authorization_code',
+              code,
+              redirect_uri: WEB_CB,
+            },
+            auth,
+          ).then(statusAndBody),
+        ),
+      );
       const statuses = results.map((r) => r.status).sort();
       assert.deepEqual(statuses, [200, 400, 400, 400, 400, 400, 400, 400, 400, 400]);
       for (const r of results.filter((x) => x.status === 400)) assert.equal(r.body.error, 'invalid_grant');
@@ -51,7 +62,10 @@ for (const kind of ['memory', 'redis'] as const) {
     it('answers 5 parallel redemptions of one refresh token with the same body', async () => {
       const { tokens } = await signIn(rp, { redirectUri: WEB_CB });
       const results = await Promise.all(Array.from({ length: 5 }, () => refresh(tokens.refresh_token!).then(statusAndBody)));
-      assert.deepEqual(results.map((r) => r.status), [200, 200, 200, 200, 200]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [200, 200, 200, 200, 200],
+      );
       for (const r of results.slice(1)) assert.deepEqual(r.body, results[0]!.body);
       assert.notEqual(results[0]!.body.refresh_token, tokens.refresh_token, 'rotated once');
       // The one rotated token works.
@@ -59,7 +73,7 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.equal(next.status, 200);
     });
 
-    it('answers a retry within the window with the winner\'s reply', async () => {
+    it("answers a retry within the window with the winner's reply", async () => {
       const { tokens } = await signIn(rp, { redirectUri: WEB_CB });
       const first = await statusAndBody(await refresh(tokens.refresh_token!));
       assert.equal(first.status, 200);
@@ -69,9 +83,10 @@ for (const kind of ['memory', 'redis'] as const) {
 
     it('revokes the grant when the rotated token comes back after the window', async () => {
       const clock = testClock();
-      const own = kind === 'memory'
-        ? await startBridge({ store: kind, clock: clock.now, configPatch: { refreshGraceSeconds: LONG_GRACE_SECONDS } })
-        : await startBridge({ store: kind, configPatch: { refreshGraceSeconds: SHORT_GRACE_SECONDS } });
+      const own =
+        kind === 'memory'
+          ? await startBridge({ store: kind, clock: clock.now, configPatch: { refreshGraceSeconds: LONG_GRACE_SECONDS } })
+          : await startBridge({ store: kind, configPatch: { refreshGraceSeconds: SHORT_GRACE_SECONDS } });
       try {
         const ownRp = await rpFor(own, 'web', { secret: 'web-secret' });
         const { tokens } = await signIn(ownRp, { redirectUri: WEB_CB });

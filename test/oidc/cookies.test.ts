@@ -19,7 +19,11 @@ describe('cookies of an https issuer', () => {
     const toHttp = (url: URL) => new URL(url.href.replace(/^https:/, 'http:'));
     const browser = new Browser();
     const start = `${bridge.url}/sso/auth?${new URLSearchParams({
-      client_id: 'web', redirect_uri: `${RP}/cb`, response_type: 'code', scope: 'openid', state: 's',
+      client_id: 'web',
+      redirect_uri: `${RP}/cb`,
+      response_type: 'code',
+      scope: 'openid',
+      state: 's',
     })}`;
     const { url } = await browser.follow(start, (u) => u.href.startsWith(`${RP}/cb`), {}, toHttp);
     assert.ok(url.searchParams.get('code'), `reached the client: ${url.href}`);

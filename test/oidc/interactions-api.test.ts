@@ -18,9 +18,15 @@ const autoLogin: Handler = async (api, req, res) => {
   res.redirect(303, next);
 };
 
-const authUrl = (bridge: Bridge, params: Record<string, string> = {}) => `${bridge.issuer}/auth?${new URLSearchParams({
-  client_id: 'web', redirect_uri: `${RP}/cb`, response_type: 'code', scope: 'openid profile', state: 'st', ...params,
-})}`;
+const authUrl = (bridge: Bridge, params: Record<string, string> = {}) =>
+  `${bridge.issuer}/auth?${new URLSearchParams({
+    client_id: 'web',
+    redirect_uri: `${RP}/cb`,
+    response_type: 'code',
+    scope: 'openid profile',
+    state: 'st',
+    ...params,
+  })}`;
 const atInteraction = (u: URL) => u.pathname.startsWith('/interaction/');
 const atClient = (u: URL) => u.href.startsWith(`${RP}/cb`) || u.href.startsWith('https://other.example.test/cb');
 
@@ -45,7 +51,9 @@ describe('InteractionApi', () => {
     });
   });
   after(() => bridge.close());
-  beforeEach(() => { handler = autoLogin; });
+  beforeEach(() => {
+    handler = autoLogin;
+  });
 
   it('describes a pending login by uid, with the request parameters', async () => {
     const { url } = await new Browser().follow(authUrl(bridge, { ui_locales: 'en', login_hint: 'alice' }), atInteraction);
@@ -90,7 +98,10 @@ describe('InteractionApi', () => {
 
   it('finishes a login by uid alone (as an upstream callback does) and lists what consent is missing', async () => {
     const browser = new Browser();
-    const { url } = await browser.follow(authUrl(bridge, { client_id: 'other', redirect_uri: 'https://other.example.test/cb' }), atInteraction);
+    const { url } = await browser.follow(
+      authUrl(bridge, { client_id: 'other', redirect_uri: 'https://other.example.test/cb' }),
+      atInteraction,
+    );
     const returnTo = await api.finishLogin(url.pathname.split('/').pop()!, { accountId: ALICE.sub });
     let consent: InteractionView | undefined;
     handler = async (a, req, res) => {
@@ -119,9 +130,12 @@ describe('InteractionApi', () => {
   it('gives a transient session cookie when the login is not remembered', async () => {
     handler = async (a, req, res) => {
       const view = await a.get(req, res, String(req.params.uid));
-      res.redirect(303, view.prompt === 'login'
-        ? await a.finishLogin(view.uid, { accountId: ALICE.sub, remember: false })
-        : await a.finishConsent(view.uid));
+      res.redirect(
+        303,
+        view.prompt === 'login'
+          ? await a.finishLogin(view.uid, { accountId: ALICE.sub, remember: false })
+          : await a.finishConsent(view.uid),
+      );
     };
     const browser = new Browser();
     await browser.follow(authUrl(bridge), atClient);
@@ -132,7 +146,11 @@ describe('InteractionApi', () => {
 
   it('exposes the client extras oidc-provider would drop', () => {
     assert.deepEqual(api.clientExtras('web'), {
-      skipConsent: true, emitEmail: 'verified', resourceServer: false, groups: { prefix: 'ding:', max: 100 }, clientName: 'Web App',
+      skipConsent: true,
+      emitEmail: 'verified',
+      resourceServer: false,
+      groups: { prefix: 'ding:', max: 100 },
+      clientName: 'Web App',
     });
     assert.equal(api.clientExtras('rs')?.resourceServer, true);
     assert.equal(api.clientExtras('nobody'), undefined);

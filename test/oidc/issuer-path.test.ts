@@ -19,10 +19,17 @@ describe('issuer with a path', () => {
     assert.equal(bridge.issuer, `${bridge.url}/sso`);
     const res = await fetch(`${bridge.issuer}/.well-known/openid-configuration`);
     assert.equal(res.status, 200);
-    const discovery = await res.json() as Record<string, unknown>;
+    const discovery = (await res.json()) as Record<string, unknown>;
     assert.equal(discovery.issuer, bridge.issuer);
-    for (const key of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'end_session_endpoint',
-      'introspection_endpoint', 'revocation_endpoint']) {
+    for (const key of [
+      'authorization_endpoint',
+      'token_endpoint',
+      'userinfo_endpoint',
+      'jwks_uri',
+      'end_session_endpoint',
+      'introspection_endpoint',
+      'revocation_endpoint',
+    ]) {
       assert.ok(String(discovery[key]).startsWith(`${bridge.issuer}/`), `${key}: ${String(discovery[key])}`);
     }
     assert.equal((await fetch(`${bridge.issuer}/jwks`)).status, 200);

@@ -5,9 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { SignJWT, createLocalJWKSet, importJWK, jwtVerify, type JWK } from 'jose';
-import {
-  KeyFileError, KeysExistError, KeysMissingError, generateKeys, listKeys, loadKeys, rotateKeys,
-} from '../../src/oidc/keys.js';
+import { KeyFileError, KeysExistError, KeysMissingError, generateKeys, listKeys, loadKeys, rotateKeys } from '../../src/oidc/keys.js';
 import { nextChange, publicationOrder, scheduleKeys, type ScheduledKey } from '../../src/oidc/keys-schedule.js';
 import { runKeysCommand } from '../../src/cli/keys.js';
 
@@ -26,7 +24,12 @@ after(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true
 
 function fakeLog() {
   const warnings: string[] = [];
-  return { warnings, warn: (_details: Record<string, unknown>, message: string) => { warnings.push(message); } };
+  return {
+    warnings,
+    warn: (_details: Record<string, unknown>, message: string) => {
+      warnings.push(message);
+    },
+  };
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
@@ -37,8 +40,11 @@ function publicSet(keys: JWK[]): { keys: JWK[] } {
 const firstOf = (keys: JWK[], alg: string) => keys.find((jwk) => jwk.alg === alg)!;
 
 async function signWith(jwk: JWK): Promise<string> {
-  return new SignJWT({ sub: 'someone' }).setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid! })
-    .setIssuedAt().setExpirationTime('5m').sign(await importJWK(jwk, jwk.alg));
+  return new SignJWT({ sub: 'someone' })
+    .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid! })
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(await importJWK(jwk, jwk.alg));
 }
 
 async function load(dir: string, now: Date, production = true) {
@@ -49,11 +55,16 @@ async function load(dir: string, now: Date, production = true) {
 
 describe('generateKeys', () => {
   let dir: string;
-  before(async () => { dir = join(await tempDir(), 'keys'); });
+  before(async () => {
+    dir = join(await tempDir(), 'keys');
+  });
 
   it('writes an RS256 and an ES256 key, files 0600 in a 0700 directory', async () => {
     const created = await generateKeys(dir, { now: T0 });
-    assert.deepEqual(created.map((key) => key.alg), ['RS256', 'ES256']);
+    assert.deepEqual(
+      created.map((key) => key.alg),
+      ['RS256', 'ES256'],
+    );
     assert.equal((await stat(dir)).mode & 0o777, 0o700);
     const names = (await readdir(dir)).sort();
     assert.equal(names.length, 2);
@@ -72,8 +83,10 @@ describe('generateKeys', () => {
 
   it('refuses a second generate, and --force replaces the keys', async () => {
     const previous = (await readdir(dir)).sort();
-    await assert.rejects(generateKeys(dir, { now: T0 }), (err: Error) =>
-      err instanceof KeysExistError && err.message.includes('keys rotate') && err.message.includes(dir));
+    await assert.rejects(
+      generateKeys(dir, { now: T0 }),
+      (err: Error) => err instanceof KeysExistError && err.message.includes('keys rotate') && err.message.includes(dir),
+    );
     assert.deepEqual((await readdir(dir)).sort(), previous);
     await generateKeys(dir, { now: at(5), force: true });
     const replaced = await readdir(dir);
@@ -85,11 +98,14 @@ describe('generateKeys', () => {
 describe('loadKeys without keys', () => {
   it('refuses in production, naming the command, and creates nothing', async () => {
     const dir = join(await tempDir(), 'keys');
-    await assert.rejects(load(dir, T0, true), (err: Error) =>
-      err instanceof KeysMissingError
-      && err.message.includes('oidc-bridge keys generate --config <path>')
-      && err.message.includes('npx oidc-bridge keys generate')
-      && err.message.includes(dir));
+    await assert.rejects(
+      load(dir, T0, true),
+      (err: Error) =>
+        err instanceof KeysMissingError &&
+        err.message.includes('oidc-bridge keys generate --config <path>') &&
+        err.message.includes('npx oidc-bridge keys generate') &&
+        err.message.includes(dir),
+    );
     await assert.rejects(stat(dir), { code: 'ENOENT' });
     const log = fakeLog();
     await assert.rejects(
@@ -105,11 +121,17 @@ describe('loadKeys without keys', () => {
     assert.equal(first.log.warnings.length, 1);
     assert.match(first.log.warnings[0]!, /generated/);
     assert.ok(first.log.warnings[0]!.includes(dir));
-    assert.deepEqual(first.jwks.keys.map((jwk) => jwk.alg), ['RS256', 'ES256']);
+    assert.deepEqual(
+      first.jwks.keys.map((jwk) => jwk.alg),
+      ['RS256', 'ES256'],
+    );
     const second = await load(dir, at(1), false);
     assert.equal(second.generated, false);
     assert.equal(second.log.warnings.length, 0);
-    assert.deepEqual(second.jwks.keys.map((jwk) => jwk.kid), first.jwks.keys.map((jwk) => jwk.kid));
+    assert.deepEqual(
+      second.jwks.keys.map((jwk) => jwk.kid),
+      first.jwks.keys.map((jwk) => jwk.kid),
+    );
   });
 });
 
@@ -141,21 +163,30 @@ describe('rotation', () => {
 
   it('publishes the new keys after the active ones before their activation', async () => {
     const { jwks, nextChangeAt } = await load(dir, at(20));
-    assert.deepEqual(jwks.keys.map((jwk) => jwk.kid), [oldKids.RS256, newKids.RS256, oldKids.ES256, newKids.ES256]);
+    assert.deepEqual(
+      jwks.keys.map((jwk) => jwk.kid),
+      [oldKids.RS256, newKids.RS256, oldKids.ES256, newKids.ES256],
+    );
     assert.deepEqual(nextChangeAt, activation);
   });
 
   it('records retiredAt on the superseded keys', async () => {
     const files = await readdir(dir);
     const stored = await Promise.all(files.map(async (name) => JSON.parse(await readFile(join(dir, name), 'utf8'))));
-    const retired = stored.filter((key) => key.retiredAt !== undefined).map((key) => key.kid).sort();
+    const retired = stored
+      .filter((key) => key.retiredAt !== undefined)
+      .map((key) => key.kid)
+      .sort();
     assert.deepEqual(retired, [oldKids.RS256, oldKids.ES256].sort());
     assert.ok(stored.every((key) => key.retiredAt === undefined || key.retiredAt === activation.toISOString()));
   });
 
   it('signs with the new key from its activation and keeps the old one published', async () => {
     const { jwks, nextChangeAt } = await load(dir, activation);
-    assert.deepEqual(jwks.keys.map((jwk) => jwk.kid), [newKids.RS256, oldKids.RS256, newKids.ES256, oldKids.ES256]);
+    assert.deepEqual(
+      jwks.keys.map((jwk) => jwk.kid),
+      [newKids.RS256, oldKids.RS256, newKids.ES256, oldKids.ES256],
+    );
     assert.deepEqual(nextChangeAt, new Date(activation.getTime() + TTL * 1000));
     const { payload } = await jwtVerify(oldToken, createLocalJWKSet(publicSet(jwks.keys)));
     assert.equal(payload.sub, 'someone');
@@ -163,7 +194,10 @@ describe('rotation', () => {
 
   it('drops the old keys once every token they signed has expired', async () => {
     const { jwks, nextChangeAt } = await load(dir, new Date(activation.getTime() + TTL * 1000));
-    assert.deepEqual(jwks.keys.map((jwk) => jwk.kid), [newKids.RS256, newKids.ES256]);
+    assert.deepEqual(
+      jwks.keys.map((jwk) => jwk.kid),
+      [newKids.RS256, newKids.ES256],
+    );
     assert.equal(nextChangeAt, undefined);
     await assert.rejects(jwtVerify(oldToken, createLocalJWKSet(publicSet(jwks.keys))));
   });
@@ -177,7 +211,10 @@ describe('rotation', () => {
     assert.equal(byKid.get(newKids.RS256!)!.state, 'active');
     assert.equal(byKid.get(newKids.RS256!)!.retiresAt, undefined);
     const early = await listKeys(dir, { maxTokenLifetimeSeconds: TTL, now: at(20) });
-    assert.deepEqual(early.map((row) => row.state), ['active', 'pending', 'active', 'pending']);
+    assert.deepEqual(
+      early.map((row) => row.state),
+      ['active', 'pending', 'active', 'pending'],
+    );
     const later = await listKeys(dir, { maxTokenLifetimeSeconds: TTL, now: at(LEAD + TTL + 20) });
     assert.equal(later.find((row) => row.kid === oldKids.ES256)!.state, 'expired');
   });
@@ -230,9 +267,15 @@ describe('broken key files', () => {
 
   it('names the file of invalid JSON and does not echo its content', async () => {
     const { dir, file } = await withFile('{"kid": "x", "jwk": {"d": "SECRET-MATERIAL"');
-    await assert.rejects(load(dir, at(1)), (err: Error) =>
-      err instanceof KeyFileError && err.file === file && err.message.includes(file)
-      && /not valid JSON/.test(err.message) && !err.message.includes('SECRET'));
+    await assert.rejects(
+      load(dir, at(1)),
+      (err: Error) =>
+        err instanceof KeyFileError &&
+        err.file === file &&
+        err.message.includes(file) &&
+        /not valid JSON/.test(err.message) &&
+        !err.message.includes('SECRET'),
+    );
   });
 
   it('names the file and the field that is wrong', async () => {
@@ -249,8 +292,10 @@ describe('broken key files', () => {
     ];
     for (const [content, problem] of cases) {
       const { dir, file } = await withFile(JSON.stringify(content));
-      await assert.rejects(listKeys(dir, { maxTokenLifetimeSeconds: TTL }), (err: Error) =>
-        err instanceof KeyFileError && err.message.includes(file) && problem.test(err.message));
+      await assert.rejects(
+        listKeys(dir, { maxTokenLifetimeSeconds: TTL }),
+        (err: Error) => err instanceof KeyFileError && err.message.includes(file) && problem.test(err.message),
+      );
     }
   });
 
@@ -258,7 +303,10 @@ describe('broken key files', () => {
     const { dir, file } = await withFile('not json');
     const out: string[] = [];
     const code = await runKeysCommand(['list'], {
-      keysDir: dir, rotationLeadSeconds: LEAD, maxTokenLifetimeSeconds: TTL, production: true,
+      keysDir: dir,
+      rotationLeadSeconds: LEAD,
+      maxTokenLifetimeSeconds: TTL,
+      production: true,
       stdout: (s) => out.push(s),
     });
     assert.equal(code, 1);
@@ -272,11 +320,17 @@ describe('keys CLI', () => {
   const run = (args: string[], now?: Date) => {
     out = [];
     return runKeysCommand(args, {
-      keysDir: dir, rotationLeadSeconds: LEAD, maxTokenLifetimeSeconds: TTL, production: true,
-      stdout: (s) => out.push(s), ...(now ? { now } : {}),
+      keysDir: dir,
+      rotationLeadSeconds: LEAD,
+      maxTokenLifetimeSeconds: TTL,
+      production: true,
+      stdout: (s) => out.push(s),
+      ...(now ? { now } : {}),
     });
   };
-  before(async () => { dir = join(await tempDir(), 'keys'); });
+  before(async () => {
+    dir = join(await tempDir(), 'keys');
+  });
 
   it('generate, then refuses a second generate', async () => {
     assert.equal(await run(['generate'], T0), 0);
@@ -288,7 +342,13 @@ describe('keys CLI', () => {
 
   it('rotate says when the new keys start signing', async () => {
     assert.equal(await run(['rotate', '--config', 'config.yaml'], at(10)), 0);
-    assert.ok(out.join('').includes(`signs with them from ${at(10 + LEAD).toISOString().replace('.000', '')} (in 1 h)`));
+    assert.ok(
+      out.join('').includes(
+        `signs with them from ${at(10 + LEAD)
+          .toISOString()
+          .replace('.000', '')} (in 1 h)`,
+      ),
+    );
   });
 
   it('list prints a table and --json', async () => {
@@ -300,7 +360,10 @@ describe('keys CLI', () => {
     assert.match(lines[2]!, /^\S{43} {2}RS256 {2}2030-01-01T00:00:10Z {2}2030-01-01T01:00:10Z {2}- +pending$/);
     assert.equal(await run(['list', '--json'], at(20)), 0);
     const rows = JSON.parse(out.join(''));
-    assert.deepEqual(rows.map((row: { state: string }) => row.state), ['active', 'pending', 'active', 'pending']);
+    assert.deepEqual(
+      rows.map((row: { state: string }) => row.state),
+      ['active', 'pending', 'active', 'pending'],
+    );
     assert.equal(rows[1].retiresAt, null);
     assert.equal(rows[0].retiresAt, '2030-01-02T01:00:10.000Z');
   });
@@ -326,53 +389,82 @@ describe('key schedule (properties)', () => {
     raw.map((key) => ({ ...key, createdAt: new Date(0), activatesAt: new Date(key.activatesAt * 1000) }));
 
   it('signs with the newest active key and publishes a key exactly while it can be needed', () => {
-    fc.assert(fc.property(fc.uniqueArray(keyArb, { selector: (key) => key.kid, maxLength: 8 }), fc.integer({ min: -10, max: 1200 }), (raw, nowSeconds) => {
-      const keys = toKeys(raw);
-      const now = new Date(nowSeconds * 1000);
-      const order = publicationOrder(scheduleKeys(keys, now, ttl));
-      for (const alg of ['RS256', 'ES256'] as const) {
-        const sameAlg = keys.filter((key) => key.alg === alg);
-        const started = sameAlg.filter((key) => key.activatesAt <= now);
-        const newest = Math.max(...started.map((key) => key.activatesAt.getTime()));
-        const signer = order.find((key) => key.alg === alg);
-        if (started.length > 0) assert.equal(signer!.activatesAt.getTime(), newest);
-        // After the signer: keys not yet due (soonest first), then superseded ones (newest first).
-        const rest = order.filter((key) => key.alg === alg).slice(started.length > 0 ? 1 : 0).map((key) => key.activatesAt.getTime());
-        const pending = rest.filter((t) => t > now.getTime());
-        const superseded = rest.filter((t) => t <= now.getTime());
-        assert.deepEqual(rest, [...pending, ...superseded]);
-        assert.deepEqual(pending, [...pending].sort((a, b) => a - b));
-        assert.deepEqual(superseded, [...superseded].sort((a, b) => b - a));
-        for (const key of sameAlg) {
-          // Published while pending, current, or within ttl of a later key's activation.
-          const successor = sameAlg.filter((other) => other !== key && (other.activatesAt > key.activatesAt
-            || (other.activatesAt.getTime() === key.activatesAt.getTime() && other.kid > key.kid)))
-            .sort((a, b) => a.activatesAt.getTime() - b.activatesAt.getTime() || (a.kid < b.kid ? -1 : 1))[0];
-          const needed = !successor || successor.activatesAt > now || successor.activatesAt.getTime() + ttl * 1000 > now.getTime();
-          assert.equal(order.includes(key), needed);
-        }
-      }
-    }));
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(keyArb, { selector: (key) => key.kid, maxLength: 8 }),
+        fc.integer({ min: -10, max: 1200 }),
+        (raw, nowSeconds) => {
+          const keys = toKeys(raw);
+          const now = new Date(nowSeconds * 1000);
+          const order = publicationOrder(scheduleKeys(keys, now, ttl));
+          for (const alg of ['RS256', 'ES256'] as const) {
+            const sameAlg = keys.filter((key) => key.alg === alg);
+            const started = sameAlg.filter((key) => key.activatesAt <= now);
+            const newest = Math.max(...started.map((key) => key.activatesAt.getTime()));
+            const signer = order.find((key) => key.alg === alg);
+            if (started.length > 0) assert.equal(signer!.activatesAt.getTime(), newest);
+            // After the signer: keys not yet due (soonest first), then superseded ones (newest first).
+            const rest = order
+              .filter((key) => key.alg === alg)
+              .slice(started.length > 0 ? 1 : 0)
+              .map((key) => key.activatesAt.getTime());
+            const pending = rest.filter((t) => t > now.getTime());
+            const superseded = rest.filter((t) => t <= now.getTime());
+            assert.deepEqual(rest, [...pending, ...superseded]);
+            assert.deepEqual(
+              pending,
+              [...pending].sort((a, b) => a - b),
+            );
+            assert.deepEqual(
+              superseded,
+              [...superseded].sort((a, b) => b - a),
+            );
+            for (const key of sameAlg) {
+              // Published while pending, current, or within ttl of a later key's activation.
+              const successor = sameAlg
+                .filter(
+                  (other) =>
+                    other !== key &&
+                    (other.activatesAt > key.activatesAt ||
+                      (other.activatesAt.getTime() === key.activatesAt.getTime() && other.kid > key.kid)),
+                )
+                .sort((a, b) => a.activatesAt.getTime() - b.activatesAt.getTime() || (a.kid < b.kid ? -1 : 1))[0];
+              const needed = !successor || successor.activatesAt > now || successor.activatesAt.getTime() + ttl * 1000 > now.getTime();
+              assert.equal(order.includes(key), needed);
+            }
+          }
+        },
+      ),
+    );
   });
 
   it('nothing changes before nextChangeAt, and something changes at it', () => {
     // States are compared too: with no active key the soonest pending one already signs, so its
     // activation changes a state but not the order.
-    fc.assert(fc.property(fc.uniqueArray(keyArb, { selector: (key) => key.kid, minLength: 1, maxLength: 8 }), fc.integer({ min: -10, max: 1200 }), (raw, nowSeconds) => {
-      const keys = toKeys(raw);
-      const now = new Date(nowSeconds * 1000);
-      const kidsAt = (t: Date) => {
-        const schedule = scheduleKeys(keys, t, ttl);
-        return [...publicationOrder(schedule).map((key) => key.kid), ...schedule.map((entry) => `${entry.key.kid}:${entry.state}`)].join(',');
-      };
-      const next = nextChange(scheduleKeys(keys, now, ttl), now);
-      if (next === undefined) {
-        assert.equal(kidsAt(new Date(1e13)), kidsAt(now));
-        return;
-      }
-      assert.ok(next > now);
-      assert.equal(kidsAt(new Date(next.getTime() - 1)), kidsAt(now));
-      assert.notEqual(kidsAt(next), kidsAt(now));
-    }));
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(keyArb, { selector: (key) => key.kid, minLength: 1, maxLength: 8 }),
+        fc.integer({ min: -10, max: 1200 }),
+        (raw, nowSeconds) => {
+          const keys = toKeys(raw);
+          const now = new Date(nowSeconds * 1000);
+          const kidsAt = (t: Date) => {
+            const schedule = scheduleKeys(keys, t, ttl);
+            return [
+              ...publicationOrder(schedule).map((key) => key.kid),
+              ...schedule.map((entry) => `${entry.key.kid}:${entry.state}`),
+            ].join(',');
+          };
+          const next = nextChange(scheduleKeys(keys, now, ttl), now);
+          if (next === undefined) {
+            assert.equal(kidsAt(new Date(1e13)), kidsAt(now));
+            return;
+          }
+          assert.ok(next > now);
+          assert.equal(kidsAt(new Date(next.getTime() - 1)), kidsAt(now));
+          assert.notEqual(kidsAt(next), kidsAt(now));
+        },
+      ),
+    );
   });
 });

@@ -27,7 +27,9 @@ function startReceiver(): Promise<{ server: Server; url: string; next(): Promise
   const received: string[] = [];
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
     req.on('end', () => {
       res.writeHead(200).end();
       const waiter = waiting.shift();
@@ -35,15 +37,20 @@ function startReceiver(): Promise<{ server: Server; url: string; next(): Promise
       else received.push(body);
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    server,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/backchannel`,
-    next: () => (received.length ? Promise.resolve(received.shift()!) : new Promise((r) => waiting.push(r))),
-  })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        server,
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/backchannel`,
+        next: () => (received.length ? Promise.resolve(received.shift()!) : new Promise((r) => waiting.push(r))),
+      }),
+    ),
+  );
 }
 
 function logoutForm(html: string): { action: string; xsrf: string } {
-  const action = /<form[^>]*id="op.logoutForm"[^>]*action="([^"]+)"/.exec(html) ?? /<form[^>]*action="([^"]+)"[^>]*id="op.logoutForm"/.exec(html);
+  const action =
+    /<form[^>]*id="op.logoutForm"[^>]*action="([^"]+)"/.exec(html) ?? /<form[^>]*action="([^"]+)"[^>]*id="op.logoutForm"/.exec(html);
   const xsrf = /name="xsrf" value="([^"]+)"/.exec(html);
   assert.ok(action && xsrf, `logout form not found in ${html}`);
   return { action: action[1]!, xsrf: xsrf[1]! };
@@ -57,10 +64,17 @@ describe('logout', () => {
     bridge = await startBridge({
       pages: markedPages,
       configPatch: {
-        clients: [...TEST_CLIENTS, {
-          client_id: 'bcl', client_secret: 'bcl-secret', redirect_uris: [BCL_CB], skipConsent: true,
-          backchannel_logout_uri: receiver.url, backchannel_logout_session_required: true,
-        }],
+        clients: [
+          ...TEST_CLIENTS,
+          {
+            client_id: 'bcl',
+            client_secret: 'bcl-secret',
+            redirect_uris: [BCL_CB],
+            skipConsent: true,
+            backchannel_logout_uri: receiver.url,
+            backchannel_logout_session_required: true,
+          },
+        ],
       },
     });
   });
@@ -76,7 +90,10 @@ describe('logout', () => {
     const bcl = await signIn(await rpFor(bridge, 'bcl', { secret: 'bcl-secret' }), { redirectUri: BCL_CB, browser });
 
     const endSession = client.buildEndSessionUrl(web, {
-      id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${RP}/bye`, state: 'bye-state', ui_locales: 'en',
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: `${RP}/bye`,
+      state: 'bye-state',
+      ui_locales: 'en',
     });
     const page = await browser.fetch(endSession, { headers: { accept: 'text/html' } });
     assert.equal(page.status, 200);
@@ -95,8 +112,11 @@ describe('logout', () => {
     assert.equal(`${location.origin}${location.pathname}`, `${RP}/bye`);
     assert.equal(location.searchParams.get('state'), 'bye-state');
 
-    const { payload } = await jwtVerify(await receiver.next().then((b) => new URLSearchParams(b).get('logout_token')!),
-      createRemoteJWKSet(new URL(`${bridge.issuer}/jwks`)), { issuer: bridge.issuer, audience: 'bcl' });
+    const { payload } = await jwtVerify(
+      await receiver.next().then((b) => new URLSearchParams(b).get('logout_token')!),
+      createRemoteJWKSet(new URL(`${bridge.issuer}/jwks`)),
+      { issuer: bridge.issuer, audience: 'bcl' },
+    );
     assert.equal(payload.sub, 'alice-sub-1');
     assert.equal(payload.sid, bcl.tokens.claims()!.sid);
     const events = payload.events as Record<string, unknown> | undefined;
@@ -104,9 +124,12 @@ describe('logout', () => {
 
     const silent = await authorize(web, { redirectUri: `${RP}/cb`, browser, extra: { prompt: 'none' } });
     assert.equal(silent.callback.searchParams.get('error'), 'login_required');
-    const res = await postForm(`${bridge.issuer}/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! },
-      { authorization: basic('web', 'web-secret') });
-    assert.equal((await res.json() as { error: string }).error, 'invalid_grant', 'the grants of the session ended');
+    const res = await postForm(
+      `${bridge.issuer}/token`,
+      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! },
+      { authorization: basic('web', 'web-secret') },
+    );
+    assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant', 'the grants of the session ended');
   });
 
   it('shows the injected success page when no post_logout_redirect_uri is given', async () => {

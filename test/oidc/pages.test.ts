@@ -7,7 +7,8 @@ import { configSchema } from '../../src/config/schema.js';
 
 describe('pages', () => {
   it('picks the first supported locale from ui_locales, then Accept-Language by q-value, then the default', () => {
-    const pick = (uiLocales: unknown, acceptLanguage: string | undefined, defaultLocale: 'zh-CN' | 'en') => negotiateLocale({ uiLocales, acceptLanguage, defaultLocale });
+    const pick = (uiLocales: unknown, acceptLanguage: string | undefined, defaultLocale: 'zh-CN' | 'en') =>
+      negotiateLocale({ uiLocales, acceptLanguage, defaultLocale });
     assert.equal(pick('fr en-US', undefined, 'zh-CN'), 'en');
     assert.equal(pick('zh-CN en', 'en', 'en'), 'zh-CN');
     assert.equal(pick(undefined, 'de;q=1, zh-TW;q=0.8', 'en'), 'zh-CN');
@@ -32,7 +33,16 @@ describe('client metadata', () => {
     issuer: 'https://sso.example.test',
     cookieSecrets: ['x'.repeat(32)],
     upstreams: [{ id: 'test', type: 'oidc', issuer: 'https://up.example.test', clientId: 'c' }],
-    clients: [{ client_id: 'ks', client_secret: 's', redirect_uris: ['https://ks.example.test/cb'], skipConsent: true, upstreams: ['test'], emitEmail: 'any' }],
+    clients: [
+      {
+        client_id: 'ks',
+        client_secret: 's',
+        redirect_uris: ['https://ks.example.test/cb'],
+        skipConsent: true,
+        upstreams: ['test'],
+        emitEmail: 'any',
+      },
+    ],
   });
 
   it('gives oidc-provider standard metadata only and keeps our keys beside it', () => {

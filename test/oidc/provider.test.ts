@@ -20,7 +20,7 @@ for (const kind of ['memory', 'redis'] as const) {
     let discovery: Record<string, unknown>;
     before(async () => {
       bridge = await startBridge({ store: kind });
-      discovery = await (await fetch(`${bridge.issuer}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+      discovery = (await (await fetch(`${bridge.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     });
     after(() => bridge.close());
 
@@ -46,21 +46,27 @@ for (const kind of ['memory', 'redis'] as const) {
     });
 
     it('publishes only public keys', async () => {
-      const jwks = await (await fetch(`${bridge.issuer}/jwks`)).json() as { keys: Record<string, unknown>[] };
-      assert.deepEqual(jwks.keys.map((k) => k.alg), ['RS256', 'ES256']);
+      const jwks = (await (await fetch(`${bridge.issuer}/jwks`)).json()) as { keys: Record<string, unknown>[] };
+      assert.deepEqual(
+        jwks.keys.map((k) => k.alg),
+        ['RS256', 'ES256'],
+      );
       for (const key of jwks.keys) assert.equal(key.d, undefined);
     });
 
     it('runs the confidential code flow without PKCE and a constant state, RS256 ID token with the requested claims', async () => {
       const rp = await rpFor(bridge, 'web', { secret: 'web-secret' });
       const { tokens, callback } = await signIn(rp, {
-        redirectUri: WEB_CB, state: KUBESPHERE_STATE, scope: 'openid profile email phone groups dingtalk',
+        redirectUri: WEB_CB,
+        state: KUBESPHERE_STATE,
+        scope: 'openid profile email phone groups dingtalk',
       });
       assert.equal(callback.searchParams.get('iss'), bridge.issuer, 'RFC 9207 iss in the authorization response');
       assert.equal(callback.searchParams.get('state'), KUBESPHERE_STATE);
       assert.equal(decodeProtectedHeader(tokens.id_token!).alg, 'RS256');
       const { payload } = await jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(`${bridge.issuer}/jwks`)), {
-        issuer: bridge.issuer, audience: 'web',
+        issuer: bridge.issuer,
+        audience: 'web',
       });
       assert.equal(payload.sub, 'alice-sub-1');
       assert.equal(payload.preferred_username, 'alice');
@@ -131,12 +137,18 @@ for (const kind of ['memory', 'redis'] as const) {
       const { tokens } = await signIn(rp, { redirectUri: WEB_CB, pkce: true });
       assert.ok(tokens.id_token);
       const { callback } = await authorize(rp, { redirectUri: WEB_CB, pkce: true });
-      const res = await postForm(`${bridge.issuer}/token`, {
-        grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: WEB_CB,
-        code_verifier: 'a'.repeat(43),
-      }, { authorization: basic('web', 'web-secret') });
+      const res = await postForm(
+        `${bridge.issuer}/token`,
+        {
+          grant_type: 'authorization_code',
+          code: callback.searchParams.get('code')!,
+          redirect_uri: WEB_CB,
+          code_verifier: 'a'.repeat(43),
+        },
+        { authorization: basic('web', 'web-secret') },
+      );
       assert.equal(res.status, 400);
-      assert.equal((await res.json() as { error: string }).error, 'invalid_grant');
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant');
     });
 
     it('answers userinfo with the granted claims only', async () => {
@@ -167,19 +179,25 @@ for (const kind of ['memory', 'redis'] as const) {
       await client.tokenRevocation(rp, tokens.access_token);
       assert.equal((await client.tokenIntrospection(rp, tokens.access_token)).active, false);
       await client.tokenRevocation(rp, tokens.refresh_token!);
-      const res = await postForm(`${bridge.issuer}/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! },
-        { authorization: basic('web', 'web-secret') });
+      const res = await postForm(
+        `${bridge.issuer}/token`,
+        { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! },
+        { authorization: basic('web', 'web-secret') },
+      );
       assert.equal(res.status, 400);
-      assert.equal((await res.json() as { error: string }).error, 'invalid_grant');
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant');
     });
 
-    it('refuses to revoke another client\'s token', async () => {
+    it("refuses to revoke another client's token", async () => {
       const rp = await rpFor(bridge, 'web', { secret: 'web-secret' });
       const { tokens } = await signIn(rp, { redirectUri: WEB_CB, scope: 'openid' });
-      const res = await postForm(`${bridge.issuer}/token/revocation`, { token: tokens.access_token },
-        { authorization: basic('other', 'other-secret') });
+      const res = await postForm(
+        `${bridge.issuer}/token/revocation`,
+        { token: tokens.access_token },
+        { authorization: basic('other', 'other-secret') },
+      );
       assert.equal(res.status, 400);
-      assert.equal((await res.json() as { error: string }).error, 'invalid_request');
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_request');
       assert.equal((await client.tokenIntrospection(rp, tokens.access_token)).active, true);
     });
 

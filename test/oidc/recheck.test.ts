@@ -40,30 +40,42 @@ for (const kind of ['memory', 'redis'] as const) {
     });
 
     const refresh = async (token: string) => {
-      const res = await postForm(`${bridge.issuer}/token`, { grant_type: 'refresh_token', refresh_token: token },
-        { authorization: basic('web', 'web-secret') });
-      return { status: res.status, body: await res.json() as Record<string, unknown> };
+      const res = await postForm(
+        `${bridge.issuer}/token`,
+        { grant_type: 'refresh_token', refresh_token: token },
+        { authorization: basic('web', 'web-secret') },
+      );
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
 
     it('asks the upstream once per winning refresh, not for parallel losers', async () => {
       const { tokens } = await signIn(rp, { redirectUri: WEB_CB });
       assert.equal(recheckCalls, 0, 'not asked at the code exchange');
       const results = await Promise.all(Array.from({ length: 4 }, () => refresh(tokens.refresh_token!)));
-      assert.deepEqual(results.map((r) => r.status), [200, 200, 200, 200]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [200, 200, 200, 200],
+      );
       assert.equal(recheckCalls, 1);
     });
 
     it('revoked: invalid_grant, and every grant and browser session of the account ends', async () => {
       const browser = new Browser();
       const { tokens } = await signIn(rp, { redirectUri: WEB_CB, browser });
-      const other = await signIn(await rpFor(bridge, 'es', { secret: 'es-secret' }), { redirectUri: 'https://es.example.test/cb', browser });
+      const other = await signIn(await rpFor(bridge, 'es', { secret: 'es-secret' }), {
+        redirectUri: 'https://es.example.test/cb',
+        browser,
+      });
       verdict = 'revoked';
       const res = await refresh(tokens.refresh_token!);
       assert.equal(res.status, 400);
       assert.equal(res.body.error, 'invalid_grant');
       assert.equal((await client.tokenIntrospection(rp, tokens.access_token)).active, false);
-      assert.equal((await client.tokenIntrospection(await rpFor(bridge, 'es', { secret: 'es-secret' }), other.tokens.access_token)).active, false,
-        'the grant of another client ended too');
+      assert.equal(
+        (await client.tokenIntrospection(await rpFor(bridge, 'es', { secret: 'es-secret' }), other.tokens.access_token)).active,
+        false,
+        'the grant of another client ended too',
+      );
       const { callback } = await authorize(rp, { redirectUri: WEB_CB, browser, extra: { prompt: 'none' } });
       assert.equal(callback.searchParams.get('error'), 'login_required', 'the browser session is gone');
     });
@@ -71,10 +83,13 @@ for (const kind of ['memory', 'redis'] as const) {
     it('unavailable: 503 temporarily_unavailable, the grant is kept and the token works later', async () => {
       const { tokens } = await signIn(rp, { redirectUri: WEB_CB });
       verdict = 'unavailable';
-      const res = await postForm(`${bridge.issuer}/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! },
-        { authorization: basic('web', 'web-secret') });
+      const res = await postForm(
+        `${bridge.issuer}/token`,
+        { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! },
+        { authorization: basic('web', 'web-secret') },
+      );
       assert.equal(res.status, 503);
-      assert.equal((await res.json() as { error: string }).error, 'temporarily_unavailable');
+      assert.equal(((await res.json()) as { error: string }).error, 'temporarily_unavailable');
       assert.equal(res.headers.get('cache-control'), 'no-store');
       verdict = 'ok';
       const later = await refresh(tokens.refresh_token!);

@@ -43,7 +43,8 @@ export function replayDockerfile(repo: string, options: { log?: (line: string) =
   const log = options.log ?? (() => {});
   const stages: Stage[] = [];
   let entrypoint: string[] = [];
-  const local = (stage: Stage, path: string) => (path.startsWith('/') ? join(stage.dir, path.slice(stage.workdir.length)) : join(stage.dir, path));
+  const local = (stage: Stage, path: string) =>
+    path.startsWith('/') ? join(stage.dir, path.slice(stage.workdir.length)) : join(stage.dir, path);
 
   for (const line of instructions(readFileSync(join(repo, 'Dockerfile'), 'utf8'))) {
     const [keyword = '', ...rest] = line.split(/\s+/);
@@ -51,7 +52,12 @@ export function replayDockerfile(repo: string, options: { log?: (line: string) =
     const stage = stages.at(-1);
     if (keyword === 'FROM') {
       const name = /\bAS\s+(\S+)/i.exec(args)?.[1];
-      stages.push({ ...(name ? { name } : {}), workdir: '/', dir: mkdtempSync(join(tmpdir(), `oidc-bridge-image-${name ?? 'final'}-`)), env: {} });
+      stages.push({
+        ...(name ? { name } : {}),
+        workdir: '/',
+        dir: mkdtempSync(join(tmpdir(), `oidc-bridge-image-${name ?? 'final'}-`)),
+        env: {},
+      });
       continue;
     }
     if (!stage) throw new Error(`Dockerfile: ${keyword} before FROM`);
@@ -89,7 +95,10 @@ export function replayDockerfile(repo: string, options: { log?: (line: string) =
       case 'ENTRYPOINT':
         entrypoint = JSON.parse(args) as string[];
         break;
-      case 'USER': case 'EXPOSE': case 'HEALTHCHECK': case 'CMD':
+      case 'USER':
+      case 'EXPOSE':
+      case 'HEALTHCHECK':
+      case 'CMD':
         break;
       default:
         throw new Error(`Dockerfile: the replay does not understand ${keyword}`);

@@ -35,21 +35,30 @@ describe('the production install (the Dockerfile, replayed)', () => {
   function cli(args: string[]): Promise<Run> {
     const [command = 'node', ...entry] = image.entrypoint;
     const child = spawn(command === 'node' ? process.execPath : command, [...entry, ...args], {
-      cwd: image.dir, env: env(), stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: image.dir,
+      env: env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
   }
 
-  before(async () => {
-    image = replayDockerfile(process.cwd());
-    port = await freePort();
-    config = join(image.dir, 'config.yaml');
-    // The DingTalk endpoints point at a closed local port: nothing here may need the internet.
-    writeFileSync(config, `
+  before(
+    async () => {
+      image = replayDockerfile(process.cwd());
+      port = await freePort();
+      config = join(image.dir, 'config.yaml');
+      // The DingTalk endpoints point at a closed local port: nothing here may need the internet.
+      writeFileSync(
+        config,
+        `
 issuer: http://127.0.0.1:${port}
 listen: { host: 127.0.0.1, port: ${port} }
 store: { type: redis, url: "${LOCAL_REDIS_URL}", keyPrefix: "${prefix}" }
@@ -64,8 +73,11 @@ upstreams:
     endpoints: { authorize: "http://127.0.0.1:9/oauth2/auth", api: "http://127.0.0.1:9", oapi: "http://127.0.0.1:9" }
 clients:
   - { client_id: kubesphere, client_secret: shh, redirect_uris: [https://ks.example.com/oauth/redirect/dingtalk] }
-`);
-  }, { timeout: 600_000 });
+`,
+      );
+    },
+    { timeout: 600_000 },
+  );
 
   after(async () => {
     if (server && server.exitCode === null) {
@@ -113,13 +125,21 @@ clients:
   it('serve answers /readyz and discovery on Redis, and drains on SIGTERM', async () => {
     const [command = 'node', ...entry] = image.entrypoint;
     server = spawn(command === 'node' ? process.execPath : command, [...entry, 'serve', '--config', config], {
-      cwd: image.dir, env: env(), stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: image.dir,
+      env: env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    server.stdout!.on('data', (c: Buffer) => { serverLog += c.toString(); });
-    server.stderr!.on('data', (c: Buffer) => { serverLog += c.toString(); });
+    server.stdout!.on('data', (c: Buffer) => {
+      serverLog += c.toString();
+    });
+    server.stderr!.on('data', (c: Buffer) => {
+      serverLog += c.toString();
+    });
     // The process logs one line when it listens; wait for it (or for the process to die).
     await new Promise<void>((resolve, reject) => {
-      const onData = () => { if (serverLog.includes('oidc-bridge listening')) resolve(); };
+      const onData = () => {
+        if (serverLog.includes('oidc-bridge listening')) resolve();
+      };
       server!.stdout!.on('data', onData);
       server!.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${serverLog}`)));
     });
@@ -127,12 +147,12 @@ clients:
     assert.equal(ready.status, 200);
     const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`);
     assert.equal(discovery.status, 200);
-    const body = await discovery.json() as { issuer: string; id_token_signing_alg_values_supported: string[] };
+    const body = (await discovery.json()) as { issuer: string; id_token_signing_alg_values_supported: string[] };
     assert.equal(body.issuer, `http://127.0.0.1:${port}`);
     assert.ok(body.id_token_signing_alg_values_supported.includes('RS256'));
 
     server.kill('SIGTERM');
-    const [code] = await once(server, 'exit') as [number | null];
+    const [code] = (await once(server, 'exit')) as [number | null];
     assert.equal(code, 0, serverLog);
     assert.doesNotMatch(serverLog, /\n\s+at .+:\d+:\d+/, 'no stack trace');
   });
@@ -145,7 +165,9 @@ clients:
     const demoPort = await freePort();
     const [command = 'node', ...entry] = image.entrypoint;
     const demo = spawn(command === 'node' ? process.execPath : command, [...entry, 'demo'], {
-      cwd: image.dir, env: { ...env(), NODE_ENV: 'development', PORT: String(demoPort) }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: image.dir,
+      env: { ...env(), NODE_ENV: 'development', PORT: String(demoPort) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     await new Promise<void>((resolve, reject) => {

@@ -21,7 +21,11 @@ describe('POST /v1.0/oauth2/userAccessToken', () => {
     const form = await postForm(tokenUrl(), { ...creds, code, grantType: 'authorization_code' });
     assert.equal(form.status, 400);
     assert.equal(form.body.code, 'Missingbody');
-    const plain = await fetch(tokenUrl(), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ ...creds, code, grantType: 'authorization_code' }) });
+    const plain = await fetch(tokenUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ ...creds, code, grantType: 'authorization_code' }),
+    });
     assert.equal(((await plain.json()) as Record<string, unknown>).code, 'Missingbody');
     const broken = await fetch(tokenUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"clientId":' });
     assert.equal(broken.status, 400);
@@ -32,7 +36,10 @@ describe('POST /v1.0/oauth2/userAccessToken', () => {
 
   it('names the missing field, rejects bad credentials and unknown grant types', async () => {
     const missingId = await postJson(tokenUrl(), { clientSecret: 'x', grantType: 'authorization_code', code: 'c' });
-    assert.deepEqual([missingId.status, missingId.body.code, missingId.body.message], [400, 'MissingclientId', 'clientId is mandatory for this action.']);
+    assert.deepEqual(
+      [missingId.status, missingId.body.code, missingId.body.message],
+      [400, 'MissingclientId', 'clientId is mandatory for this action.'],
+    );
     const missingCode = await postJson(tokenUrl(), { ...creds, grantType: 'authorization_code' });
     assert.equal(missingCode.body.code, 'Missingcode');
     const badSecret = await postJson(tokenUrl(), { ...creds, clientSecret: 'wrong', grantType: 'authorization_code', code: 'c' });
@@ -70,7 +77,13 @@ describe('GET /v1.0/contact/users/me', () => {
     run = await startSandbox({
       apps: [
         { appKey: SANDBOX_APP_KEY, appSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID, redirectUris: ['http://127.0.0.1:9/cb'] },
-        { appKey: 'dingnomobile', appSecret: 'nm', corpId: SANDBOX_CORP_ID, redirectUris: ['http://127.0.0.1:9/cb'], grantedScopes: ['Contact.User.Read'] },
+        {
+          appKey: 'dingnomobile',
+          appSecret: 'nm',
+          corpId: SANDBOX_CORP_ID,
+          redirectUris: ['http://127.0.0.1:9/cb'],
+          grantedScopes: ['Contact.User.Read'],
+        },
       ],
     });
   });
@@ -78,7 +91,12 @@ describe('GET /v1.0/contact/users/me', () => {
 
   async function tokenFor(userid: string, appKey = SANDBOX_APP_KEY, secret = SANDBOX_APP_SECRET): Promise<string> {
     const code = run.sandbox.issueAuthCode(appKey, userid);
-    const res = await postJson(`${run.url}/v1.0/oauth2/userAccessToken`, { clientId: appKey, clientSecret: secret, code, grantType: 'authorization_code' });
+    const res = await postJson(`${run.url}/v1.0/oauth2/userAccessToken`, {
+      clientId: appKey,
+      clientSecret: secret,
+      code,
+      grantType: 'authorization_code',
+    });
     return String(res.body.accessToken);
   }
   const me = (headers: Record<string, string>, path = 'me') => getJson(`${run.url}/v1.0/contact/users/${path}`, headers);
@@ -143,7 +161,9 @@ describe('app tokens and stats', () => {
     assert.equal(run.sandbox.stats.calls['/v1.0/oauth2/accessToken'], 1);
     const legacy = await getJson(`${run.url}/gettoken?appkey=${SANDBOX_APP_KEY}&appsecret=${SANDBOX_APP_SECRET}`);
     assert.equal(legacy.body.access_token, v1.body.accessToken);
-    const lookup = await postJson(`${run.url}/topapi/v2/user/get?access_token=${String(v1.body.accessToken)}`, { userid: sampleUserids.manager });
+    const lookup = await postJson(`${run.url}/topapi/v2/user/get?access_token=${String(v1.body.accessToken)}`, {
+      userid: sampleUserids.manager,
+    });
     assert.equal(lookup.body.errcode, 0);
     assert.equal(run.sandbox.stats.calls['/gettoken'], 1);
     assert.equal(run.sandbox.stats.calls['/topapi/v2/user/get'], 1);
@@ -156,7 +176,9 @@ describe('app tokens and stats', () => {
   it('an expired app token is refused with 40014 and replaced by a new one', async () => {
     const first = await postJson(`${run.url}/v1.0/oauth2/accessToken`, { appKey: SANDBOX_APP_KEY, appSecret: SANDBOX_APP_SECRET });
     clock.advance(2 * HOUR + 1000);
-    const stale = await postJson(`${run.url}/topapi/v2/user/get?access_token=${String(first.body.accessToken)}`, { userid: sampleUserids.manager });
+    const stale = await postJson(`${run.url}/topapi/v2/user/get?access_token=${String(first.body.accessToken)}`, {
+      userid: sampleUserids.manager,
+    });
     assert.equal(stale.body.errcode, 40014);
     const next = await postJson(`${run.url}/v1.0/oauth2/accessToken`, { appKey: SANDBOX_APP_KEY, appSecret: SANDBOX_APP_SECRET });
     assert.notEqual(next.body.accessToken, first.body.accessToken);
@@ -179,14 +201,22 @@ describe('app tokens and stats', () => {
     assert.equal((await postJson(`${run.url}/v1.0/oauth2/${SANDBOX_CORP_ID}/token`, { ...body, grant_type: 'x' })).status, 400);
   });
 
-  it('an oversized body is a clean 4xx in each host\'s error shape, never a stack trace', async () => {
+  it("an oversized body is a clean 4xx in each host's error shape, never a stack trace", async () => {
     const huge = JSON.stringify({ appKey: 'x'.repeat(100_000), appSecret: 'y' });
-    const v1 = await fetch(`${run.url}/v1.0/oauth2/accessToken`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: huge });
+    const v1 = await fetch(`${run.url}/v1.0/oauth2/accessToken`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: huge,
+    });
     const v1Body = (await v1.json()) as Record<string, unknown>;
     assert.equal(v1.status, 413);
     assert.deepEqual(Object.keys(v1Body).sort(), ['code', 'message', 'requestid']);
     const token = (await getJson(`${run.url}/gettoken?appkey=${SANDBOX_APP_KEY}&appsecret=${SANDBOX_APP_SECRET}`)).body.access_token;
-    const oapi = await fetch(`${run.url}/topapi/v2/user/get?access_token=${String(token)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: huge });
+    const oapi = await fetch(`${run.url}/topapi/v2/user/get?access_token=${String(token)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: huge,
+    });
     const text = await oapi.text();
     assert.equal(oapi.status, 200);
     assert.deepEqual(JSON.parse(text), { errcode: 400002, errmsg: '无效的参数' });

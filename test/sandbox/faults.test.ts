@@ -45,7 +45,10 @@ describe('faults', () => {
     assert.equal((await lookup()).body.errcode, 0);
     run.sandbox.setFault({ api: '*', kind: 'errcode', errcode: 90002 });
     assert.equal((await lookup()).body.errcode, 90002);
-    assert.equal((await fetch(`${run.url}/gettoken?appkey=a&appsecret=b`).then((r) => r.json()) as Record<string, unknown>).errcode, 90002);
+    assert.equal(
+      ((await fetch(`${run.url}/gettoken?appkey=a&appsecret=b`).then((r) => r.json())) as Record<string, unknown>).errcode,
+      90002,
+    );
   });
 
   it('errcode faults on api.dingtalk.com paths use the v1.0 error shape', async () => {
@@ -87,7 +90,10 @@ describe('faults', () => {
     run.sandbox.setFault({ api: '/topapi/user/getbyunionid', kind: 'delay', ms: 2000, times: 1 });
     await assert.rejects(
       fetch(`${run.url}/topapi/user/getbyunionid?access_token=${token}`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ unionid }), signal: AbortSignal.timeout(50),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ unionid }),
+        signal: AbortSignal.timeout(50),
       }),
       /TimeoutError|aborted/i,
     );

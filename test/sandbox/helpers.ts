@@ -44,7 +44,9 @@ export async function getJson(url: string, headers: Record<string, string> = {})
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> {
-  return asJson(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+  return asJson(
+    await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+  );
 }
 
 export async function postForm(url: string, fields: Record<string, string>): Promise<JsonResponse> {

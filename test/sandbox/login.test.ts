@@ -2,7 +2,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, SANDBOX_OTHER_CORP_ID, sampleUserids, snsSignature,
+  SANDBOX_APP_KEY,
+  SANDBOX_APP_SECRET,
+  SANDBOX_CORP_ID,
+  SANDBOX_OTHER_CORP_ID,
+  sampleUserids,
+  snsSignature,
 } from '../../src/sandbox/index.js';
 import { authorizeUrl, hiddenFields, manualClock, postJson, REDIRECT_URI, startSandbox, userTokens, type Running } from './helpers.js';
 
@@ -12,7 +17,10 @@ async function loginPage(url: string) {
 }
 
 /** Posts the login form back with one of its buttons pressed; returns the redirect target. */
-async function choose(pageUrl: string, button: Record<string, string>): Promise<{ status: number; location: URL | undefined; html: string }> {
+async function choose(
+  pageUrl: string,
+  button: Record<string, string>,
+): Promise<{ status: number; location: URL | undefined; html: string }> {
   const { html } = await loginPage(pageUrl);
   const action = new URL(/action="([^"]+)"/.exec(html)?.[1] ?? '', pageUrl);
   const res = await fetch(action, { method: 'POST', body: new URLSearchParams({ ...hiddenFields(html), ...button }), redirect: 'manual' });
@@ -71,7 +79,9 @@ describe('login page /oauth2/auth', () => {
 
   it('accepts extra scopes and echoes an unusual state exactly', async () => {
     const state = 'a b&c=d/é"<x>';
-    const { location } = await choose(authorizeUrl(run.url, { scope: 'openid corpid Contact.User.Read', state }), { userid: sampleUserids.liNa });
+    const { location } = await choose(authorizeUrl(run.url, { scope: 'openid corpid Contact.User.Read', state }), {
+      userid: sampleUserids.liNa,
+    });
     assert.equal(location?.searchParams.get('state'), state);
     assert.ok(location?.searchParams.get('authCode'));
   });
@@ -124,7 +134,14 @@ describe('login page /oauth2/auth', () => {
   it('re-validates the posted form and refuses an unknown person', async () => {
     const tampered = await fetch(`${run.url}/oauth2/auth`, {
       method: 'POST',
-      body: new URLSearchParams({ client_id: SANDBOX_APP_KEY, redirect_uri: 'https://evil.example/cb', response_type: 'code', scope: 'openid', prompt: 'consent', userid: sampleUserids.manager }),
+      body: new URLSearchParams({
+        client_id: SANDBOX_APP_KEY,
+        redirect_uri: 'https://evil.example/cb',
+        response_type: 'code',
+        scope: 'openid',
+        prompt: 'consent',
+        userid: sampleUserids.manager,
+      }),
       redirect: 'manual',
     });
     assert.equal(tampered.status, 400);
@@ -141,7 +158,7 @@ describe('login page /oauth2/auth', () => {
     assert.equal(res.body.code, 'invalidParameter.authCode.notFound');
   });
 
-  it("a code is only good for the app it was issued to", async () => {
+  it('a code is only good for the app it was issued to', async () => {
     const other = await startSandbox({
       apps: [
         { appKey: SANDBOX_APP_KEY, appSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID, redirectUris: [REDIRECT_URI] },

@@ -1,9 +1,7 @@
 // oapi.dingtalk.com topapi: user and department lookups, membership, contacts scope, allow-list.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, sampleDeptIds, sampleUserids,
-} from '../../src/sandbox/index.js';
+import { SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, sampleDeptIds, sampleUserids } from '../../src/sandbox/index.js';
 import { appToken, getJson, postForm, postJson, startSandbox, type Running } from './helpers.js';
 
 const unionIdOf = (run: Running, userid: string) => run.sandbox.org.people.find((p) => p.userid === userid)?.unionId ?? '';
@@ -88,7 +86,10 @@ describe('topapi user lookups', () => {
     assert.equal((await call('/topapi/v2/user/get', { userid })).body.errcode, 60121);
     assert.equal((await call('/topapi/v2/department/listparentbyuser', { userid })).body.errcode, 60121);
     const tokens = await postJson(`${run.url}/v1.0/oauth2/userAccessToken`, {
-      clientId: SANDBOX_APP_KEY, clientSecret: SANDBOX_APP_SECRET, code: run.sandbox.issueAuthCode(SANDBOX_APP_KEY, userid), grantType: 'authorization_code',
+      clientId: SANDBOX_APP_KEY,
+      clientSecret: SANDBOX_APP_SECRET,
+      code: run.sandbox.issueAuthCode(SANDBOX_APP_KEY, userid),
+      grantType: 'authorization_code',
     });
     const me = await getJson(`${run.url}/v1.0/contact/users/me`, { 'x-acs-dingtalk-access-token': String(tokens.body.accessToken) });
     assert.equal(me.status, 200);
@@ -152,12 +153,20 @@ describe('topapi departments', () => {
   });
 
   it('listparentbydept and listsub', async () => {
-    assert.deepEqual((await call('/topapi/v2/department/listparentbydept', { dept_id: 301 })).body.result, { parent_id_list: [301, 300, 1] });
+    assert.deepEqual((await call('/topapi/v2/department/listparentbydept', { dept_id: 301 })).body.result, {
+      parent_id_list: [301, 300, 1],
+    });
     const top = (await call('/topapi/v2/department/listsub', {})).body.result as { dept_id: number; parent_id: number }[];
-    assert.deepEqual(top.map((d) => d.dept_id), [100, 200, 300, 400]);
+    assert.deepEqual(
+      top.map((d) => d.dept_id),
+      [100, 200, 300, 400],
+    );
     assert.ok(top.every((d) => d.parent_id === 1));
     const market = (await call('/topapi/v2/department/listsub', { dept_id: 300 })).body.result as { name: string }[];
-    assert.deepEqual(market.map((d) => d.name), ['华东区', '华南区']);
+    assert.deepEqual(
+      market.map((d) => d.name),
+      ['华东区', '华南区'],
+    );
   });
 });
 
@@ -167,8 +176,21 @@ describe('app restrictions: contacts scope (60011) and IP allow-list (60020)', (
     run = await startSandbox({
       apps: [
         // The scope covers 研发中心 and everything below it.
-        { appKey: SANDBOX_APP_KEY, appSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID, redirectUris: ['http://127.0.0.1:9/cb'], contactsScope: [100], allowedIps: ['127.0.0.1'] },
-        { appKey: 'dingelsewhere', appSecret: 'e', corpId: SANDBOX_CORP_ID, redirectUris: ['http://127.0.0.1:9/cb'], allowedIps: ['198.51.100.7'] },
+        {
+          appKey: SANDBOX_APP_KEY,
+          appSecret: SANDBOX_APP_SECRET,
+          corpId: SANDBOX_CORP_ID,
+          redirectUris: ['http://127.0.0.1:9/cb'],
+          contactsScope: [100],
+          allowedIps: ['127.0.0.1'],
+        },
+        {
+          appKey: 'dingelsewhere',
+          appSecret: 'e',
+          corpId: SANDBOX_CORP_ID,
+          redirectUris: ['http://127.0.0.1:9/cb'],
+          allowedIps: ['198.51.100.7'],
+        },
       ],
     });
   });

@@ -3,10 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, sampleUserids } from '../../src/sandbox/index.js';
-import {
-  appToken, getJson, loadFixture, postJson, shapeOf, startSandbox, userTokens,
-  type JsonResponse, type Running,
-} from './helpers.js';
+import { appToken, getJson, loadFixture, postJson, shapeOf, startSandbox, userTokens, type JsonResponse, type Running } from './helpers.js';
 
 const LOCKED = { appKey: 'dinglockedapp', appSecret: 'locked-secret' };
 
@@ -30,7 +27,12 @@ describe('sandbox bodies match captured DingTalk bodies', () => {
 
   async function userToken(appKey: string, userid: string, secret: string): Promise<string> {
     const code = run.sandbox.issueAuthCode(appKey, userid);
-    const res = await postJson(`${run.url}/v1.0/oauth2/userAccessToken`, { clientId: appKey, clientSecret: secret, code, grantType: 'authorization_code' });
+    const res = await postJson(`${run.url}/v1.0/oauth2/userAccessToken`, {
+      clientId: appKey,
+      clientSecret: secret,
+      code,
+      grantType: 'authorization_code',
+    });
     return String(res.body.accessToken);
   }
 

@@ -34,10 +34,18 @@ function assertSecurityHeaders(res: Response, what: string) {
 /** Extra test routes next to the auto-login ones: echo what express and the error handler see. */
 function probeRouter(bridgeRouter: Router): Router {
   const router = Router();
-  router.get('/test/ip', (req, res) => { res.json({ ip: req.ip, protocol: req.protocol }); });
-  router.get('/test/crash', () => { throw new Error('secret internal detail'); });
-  router.get('/test/teapot', () => { throw Object.assign(new Error('short and stout'), { status: 418, expose: true }); });
-  router.get('/test/store-down', () => { throw new StoreUnavailableError(); });
+  router.get('/test/ip', (req, res) => {
+    res.json({ ip: req.ip, protocol: req.protocol });
+  });
+  router.get('/test/crash', () => {
+    throw new Error('secret internal detail');
+  });
+  router.get('/test/teapot', () => {
+    throw Object.assign(new Error('short and stout'), { status: 418, expose: true });
+  });
+  router.get('/test/store-down', () => {
+    throw new StoreUnavailableError();
+  });
   router.use(bridgeRouter);
   return router;
 }
@@ -46,8 +54,7 @@ describe('express app', () => {
   let bridge: Bridge;
   let proxied: Bridge;
   before(async () => {
-    const withProbes = (b: ProviderBundle) =>
-      probeRouter(autoLoginRouter(b.interactions, { accountId: () => ALICE.sub }));
+    const withProbes = (b: ProviderBundle) => probeRouter(autoLoginRouter(b.interactions, { accountId: () => ALICE.sub }));
     bridge = await startBridge({ interactionsRouter: withProbes });
     proxied = await startBridge({ interactionsRouter: withProbes, configPatch: { trustProxy: { hops: 1 } } });
   });
@@ -78,10 +85,10 @@ describe('express app', () => {
 
   it('trusts X-Forwarded-For only from configured proxies', async () => {
     const headers = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https' };
-    const direct = await (await fetch(`${bridge.issuer}/test/ip`, { headers })).json() as { ip: string; protocol: string };
+    const direct = (await (await fetch(`${bridge.issuer}/test/ip`, { headers })).json()) as { ip: string; protocol: string };
     assert.equal(direct.ip, '127.0.0.1');
     assert.equal(direct.protocol, 'http');
-    const behind = await (await fetch(`${proxied.issuer}/test/ip`, { headers })).json() as { ip: string };
+    const behind = (await (await fetch(`${proxied.issuer}/test/ip`, { headers })).json()) as { ip: string };
     assert.equal(behind.ip, '203.0.113.7');
   });
 
@@ -98,7 +105,7 @@ describe('express app', () => {
     assert.deepEqual(await teapot.json(), { error: 'invalid_request', error_description: 'short and stout' });
     const down = await fetch(`${bridge.issuer}/test/store-down`, { headers: { accept: 'application/json' } });
     assert.equal(down.status, 503);
-    assert.equal((await down.json() as { error: string }).error, 'temporarily_unavailable');
+    assert.equal(((await down.json()) as { error: string }).error, 'temporarily_unavailable');
   });
 
   it('classifies errors without trusting odd status values', () => {
@@ -106,10 +113,14 @@ describe('express app', () => {
     assert.equal(statusOf(Object.assign(new Error('x'), { statusCode: 401 })), 401);
     assert.equal(statusOf(Object.assign(new Error('x'), { status: 302 })), 500);
     assert.equal(statusOf('a string'), 500);
-    assert.deepEqual(publicErrorOf(Object.assign(new Error('db password is hunter2'), { status: 500 }), 500),
-      { error: 'server_error', error_description: 'something went wrong' });
-    assert.deepEqual(publicErrorOf({ status: 400, error: 'invalid_grant', error_description: 'nope', expose: true }, 400),
-      { error: 'invalid_grant', error_description: 'nope' });
+    assert.deepEqual(publicErrorOf(Object.assign(new Error('db password is hunter2'), { status: 500 }), 500), {
+      error: 'server_error',
+      error_description: 'something went wrong',
+    });
+    assert.deepEqual(publicErrorOf({ status: 400, error: 'invalid_grant', error_description: 'nope', expose: true }, 400), {
+      error: 'invalid_grant',
+      error_description: 'nope',
+    });
   });
 
   it('sends only Lax cookies over plain http, whatever X-Forwarded-Proto claims', async () => {
@@ -129,17 +140,26 @@ describe('express app', () => {
     try {
       const rsa = await generateKeyPair('RS256', { extractable: true });
       const ec = await generateKeyPair('ES256', { extractable: true });
-      const jwks = { keys: [
-        { ...(await exportJWK(rsa.privateKey)), kid: 'rotated', alg: 'RS256', use: 'sig' },
-        { ...(await exportJWK(ec.privateKey)), kid: 'rotated-ec', alg: 'ES256', use: 'sig' },
-      ] };
+      const jwks = {
+        keys: [
+          { ...(await exportJWK(rsa.privateKey)), kid: 'rotated', alg: 'RS256', use: 'sig' },
+          { ...(await exportJWK(ec.privateKey)), kid: 'rotated-ec', alg: 'ES256', use: 'sig' },
+        ],
+      };
       const next = createProvider({
-        config: own.config, store: own.store, jwks, log: pino({ level: 'silent' }),
-        accounts: { get: async (sub) => own.accounts.get(sub) }, claimsFor,
+        config: own.config,
+        store: own.store,
+        jwks,
+        log: pino({ level: 'silent' }),
+        accounts: { get: async (sub) => own.accounts.get(sub) },
+        claimsFor,
       });
       own.app.swapProvider(next);
-      const published = await (await fetch(`${own.issuer}/jwks`)).json() as { keys: { kid: string }[] };
-      assert.deepEqual(published.keys.map((k) => k.kid), ['rotated', 'rotated-ec']);
+      const published = (await (await fetch(`${own.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
+      assert.deepEqual(
+        published.keys.map((k) => k.kid),
+        ['rotated', 'rotated-ec'],
+      );
       const { tokens } = await signIn(await rpFor(own, 'web', { secret: 'web-secret' }), { redirectUri: `${RP}/cb` });
       assert.equal(decodeProtectedHeader(tokens.id_token!).kid, 'rotated');
     } finally {
@@ -153,10 +173,17 @@ describe('extra routes', () => {
     const bridge = await startBridge({ issuerPath: '/sso' });
     try {
       const router = Router();
-      router.get('/hello', (_req, res) => { res.json({ hello: 'sandbox' }); });
-      router.get('/boom', () => { throw new Error('inner'); });
+      router.get('/hello', (_req, res) => {
+        res.json({ hello: 'sandbox' });
+      });
+      router.get('/boom', () => {
+        throw new Error('inner');
+      });
       const { app } = createApp({
-        config: bridge.config, provider: bridge.bundle, store: bridge.store, log: pino({ level: 'silent' }),
+        config: bridge.config,
+        provider: bridge.bundle,
+        store: bridge.store,
+        log: pino({ level: 'silent' }),
         extraRoutes: [{ path: '/sandbox', router }],
       });
       const server = await listen(app, { host: '127.0.0.1', port: 0 });
@@ -166,7 +193,7 @@ describe('extra routes', () => {
         assertSecurityHeaders(hello, '/sandbox/hello');
         const boom = await fetch(`${server.url}/sandbox/boom`, { headers: { accept: 'application/json' } });
         assert.equal(boom.status, 500);
-        assert.equal((await boom.json() as { error: string }).error, 'server_error');
+        assert.equal(((await boom.json()) as { error: string }).error, 'server_error');
       } finally {
         await server.close();
       }
@@ -189,12 +216,20 @@ describe('store health', () => {
     let health: StoreHealth = 'up';
     const bridge = await startBridge();
     try {
-      const store = { ...bridge.store, kind: 'redis', health: () => health, onHealthChange: (l: (h: StoreHealth) => void) => listeners.push(l) } as Store;
+      const store = {
+        ...bridge.store,
+        kind: 'redis',
+        health: () => health,
+        onHealthChange: (l: (h: StoreHealth) => void) => listeners.push(l),
+      } as Store;
       const registry = new Registry();
       const { app } = createApp({ config: bridge.config, provider: bridge.bundle, store, log: pino(sink), metricsRegistry: registry });
       health = 'down';
       listeners.forEach((l) => l('down'));
-      assert.deepEqual(lines.map((l) => [l.health, l.store]), [['down', 'redis']]);
+      assert.deepEqual(
+        lines.map((l) => [l.health, l.store]),
+        [['down', 'redis']],
+      );
       const server = await listen(app, { host: '127.0.0.1', port: 0 });
       try {
         assert.match(await (await fetch(`${server.url}/metrics`)).text(), /^oidc_bridge_store_up 0$/m);
@@ -212,7 +247,10 @@ describe('listen', () => {
     const first = await listen((_req, res) => res.end(), { host: '127.0.0.1', port: 0 });
     try {
       const port = Number(new URL(first.url).port);
-      await assert.rejects(listen((_req, res) => res.end(), { host: '127.0.0.1', port }), { code: 'EADDRINUSE' });
+      await assert.rejects(
+        listen((_req, res) => res.end(), { host: '127.0.0.1', port }),
+        { code: 'EADDRINUSE' },
+      );
     } finally {
       await first.close();
     }

@@ -21,7 +21,9 @@ function sample(text: string, name: string, labels: Labels = {}): number {
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
-    const got = [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1]!, l[2]!]).sort(([a], [b]) => a!.localeCompare(b!));
+    const got = [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)]
+      .map((l) => [l[1]!, l[2]!])
+      .sort(([a], [b]) => a!.localeCompare(b!));
     if (JSON.stringify(got) === JSON.stringify(want)) return Number(m[3]);
   }
   return 0;
@@ -46,7 +48,9 @@ describe('Prometheus metrics through the whole bridge', () => {
     const before = await scrape();
     await action();
     const after = await scrape();
-    return Object.fromEntries(Object.entries(series).map(([key, [name, labels]]) => [key, sample(after, name, labels) - sample(before, name, labels)]));
+    return Object.fromEntries(
+      Object.entries(series).map(([key, [name, labels]]) => [key, sample(after, name, labels) - sample(before, name, labels)]),
+    );
   }
   const logins = (outcome: string) => ['oidc_bridge_logins_total', { upstream: 'dingtalk', outcome }] as [string, Labels];
   const allLogins = () => Object.fromEntries(LOGIN_OUTCOMES.map((o) => [o, logins(o)]));
@@ -81,10 +85,15 @@ describe('Prometheus metrics through the whole bridge', () => {
       throw err;
     }
   }
-  async function postToken(form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; error?: string }> {
+  async function postToken(
+    form: Record<string, string>,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; error?: string }> {
     const endpoint = (await fb.rp('kubesphere')).serverMetadata().token_endpoint!;
     const res = await fetch(endpoint, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(form).toString(),
     });
     return { status: res.status, ...((await res.json()) as { error?: string }) };
   }
@@ -97,7 +106,8 @@ describe('Prometheus metrics through the whole bridge', () => {
   it('publishes build info, and every login and sweep outcome as a zero series before anything happens', async () => {
     const text = await scrape();
     assert.equal(sample(text, 'oidc_bridge_build_info', { version: VERSION }), 1);
-    for (const outcome of LOGIN_OUTCOMES) assert.match(text, new RegExp(`^oidc_bridge_logins_total\\{upstream="dingtalk",outcome="${outcome}"\\} 0$`, 'm'));
+    for (const outcome of LOGIN_OUTCOMES)
+      assert.match(text, new RegExp(`^oidc_bridge_logins_total\\{upstream="dingtalk",outcome="${outcome}"\\} 0$`, 'm'));
     assert.match(text, /^oidc_bridge_accounts_offboarded_total\{upstream="dingtalk"\} 0$/m);
     assert.match(text, /^oidc_bridge_membership_sweeps_total\{outcome="completed"\} 0$/m);
     assert.match(text, /^oidc_bridge_membership_sweep_last_success_timestamp_seconds 0$/m);
@@ -111,13 +121,16 @@ describe('Prometheus metrics through the whole bridge', () => {
       remember(login);
     });
     assert.deepEqual(d1, { ...Object.fromEntries(LOGIN_OUTCOMES.map((o) => [o, 0])), success: 1 });
-    const d2 = await deltas({
-      success: tokenRequests('kubesphere', 'authorization_code', 'success'),
-      otherClient: tokenRequests('kubectl', 'authorization_code', 'success'),
-    }, async () => {
-      const tokens = await fb.tokens(login!);
-      for (const t of [tokens.access_token, tokens.id_token, tokens.refresh_token]) if (t) seen.push(t);
-    });
+    const d2 = await deltas(
+      {
+        success: tokenRequests('kubesphere', 'authorization_code', 'success'),
+        otherClient: tokenRequests('kubectl', 'authorization_code', 'success'),
+      },
+      async () => {
+        const tokens = await fb.tokens(login!);
+        for (const t of [tokens.access_token, tokens.id_token, tokens.refresh_token]) if (t) seen.push(t);
+      },
+    );
     assert.deepEqual(d2, { success: 1, otherClient: 0 });
   });
 
@@ -144,17 +157,20 @@ describe('Prometheus metrics through the whole bridge', () => {
   it('labels refused token requests with their error code, and only configured clients and known grant types', async () => {
     const { login } = await signIn(sampleUserids.manager, 'kubesphere', 'openid');
     const basic = (secret: string) => `Basic ${Buffer.from(`kubesphere:${secret}`).toString('base64')}`;
-    const d = await deltas({
-      reused: tokenRequests('kubesphere', 'authorization_code', 'invalid_grant'),
-      wrongSecret: tokenRequests('kubesphere', 'authorization_code', 'invalid_client'),
-      strangerClient: tokenRequests('unknown', 'other', 'invalid_client'),
-    }, async () => {
-      const form = { grant_type: 'authorization_code', code: login.code!, redirect_uri: login.redirectUri };
-      assert.equal((await postToken(form, { authorization: basic(KUBESPHERE_SECRET) })).error, 'invalid_grant');
-      assert.equal((await postToken(form, { authorization: basic('not-the-secret') })).error, 'invalid_client');
-      const stranger = await postToken({ grant_type: 'made-up-grant-xyzzy', client_id: 'attacker-chosen-client-xyzzy' });
-      assert.equal(stranger.error, 'invalid_client');
-    });
+    const d = await deltas(
+      {
+        reused: tokenRequests('kubesphere', 'authorization_code', 'invalid_grant'),
+        wrongSecret: tokenRequests('kubesphere', 'authorization_code', 'invalid_client'),
+        strangerClient: tokenRequests('unknown', 'other', 'invalid_client'),
+      },
+      async () => {
+        const form = { grant_type: 'authorization_code', code: login.code!, redirect_uri: login.redirectUri };
+        assert.equal((await postToken(form, { authorization: basic(KUBESPHERE_SECRET) })).error, 'invalid_grant');
+        assert.equal((await postToken(form, { authorization: basic('not-the-secret') })).error, 'invalid_client');
+        const stranger = await postToken({ grant_type: 'made-up-grant-xyzzy', client_id: 'attacker-chosen-client-xyzzy' });
+        assert.equal(stranger.error, 'invalid_client');
+      },
+    );
     assert.deepEqual(d, { reused: 1, wrongSecret: 1, strangerClient: 1 });
     const text = await scrape();
     assert.doesNotMatch(text, /xyzzy/, 'request input never becomes a label value');
@@ -163,27 +179,33 @@ describe('Prometheus metrics through the whole bridge', () => {
   it('counts refreshes, the membership recheck each one asks for, and the offboarding of a person who left', async () => {
     const { tokens } = await signIn(sampleUserids.marketingHead, 'kubectl', 'openid groups offline_access');
     let token = tokens.refresh_token!;
-    const fine = await deltas({
-      success: tokenRequests('kubectl', 'refresh_token', 'success'),
-      ok: rechecks('refresh', 'ok'),
-      offboarded,
-    }, async () => {
-      const rotated = await client.refreshTokenGrant(await fb.rp('kubectl'), token);
-      for (const t of [rotated.access_token, rotated.id_token, rotated.refresh_token]) if (t) seen.push(t);
-      token = rotated.refresh_token ?? token;
-    });
+    const fine = await deltas(
+      {
+        success: tokenRequests('kubectl', 'refresh_token', 'success'),
+        ok: rechecks('refresh', 'ok'),
+        offboarded,
+      },
+      async () => {
+        const rotated = await client.refreshTokenGrant(await fb.rp('kubectl'), token);
+        for (const t of [rotated.access_token, rotated.id_token, rotated.refresh_token]) if (t) seen.push(t);
+        token = rotated.refresh_token ?? token;
+      },
+    );
     assert.deepEqual(fine, { success: 1, ok: 1, offboarded: 0 });
 
     fb.sandbox.removeMember(sampleUserids.marketingHead);
-    const refused = await deltas({
-      invalidGrant: tokenRequests('kubectl', 'refresh_token', 'invalid_grant'),
-      success: tokenRequests('kubectl', 'refresh_token', 'success'),
-      revoked: rechecks('refresh', 'revoked'),
-      ok: rechecks('refresh', 'ok'),
-      offboarded,
-    }, async () => {
-      assert.equal(await refresh('kubectl', token), 'invalid_grant');
-    });
+    const refused = await deltas(
+      {
+        invalidGrant: tokenRequests('kubectl', 'refresh_token', 'invalid_grant'),
+        success: tokenRequests('kubectl', 'refresh_token', 'success'),
+        revoked: rechecks('refresh', 'revoked'),
+        ok: rechecks('refresh', 'ok'),
+        offboarded,
+      },
+      async () => {
+        assert.equal(await refresh('kubectl', token), 'invalid_grant');
+      },
+    );
     assert.deepEqual(refused, { invalidGrant: 1, success: 0, revoked: 1, ok: 0, offboarded: 1 });
   });
 
@@ -192,15 +214,18 @@ describe('Prometheus metrics through the whole bridge', () => {
     fb.sandbox.removeMember(sampleUserids.southSales);
     const startedAt = Math.floor(Date.now() / 1000);
     let result: Awaited<ReturnType<DingTalkBridge['bridge']['membership']['sweep']>> | undefined;
-    const d = await deltas({
-      revoked: rechecks('sweep', 'revoked'),
-      ok: rechecks('sweep', 'ok'),
-      refreshRevoked: rechecks('refresh', 'revoked'),
-      offboarded,
-      completed: ['oidc_bridge_membership_sweeps_total', { outcome: 'completed' }],
-    }, async () => {
-      result = await fb.bridge.membership.sweep();
-    });
+    const d = await deltas(
+      {
+        revoked: rechecks('sweep', 'revoked'),
+        ok: rechecks('sweep', 'ok'),
+        refreshRevoked: rechecks('refresh', 'revoked'),
+        offboarded,
+        completed: ['oidc_bridge_membership_sweeps_total', { outcome: 'completed' }],
+      },
+      async () => {
+        result = await fb.bridge.membership.sweep();
+      },
+    );
     assert.equal(result?.ran, true);
     assert.equal(result.unavailable, 0);
     assert.deepEqual(d, { revoked: 1, ok: result.checked - 1, refreshRevoked: 0, offboarded: 1, completed: 1 });
@@ -214,12 +239,15 @@ describe('Prometheus metrics through the whole bridge', () => {
     assert.ok(lock, 'this test holds the sweep lock');
     const lastBefore = sample(await scrape(), 'oidc_bridge_membership_sweep_last_success_timestamp_seconds');
     try {
-      const d = await deltas({
-        skipped: ['oidc_bridge_membership_sweeps_total', { outcome: 'skipped' }],
-        completed: ['oidc_bridge_membership_sweeps_total', { outcome: 'completed' }],
-      }, async () => {
-        assert.equal((await fb.bridge.membership.sweep()).ran, false);
-      });
+      const d = await deltas(
+        {
+          skipped: ['oidc_bridge_membership_sweeps_total', { outcome: 'skipped' }],
+          completed: ['oidc_bridge_membership_sweeps_total', { outcome: 'completed' }],
+        },
+        async () => {
+          assert.equal((await fb.bridge.membership.sweep()).ran, false);
+        },
+      );
       assert.deepEqual(d, { skipped: 1, completed: 0 });
       assert.equal(sample(await scrape(), 'oidc_bridge_membership_sweep_last_success_timestamp_seconds'), lastBefore);
     } finally {
@@ -253,12 +281,24 @@ describe('Prometheus metrics: a reused browser session due a membership recheck'
     const again = await fb.loginAs(sampleUserids.wangFangPlatform, 'kubesphere', { browser });
     assert.ok(again.code, 'the session is reused after the recheck');
     const middle = await scrape();
-    assert.equal(sample(middle, 'oidc_bridge_membership_rechecks_total', labels('ok')) - sample(before, 'oidc_bridge_membership_rechecks_total', labels('ok')), 1);
+    assert.equal(
+      sample(middle, 'oidc_bridge_membership_rechecks_total', labels('ok')) -
+        sample(before, 'oidc_bridge_membership_rechecks_total', labels('ok')),
+      1,
+    );
     fb.sandbox.removeMember(sampleUserids.wangFangPlatform);
     const refused = await fb.loginAs(sampleUserids.wangFangPlatform, 'kubesphere', { browser });
     assert.equal(refused.page?.status, 403);
     const last = await scrape();
-    assert.equal(sample(last, 'oidc_bridge_membership_rechecks_total', labels('revoked')) - sample(middle, 'oidc_bridge_membership_rechecks_total', labels('revoked')), 1);
-    assert.equal(sample(last, 'oidc_bridge_accounts_offboarded_total', { upstream: 'dingtalk' }) - sample(middle, 'oidc_bridge_accounts_offboarded_total', { upstream: 'dingtalk' }), 1);
+    assert.equal(
+      sample(last, 'oidc_bridge_membership_rechecks_total', labels('revoked')) -
+        sample(middle, 'oidc_bridge_membership_rechecks_total', labels('revoked')),
+      1,
+    );
+    assert.equal(
+      sample(last, 'oidc_bridge_accounts_offboarded_total', { upstream: 'dingtalk' }) -
+        sample(middle, 'oidc_bridge_accounts_offboarded_total', { upstream: 'dingtalk' }),
+      1,
+    );
   });
 });

@@ -8,9 +8,15 @@ import { listen, type Listening } from '../../src/server/listen.js';
 
 describe('request ids', () => {
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ level: 'info' }, new Writable({
-    write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); },
-  }));
+  const log = createLogger(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    }),
+  );
   let server: Listening;
   before(async () => {
     const app = express();

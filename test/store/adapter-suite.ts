@@ -90,8 +90,12 @@ export function adapterSuite(getStore: () => Store): void {
     const store = getStore();
     const [grantId, otherGrant, userCode] = [id(), id(), id()];
     const tokens = [
-      ['AccessToken', id()], ['AccessToken', id()], ['RefreshToken', id()],
-      ['AuthorizationCode', id()], ['DeviceCode', id()], ['BackchannelAuthenticationRequest', id()],
+      ['AccessToken', id()],
+      ['AccessToken', id()],
+      ['RefreshToken', id()],
+      ['AuthorizationCode', id()],
+      ['DeviceCode', id()],
+      ['BackchannelAuthenticationRequest', id()],
     ] as const;
     for (const [model, tid] of tokens) {
       await store.model(model).upsert(tid, { grantId, ...(model === 'DeviceCode' ? { userCode } : {}) }, 60);
@@ -112,8 +116,9 @@ export function adapterSuite(getStore: () => Store): void {
     const grantId = id();
     const ids = Array.from({ length: 20 }, id);
     await Promise.all(ids.map((tid, i) => store.model(i % 2 ? 'AccessToken' : 'RefreshToken').upsert(tid, { grantId }, 60)));
-    await Promise.all(['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode']
-      .map((model) => store.model(model).revokeByGrantId(grantId)));
+    await Promise.all(
+      ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode'].map((model) => store.model(model).revokeByGrantId(grantId)),
+    );
     for (const [i, tid] of ids.entries()) {
       assert.equal(await store.model(i % 2 ? 'AccessToken' : 'RefreshToken').find(tid), undefined);
     }
@@ -178,7 +183,10 @@ export function adapterSuite(getStore: () => Store): void {
     const key = id();
     await ephemeral.set(key, { state: 'abc' }, 60);
     const taken = await Promise.all(Array.from({ length: 30 }, () => ephemeral.take<{ state: string }>(key)));
-    assert.deepEqual(taken.filter((v) => v !== undefined), [{ state: 'abc' }]);
+    assert.deepEqual(
+      taken.filter((v) => v !== undefined),
+      [{ state: 'abc' }],
+    );
     assert.equal(await ephemeral.get(key), undefined);
     const claim = id();
     const added = await Promise.all(Array.from({ length: 30 }, (_, i) => ephemeral.add(claim, i, 60)));
@@ -196,7 +204,11 @@ export function adapterSuite(getStore: () => Store): void {
     await ephemeral.set(`${ns}user:tmp`, 1);
     const listed = await durable.keys(`${ns}user:`);
     // Compared as differences: a long array diff is slow to render when it fails.
-    assert.deepEqual(names.filter((name) => !listed.includes(name)), [], 'missing keys');
+    assert.deepEqual(
+      names.filter((name) => !listed.includes(name)),
+      [],
+      'missing keys',
+    );
     assert.equal(listed.length, names.length, 'extra or duplicate keys');
     assert.deepEqual(await durable.keys(`${ns}us*`), [`${ns}us*r:glob`]);
     assert.deepEqual(await ephemeral.keys(ns), [`${ns}user:tmp`]);
@@ -227,7 +239,13 @@ export function adapterSuite(getStore: () => Store): void {
     const store = getStore();
     const [alice, bob] = [`acc-${id()}`, `acc-${id()}`];
     const aliceGrants = [id(), id()];
-    const aliceTokens = aliceGrants.flatMap((grantId) => [['AccessToken', id(), grantId], ['RefreshToken', id(), grantId]] as const);
+    const aliceTokens = aliceGrants.flatMap(
+      (grantId) =>
+        [
+          ['AccessToken', id(), grantId],
+          ['RefreshToken', id(), grantId],
+        ] as const,
+    );
     const aliceSessions = [id(), id()];
     const [bobGrant, bobToken, bobSession, switched] = [id(), id(), id(), id()];
     for (const g of aliceGrants) await store.model('Grant').upsert(g, { accountId: alice, clientId: 'c' }, 60);

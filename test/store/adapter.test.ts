@@ -16,7 +16,9 @@ function whenUp(store: Store): Promise<void> {
 
 describe('memory store', () => {
   let store: Store;
-  before(() => { store = openMemoryStore(); });
+  before(() => {
+    store = openMemoryStore();
+  });
   after(() => store.close());
   adapterSuite(() => store);
 });

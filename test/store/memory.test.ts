@@ -5,7 +5,12 @@ import { openMemoryStore } from '../../src/store/memory.js';
 
 function fakeClock(start = 1_700_000_000_000) {
   let now = start;
-  return { now: () => now, advance: (ms: number) => { now += ms; } };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 describe('memory store specifics', () => {
@@ -57,7 +62,10 @@ describe('memory store specifics', () => {
     const store = openMemoryStore({
       now: clock.now,
       sweepIntervalMs: 5,
-      onSweep: (purged) => { sweeps.push(purged); notify?.(); },
+      onSweep: (purged) => {
+        sweeps.push(purged);
+        notify?.();
+      },
     });
     await store.ephemeral.set('gone', 1, 1);
     clock.advance(2_000);

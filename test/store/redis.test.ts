@@ -46,13 +46,22 @@ describe('redis client options', () => {
     assert.deepEqual(plain.options.tls, {});
 
     const sentinel = redisClientConfig({
-      url: 'redis://:pw@ignored:1/3', keyPrefix: 'x:', sentinelName: 'mymaster', sentinelPassword: 'sp',
+      url: 'redis://:pw@ignored:1/3',
+      keyPrefix: 'x:',
+      sentinelName: 'mymaster',
+      sentinelPassword: 'sp',
       sentinels: [{ host: 's1', port: 26379 }],
     });
     assert.equal(sentinel.topology, 'sentinel');
     assert.ok(sentinel.topology === 'sentinel');
     assert.deepEqual(
-      { name: sentinel.options.name, sentinels: sentinel.options.sentinels, sp: sentinel.options.sentinelPassword, pw: sentinel.options.password, db: sentinel.options.db },
+      {
+        name: sentinel.options.name,
+        sentinels: sentinel.options.sentinels,
+        sp: sentinel.options.sentinelPassword,
+        pw: sentinel.options.password,
+        db: sentinel.options.db,
+      },
       { name: 'mymaster', sentinels: [{ host: 's1', port: 26379 }], sp: 'sp', pw: 'pw', db: 3 },
     );
 
@@ -66,9 +75,16 @@ describe('redis client options', () => {
 
   it('refuses contradictory or malformed options with a clear error', () => {
     assert.throws(() => redisClientConfig({ keyPrefix: 'x:', sentinels: [{ host: 'a', port: 1 }] }), /master name/);
-    assert.throws(() => redisClientConfig({
-      keyPrefix: 'x:', sentinelName: 'm', sentinels: [{ host: 'a', port: 1 }], cluster: { nodes: [{ host: 'b', port: 2 }] },
-    }), /either sentinel or cluster/);
+    assert.throws(
+      () =>
+        redisClientConfig({
+          keyPrefix: 'x:',
+          sentinelName: 'm',
+          sentinels: [{ host: 'a', port: 1 }],
+          cluster: { nodes: [{ host: 'b', port: 2 }] },
+        }),
+      /either sentinel or cluster/,
+    );
     assert.throws(() => redisClientConfig({ keyPrefix: 'x:', url: 'http://h:1' }), /redis:\/\//);
     assert.throws(() => redisClientConfig({ keyPrefix: 'x:', url: 'redis://h:1/abc' }), /database number/);
   });
@@ -179,7 +195,9 @@ describe('redis store via Sentinel', () => {
 
   it('finds the master through the sentinel and writes to it', async () => {
     const store = openRedisStore({
-      keyPrefix: 'sentinel:', sentinelName: sentinel.masterName, sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
+      keyPrefix: 'sentinel:',
+      sentinelName: sentinel.masterName,
+      sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
     });
     const direct = new Redis(master.url);
     try {

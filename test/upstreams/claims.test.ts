@@ -54,7 +54,10 @@ describe('claimString', () => {
 
 describe('mapIdentity', () => {
   it('maps the wrapped IDaaS userinfo, numeric sub stringified', () => {
-    const identity = mapIdentity({ success: true, data: { sub: 42, nickname: '张伟', email: 'zw@example.test', username: 'zhangwei', phone_number: '138-0000-0000' } }, idaasMapping);
+    const identity = mapIdentity(
+      { success: true, data: { sub: 42, nickname: '张伟', email: 'zw@example.test', username: 'zhangwei', phone_number: '138-0000-0000' } },
+      idaasMapping,
+    );
     assert.deepEqual(identity, {
       upstream: 'idaas',
       subject: '42',
@@ -65,7 +68,10 @@ describe('mapIdentity', () => {
       emailVerified: false,
       phoneNumber: '+8613800000000',
       picture: undefined,
-      usernameHints: [{ source: 'email', value: 'zw@example.test' }, { source: 'userid', value: 'zhangwei' }],
+      usernameHints: [
+        { source: 'email', value: 'zw@example.test' },
+        { source: 'userid', value: 'zhangwei' },
+      ],
       groups: [],
       extra: {},
     });
@@ -93,10 +99,16 @@ describe('mapIdentity', () => {
     const mapping = { ...idaasMapping, claims: { subject: 'sub', email: 'email', emailVerified: 'email_verified' } };
     const verified = mapIdentity({ sub: 's', email: 'a@example.test', email_verified: 'true' }, mapping);
     assert.equal(verified.emailVerified, true);
-    assert.deepEqual(verified.usernameHints.map((h) => h.source), ['orgEmail', 'email']);
+    assert.deepEqual(
+      verified.usernameHints.map((h) => h.source),
+      ['orgEmail', 'email'],
+    );
     const unverified = mapIdentity({ sub: 's', email: 'a@example.test', email_verified: false }, mapping);
     assert.equal(unverified.emailVerified, false);
-    assert.deepEqual(unverified.usernameHints.map((h) => h.source), ['email']);
+    assert.deepEqual(
+      unverified.usernameHints.map((h) => h.source),
+      ['email'],
+    );
     assert.equal(mapIdentity({ sub: 's', email: 'a@example.test' }, mapping).emailVerified, false);
   });
 
@@ -106,7 +118,11 @@ describe('mapIdentity', () => {
     assert.equal(mapIdentity({ data: { sub: 1 } }, trusting).emailVerified, undefined);
     const mapped = { ...trusting, claims: { subject: 'sub', email: 'email', emailVerified: 'email_verified' } };
     assert.equal(mapIdentity({ sub: 's', email: 'a@example.test' }, mapped).emailVerified, true, 'absent claim: the default');
-    assert.equal(mapIdentity({ sub: 's', email: 'a@example.test', email_verified: false }, mapped).emailVerified, false, 'an explicit false wins');
+    assert.equal(
+      mapIdentity({ sub: 's', email: 'a@example.test', email_verified: false }, mapped).emailVerified,
+      false,
+      'an explicit false wins',
+    );
   });
 
   it('drops malformed emails, pictures and phone numbers', () => {
@@ -142,9 +158,11 @@ describe('toE164', () => {
   });
 
   it('yields only E.164 or nothing', () => {
-    fc.assert(fc.property(fc.string(), (raw) => {
-      const result = toE164(raw);
-      return result === undefined || /^\+[1-9]\d{6,14}$/.test(result);
-    }));
+    fc.assert(
+      fc.property(fc.string(), (raw) => {
+        const result = toE164(raw);
+        return result === undefined || /^\+[1-9]\d{6,14}$/.test(result);
+      }),
+    );
   });
 });

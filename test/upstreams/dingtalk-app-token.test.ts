@@ -32,7 +32,9 @@ describe('dingtalk app token', () => {
   };
   const tokenFetches = () => bench.sandbox.stats.calls[TOKEN_PATH] ?? 0;
 
-  before(async () => { bench = await startBench(); });
+  before(async () => {
+    bench = await startBench();
+  });
   after(async () => {
     await bench.close();
     await Promise.all(stores.map((s) => s.close()));

@@ -53,8 +53,11 @@ describe('dingtalk upstream: errors', () => {
   it('60020 from a topapi call reads the IP from errmsg too', async () => {
     identity(await dt.signIn(sampleUserids.manager));
     bench.sandbox.setFault({
-      api: '/topapi/user/getbyunionid', kind: 'errcode', errcode: 60020,
-      errmsg: '访问ip不在白名单之中，请参考FAQ：https://open.dingtalk.com/document/org-faq/app-faq,request ip=198.51.100.7 appKey(dingsandboxappkey)',
+      api: '/topapi/user/getbyunionid',
+      kind: 'errcode',
+      errcode: 60020,
+      errmsg:
+        '访问ip不在白名单之中，请参考FAQ：https://open.dingtalk.com/document/org-faq/app-faq,request ip=198.51.100.7 appKey(dingsandboxappkey)',
     });
     const err = upstreamErrorOf(await dt.signIn(sampleUserids.manager));
     assert.equal(err.reason, 'misconfigured');
@@ -94,7 +97,12 @@ describe('dingtalk upstream: errors', () => {
   it('rate limit on a v1.0 path and the anti-crawl block: unavailable', async () => {
     bench.sandbox.setFault({ api: '/v1.0/contact/users/me', kind: 'errcode', errcode: 90018, times: 1 });
     assert.equal(upstreamErrorOf(await dt.signIn(sampleUserids.manager)).reason, 'unavailable');
-    bench.sandbox.setFault({ api: '/topapi/v2/user/get', kind: 'http', status: 200, body: { status: 1111, wait: 5, source: 'x5', punish: 'deny', uuid: 'x' } });
+    bench.sandbox.setFault({
+      api: '/topapi/v2/user/get',
+      kind: 'http',
+      status: 200,
+      body: { status: 1111, wait: 5, source: 'x5', punish: 'deny', uuid: 'x' },
+    });
     const blocked = upstreamErrorOf(await dt.signIn(sampleUserids.manager));
     assert.equal(blocked.reason, 'unavailable');
     assert.equal(blocked.detail.code, 'anti_crawl');
@@ -145,9 +153,18 @@ describe('dingtalk upstream: errors', () => {
   it('a refused app secret at the app token endpoint is misconfigured', async () => {
     const app = bench.add({ clientSecret: 'not-the-secret' });
     const err = await app.upstream.recheck!({
-      upstream: 'dingtalk', subject: 'x', linkDomain: 'd', linkKey: 'x', usernameHints: [], groups: [], extra: {},
+      upstream: 'dingtalk',
+      subject: 'x',
+      linkDomain: 'd',
+      linkKey: 'x',
+      usernameHints: [],
+      groups: [],
+      extra: {},
       connectorData: JSON.stringify({ unionId: 'sbxZhangWei4220Un1onIdiEiE' }),
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof UpstreamError, String(err));
     assert.equal(err.reason, 'misconfigured');
     assert.equal(err.detail.params?.cause, 'bad_app_credentials');
@@ -169,14 +186,18 @@ describe('dingtalk upstream: errors', () => {
   });
 
   it('an unknown API path is misconfigured', async () => {
-    const app = bench.add({ endpoints: { authorize: `${bench.sandboxUrl}/oauth2/auth`, api: `${bench.sandboxUrl}/nowhere`, oapi: bench.sandboxUrl } });
+    const app = bench.add({
+      endpoints: { authorize: `${bench.sandboxUrl}/oauth2/auth`, api: `${bench.sandboxUrl}/nowhere`, oapi: bench.sandboxUrl },
+    });
     const err = upstreamErrorOf(await app.signIn(sampleUserids.manager));
     assert.equal(err.reason, 'misconfigured');
     assert.equal(err.detail.code, 'InvalidAction.NotFound');
   });
 
   it('an unreachable DingTalk is unavailable', async () => {
-    const app = bench.add({ endpoints: { authorize: `${bench.sandboxUrl}/oauth2/auth`, api: 'http://127.0.0.1:9', oapi: bench.sandboxUrl } });
+    const app = bench.add({
+      endpoints: { authorize: `${bench.sandboxUrl}/oauth2/auth`, api: 'http://127.0.0.1:9', oapi: bench.sandboxUrl },
+    });
     const err = upstreamErrorOf(await app.signIn(sampleUserids.manager));
     assert.equal(err.reason, 'unavailable');
     assert.equal(err.detail.code, 'unreachable');
@@ -188,7 +209,10 @@ describe('dingtalk upstream: errors', () => {
     assert.ok(!text.includes('sandbox-secret') && !text.includes(APPS.ipLocked.appSecret));
     // Paths such as /v1.0/oauth2/userAccessToken may appear; token-bearing keys and query strings may not.
     assert.ok(!/access_token=|appsecret=|"(authCode|accessToken|token)":/i.test(text));
-    assert.ok(bench.logs.every((l) => !('url' in l.obj)), 'URLs (with access_token in the query) are never logged');
+    assert.ok(
+      bench.logs.every((l) => !('url' in l.obj)),
+      'URLs (with access_token in the query) are never logged',
+    );
   });
 });
 

@@ -10,8 +10,13 @@ import express, { type Request } from 'express';
 import passport from 'passport';
 import { dingtalkUpstreamSchema, type DingTalkUpstreamConfig } from '../../src/config/schema.js';
 import {
-  createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID,
-  type DingTalkSandbox, type SandboxApp, type SandboxListener,
+  createDingTalkSandbox,
+  SANDBOX_APP_KEY,
+  SANDBOX_APP_SECRET,
+  SANDBOX_CORP_ID,
+  type DingTalkSandbox,
+  type SandboxApp,
+  type SandboxListener,
 } from '../../src/sandbox/index.js';
 import { openMemoryStore } from '../../src/store/memory.js';
 import type { Store } from '../../src/store/types.js';
@@ -91,13 +96,21 @@ async function listen(app: express.Express): Promise<{ url: string; close(): Pro
   });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 export async function startBench(): Promise<Bench> {
-  const extraApp = (a: { appKey: string; appSecret: string }, more: Partial<SandboxApp>): SandboxApp =>
-    ({ ...a, corpId: SANDBOX_CORP_ID, redirectUris: [], ...more });
+  const extraApp = (a: { appKey: string; appSecret: string }, more: Partial<SandboxApp>): SandboxApp => ({
+    ...a,
+    corpId: SANDBOX_CORP_ID,
+    redirectUris: [],
+    ...more,
+  });
   const sandbox = createDingTalkSandbox({
     apps: [
       { appKey: SANDBOX_APP_KEY, appSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID, redirectUris: [] },
@@ -109,8 +122,12 @@ export async function startBench(): Promise<Bench> {
   const dingtalk: SandboxListener = await sandbox.listen();
   const logs: LogLine[] = [];
   const log: DingTalkDeps['log'] = {
-    info: (obj, msg) => { logs.push({ level: 'info', obj, ...(msg ? { msg } : {}) }); },
-    warn: (obj, msg) => { logs.push({ level: 'warn', obj, ...(msg ? { msg } : {}) }); },
+    info: (obj, msg) => {
+      logs.push({ level: 'info', obj, ...(msg ? { msg } : {}) });
+    },
+    warn: (obj, msg) => {
+      logs.push({ level: 'warn', obj, ...(msg ? { msg } : {}) });
+    },
   };
   const app = express();
   const strategies = new Map<string, passport.Strategy>();
@@ -122,27 +139,41 @@ export async function startBench(): Promise<Bench> {
     })(req, res, next);
   });
   app.get('/callback/:key', (req, res, next) => {
-    passport.authenticate(strategies.get(req.params.key)!, { session: false, callback: true }, (err: unknown, identity: UpstreamIdentity | false) => {
-      outcomes.push(err ? { err } : { identity: identity || undefined });
-      res.status(err ? 400 : 200).json({ outcome: outcomes.length - 1 });
-    })(req, res, next);
+    passport.authenticate(
+      strategies.get(req.params.key)!,
+      { session: false, callback: true },
+      (err: unknown, identity: UpstreamIdentity | false) => {
+        outcomes.push(err ? { err } : { identity: identity || undefined });
+        res.status(err ? 400 : 200).json({ outcome: outcomes.length - 1 });
+      },
+    )(req, res, next);
   });
   const bridge = await listen(app);
   const outcomeOf = async (res: Response): Promise<Outcome> => {
-    const body = await res.json() as { outcome: number };
+    const body = (await res.json()) as { outcome: number };
     return outcomes[body.outcome]!;
   };
   let counter = 0;
   const ownStores: Store[] = [];
 
-  const config = (overrides: Record<string, unknown> = {}) => dingtalkUpstreamSchema.parse({
-    id: 'dingtalk', type: 'dingtalk', clientId: SANDBOX_APP_KEY, clientSecret: SANDBOX_APP_SECRET, corpId: SANDBOX_CORP_ID,
-    endpoints: { authorize: `${dingtalk.url}/oauth2/auth`, api: dingtalk.url, oapi: dingtalk.url },
-    ...overrides,
-  });
+  const config = (overrides: Record<string, unknown> = {}) =>
+    dingtalkUpstreamSchema.parse({
+      id: 'dingtalk',
+      type: 'dingtalk',
+      clientId: SANDBOX_APP_KEY,
+      clientSecret: SANDBOX_APP_SECRET,
+      corpId: SANDBOX_CORP_ID,
+      endpoints: { authorize: `${dingtalk.url}/oauth2/auth`, api: dingtalk.url, oapi: dingtalk.url },
+      ...overrides,
+    });
 
   const bench: Bench = {
-    sandbox, sandboxUrl: dingtalk.url, url: bridge.url, logs, log, config,
+    sandbox,
+    sandboxUrl: dingtalk.url,
+    url: bridge.url,
+    logs,
+    log,
+    config,
     add(overrides = {}, deps = {}) {
       const key = `u${(counter += 1)}`;
       const cfg = config(overrides);
@@ -161,7 +192,13 @@ export async function startBench(): Promise<Bench> {
       const callback = async (query: Record<string, string>) =>
         outcomeOf(await fetch(`${callbackUrl}?${new URLSearchParams(query)}`, { redirect: 'manual' }));
       return {
-        key, upstream, config: cfg, store, callbackUrl, start, callback,
+        key,
+        upstream,
+        config: cfg,
+        store,
+        callbackUrl,
+        start,
+        callback,
         async signIn(userid, codeOptions) {
           const state = (await start()).searchParams.get('state')!;
           return callback({ authCode: sandbox.issueAuthCode(cfg.clientId, userid, codeOptions), state });

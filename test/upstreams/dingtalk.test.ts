@@ -6,7 +6,14 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID, SANDBOX_OTHER_CORP_ID, sampleOrganisation, sampleUserids } from '../../src/sandbox/index.js';
+import {
+  SANDBOX_APP_KEY,
+  SANDBOX_APP_SECRET,
+  SANDBOX_CORP_ID,
+  SANDBOX_OTHER_CORP_ID,
+  sampleOrganisation,
+  sampleUserids,
+} from '../../src/sandbox/index.js';
 import { LegStateError, UpstreamError, type UpstreamIdentity } from '../../src/upstreams/types.js';
 import { openMemoryStore } from '../../src/store/memory.js';
 import { requestIpOf } from '../../src/upstreams/dingtalk/classify.js';
@@ -44,10 +51,18 @@ describe('dingtalk upstream: sign-in', () => {
     const second = await dt.start();
     assert.equal(first.origin + first.pathname, `${bench.sandboxUrl}/oauth2/auth`);
     const q = Object.fromEntries(first.searchParams);
-    assert.deepEqual({ ...q, state: undefined }, {
-      client_id: SANDBOX_APP_KEY, redirect_uri: dt.callbackUrl, response_type: 'code', scope: 'openid corpid',
-      corpId: SANDBOX_CORP_ID, prompt: 'consent', state: undefined,
-    });
+    assert.deepEqual(
+      { ...q, state: undefined },
+      {
+        client_id: SANDBOX_APP_KEY,
+        redirect_uri: dt.callbackUrl,
+        response_type: 'code',
+        scope: 'openid corpid',
+        corpId: SANDBOX_CORP_ID,
+        prompt: 'consent',
+        state: undefined,
+      },
+    );
     assert.ok(q.state && q.state.length >= 16);
     assert.notEqual(q.state, second.searchParams.get('state'));
   });
@@ -72,7 +87,11 @@ describe('dingtalk upstream: sign-in', () => {
       { source: 'userid', value: p.userid },
     ]);
     assert.deepEqual(identity.extra, {
-      dingtalk_unionid: p.unionId, dingtalk_userid: p.userid, dingtalk_corp_id: SANDBOX_CORP_ID, job_number: 'SX0102', title: '高级工程师',
+      dingtalk_unionid: p.unionId,
+      dingtalk_userid: p.userid,
+      dingtalk_corp_id: SANDBOX_CORP_ID,
+      job_number: 'SX0102',
+      title: '高级工程师',
     });
     assert.deepEqual(JSON.parse(identity.connectorData!), { unionId: p.unionId, userid: p.userid, corpId: SANDBOX_CORP_ID });
   });
@@ -96,7 +115,10 @@ describe('dingtalk upstream: sign-in', () => {
     const identity = identityOf(await dt.signIn(p.userid));
     assert.equal(identity.email, undefined);
     assert.equal(identity.emailVerified, undefined);
-    assert.deepEqual(identity.usernameHints.map((h) => h.source), ['jobNumber', 'userid']);
+    assert.deepEqual(
+      identity.usernameHints.map((h) => h.source),
+      ['jobNumber', 'userid'],
+    );
     assert.deepEqual(identity.groups, ['人力资源部']);
     assert.equal(identity.phoneNumber, '+8613800000006');
   });
@@ -146,7 +168,10 @@ describe('dingtalk upstream: sign-in', () => {
   it('burns the state before anything else: unknown and replayed states are refused without a code exchange', async () => {
     const exchanges = () => bench.sandbox.stats.calls['/v1.0/oauth2/userAccessToken'] ?? 0;
     const start = exchanges();
-    const forged = await dt.callback({ authCode: bench.sandbox.issueAuthCode(SANDBOX_APP_KEY, sampleUserids.manager), state: 'forged-state-value' });
+    const forged = await dt.callback({
+      authCode: bench.sandbox.issueAuthCode(SANDBOX_APP_KEY, sampleUserids.manager),
+      state: 'forged-state-value',
+    });
     assert.ok(forged.err instanceof LegStateError);
     assert.equal(forged.err.reason, 'unknown');
     const missing = await dt.callback({ authCode: 'whatever' });
@@ -201,7 +226,9 @@ describe('dingtalk upstream: sign-in', () => {
 
 describe('dingtalk upstream: configuration variants', () => {
   let bench: Bench;
-  before(async () => { bench = await startBench(); });
+  before(async () => {
+    bench = await startBench();
+  });
   after(() => bench.close());
 
   it('format id gives stable dept:<id> groups, with or without ancestors', async () => {
@@ -288,7 +315,12 @@ describe('dingtalk upstream: recheck', () => {
     assert.equal(await dt.upstream.recheck!(identity), 'revoked');
 
     const external = person(sampleUserids.externalContact);
-    const externalIdentity = { ...identity, subject: external.unionId, linkKey: external.unionId, connectorData: JSON.stringify({ unionId: external.unionId }) };
+    const externalIdentity = {
+      ...identity,
+      subject: external.unionId,
+      linkKey: external.unionId,
+      connectorData: JSON.stringify({ unionId: external.unionId }),
+    };
     assert.equal(await dt.upstream.recheck!(externalIdentity), 'revoked');
 
     const member = identityOf(await dt.signIn(sampleUserids.manager));
@@ -317,18 +349,30 @@ describe('dingtalk upstream: mapping helpers', () => {
   });
 
   it('reads the IP out of a 60020 message', () => {
-    assert.equal(requestIpOf('访问ip不在白名单之中，请参考FAQ：https://open.dingtalk.com/document/org-faq/app-faq,request ip=120.230.136.230 appKey(dingmf6x)'), '120.230.136.230');
+    assert.equal(
+      requestIpOf(
+        '访问ip不在白名单之中，请参考FAQ：https://open.dingtalk.com/document/org-faq/app-faq,request ip=120.230.136.230 appKey(dingmf6x)',
+      ),
+      '120.230.136.230',
+    );
     assert.equal(requestIpOf('no ip here'), undefined);
   });
 
   describe('department groups', () => {
     const names: Record<number, { name: string; parentId?: number }> = {
-      1: { name: 'root' }, 4: { name: '研发/测试', parentId: 1 }, 5: { name: '平台', parentId: 4 }, 7: { name: '已删除', parentId: 1 },
+      1: { name: 'root' },
+      4: { name: '研发/测试', parentId: 1 },
+      5: { name: '平台', parentId: 4 },
+      7: { name: '已删除', parentId: 1 },
     };
     function fakeOrg(chains: number[][]): OrgApi {
       return {
-        byUnionId: async () => { throw new Error('unused'); },
-        user: async () => { throw new Error('unused'); },
+        byUnionId: async () => {
+          throw new Error('unused');
+        },
+        user: async () => {
+          throw new Error('unused');
+        },
         parentChains: async () => chains,
         async department(id) {
           if (id === 7) throw new DingTalkCallError('/topapi/v2/department/get', 200, '60003', '部门不存在');
@@ -347,11 +391,26 @@ describe('dingtalk upstream: mapping helpers', () => {
 
     it('skips a department deleted meanwhile, and walks parents when listparentbyuser gives nothing', async () => {
       const store = openMemoryStore();
-      assert.deepEqual(await createDepartments({ org: fakeOrg([[7, 1], [5, 4, 1]]), store, scope: 'c' }).groupsOf('u', [7, 5], path),
-        ['研发／测试/平台', '研发／测试']);
-      assert.deepEqual(await createDepartments({ org: fakeOrg([]), store, scope: 'c' }).groupsOf('u', [5], path),
-        ['研发／测试/平台', '研发／测试']);
-      assert.deepEqual(await createDepartments({ org: fakeOrg([[1]]), store, scope: 'c' }).groupsOf('u', [1], path), [], 'the root is no group');
+      assert.deepEqual(
+        await createDepartments({
+          org: fakeOrg([
+            [7, 1],
+            [5, 4, 1],
+          ]),
+          store,
+          scope: 'c',
+        }).groupsOf('u', [7, 5], path),
+        ['研发／测试/平台', '研发／测试'],
+      );
+      assert.deepEqual(await createDepartments({ org: fakeOrg([]), store, scope: 'c' }).groupsOf('u', [5], path), [
+        '研发／测试/平台',
+        '研发／测试',
+      ]);
+      assert.deepEqual(
+        await createDepartments({ org: fakeOrg([[1]]), store, scope: 'c' }).groupsOf('u', [1], path),
+        [],
+        'the root is no group',
+      );
       await store.close();
     });
   });

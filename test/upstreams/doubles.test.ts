@@ -22,16 +22,27 @@ async function authorize(subject: Subject, redirectUri: string): Promise<{ statu
   const res = await fetch(url, { redirect: 'manual' });
   await res.arrayBuffer();
   const location = res.headers.get('location');
-  return { status: res.status, code: location ? new URL(location).searchParams.get('code') ?? undefined : undefined };
+  return { status: res.status, code: location ? (new URL(location).searchParams.get('code') ?? undefined) : undefined };
 }
 
-async function redeem(subject: Subject, code: string, redirectUri: string, clientId = subject.clientId): Promise<{ status: number; error?: string }> {
+async function redeem(
+  subject: Subject,
+  code: string,
+  redirectUri: string,
+  clientId = subject.clientId,
+): Promise<{ status: number; error?: string }> {
   const res = await fetch(subject.token, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: clientId, client_secret: subject.clientSecret }),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      client_id: clientId,
+      client_secret: subject.clientSecret,
+    }),
   });
-  const body = await res.json() as { error?: string };
+  const body = (await res.json()) as { error?: string };
   return { status: res.status, error: body.error };
 }
 
@@ -72,5 +83,15 @@ after(async () => {
   await issuer.close();
 });
 
-strictness('the fake IDaaS', () => ({ authorize: idaas.endpoints.authorizationURL, token: idaas.endpoints.tokenURL, clientId: idaas.clientId, clientSecret: idaas.clientSecret }));
-strictness('the fake OIDC issuer', () => ({ authorize: issuer.endpoints.authorization, token: issuer.endpoints.token, clientId: issuer.clientId, clientSecret: issuer.clientSecret }));
+strictness('the fake IDaaS', () => ({
+  authorize: idaas.endpoints.authorizationURL,
+  token: idaas.endpoints.tokenURL,
+  clientId: idaas.clientId,
+  clientSecret: idaas.clientSecret,
+}));
+strictness('the fake OIDC issuer', () => ({
+  authorize: issuer.endpoints.authorization,
+  token: issuer.endpoints.token,
+  clientId: issuer.clientId,
+  clientSecret: issuer.clientSecret,
+}));

@@ -10,7 +10,14 @@ import express, { type Request } from 'express';
 import assert from 'node:assert/strict';
 import passport from 'passport';
 import { upstreamOf } from '../../src/upstreams/registry.js';
-import { LegStateError, type Connector, type LegSecrets, type LegStore, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
+import {
+  LegStateError,
+  type Connector,
+  type LegSecrets,
+  type LegStore,
+  type Upstream,
+  type UpstreamIdentity,
+} from '../../src/upstreams/types.js';
 import type { UpstreamLogger } from '../../src/upstreams/upstream-deps.js';
 
 export interface RecordingLegStore extends LegStore {
@@ -71,7 +78,11 @@ export interface RedirectRegistry {
 }
 
 /** Mounts an upstream, or a bare connector as the registry would (upstreamOf), and registers its callback at `at`. */
-export async function startHarness(upstream: Upstream | Connector, at: RedirectRegistry, startOptions: StartOptions = {}): Promise<Harness> {
+export async function startHarness(
+  upstream: Upstream | Connector,
+  at: RedirectRegistry,
+  startOptions: StartOptions = {},
+): Promise<Harness> {
   const app = express();
   const outcomes: Outcome[] = [];
   const legs = mapLegStore();
@@ -97,8 +108,15 @@ export async function startHarness(upstream: Upstream | Connector, at: RedirectR
     })(req, res, next);
   });
   return {
-    url, callbackUrl, legs, outcomes,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    url,
+    callbackUrl,
+    legs,
+    outcomes,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -108,7 +126,11 @@ async function follow(url: string | URL): Promise<{ status: number; location?: U
   const location = res.headers.get('location');
   const text = await res.text();
   let body: unknown;
-  try { body = JSON.parse(text); } catch { body = text; }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
   return { status: res.status, location: location ? new URL(location, url) : undefined, body };
 }
 
@@ -117,7 +139,8 @@ export async function runFlow(harness: Harness): Promise<FlowResult> {
   const start = await follow(`${harness.url}/start`);
   if (start.status !== 302 || !start.location) return { authorizeUrl: new URL(harness.url), outcome: outcomeOf(harness, start.body) };
   const authorize = await follow(start.location);
-  if (authorize.status !== 302 || !authorize.location) throw new Error(`authorize answered ${authorize.status}: ${JSON.stringify(authorize.body)}`);
+  if (authorize.status !== 302 || !authorize.location)
+    throw new Error(`authorize answered ${authorize.status}: ${JSON.stringify(authorize.body)}`);
   const result = await callback(harness, authorize.location);
   return { authorizeUrl: start.location, callbackUrl: authorize.location, outcome: result };
 }
@@ -150,8 +173,12 @@ export function recordingLogger(): RecordingLogger {
   const lines: RecordingLogger['lines'] = [];
   return {
     lines,
-    info: (details, message) => { lines.push({ level: 'info', details, message }); },
-    warn: (details, message) => { lines.push({ level: 'warn', details, message }); },
+    info: (details, message) => {
+      lines.push({ level: 'info', details, message });
+    },
+    warn: (details, message) => {
+      lines.push({ level: 'warn', details, message });
+    },
   };
 }
 

@@ -23,7 +23,11 @@ describe('memoizeUntilSuccess', () => {
   it('runs the work again once a success is older than maxAgeMs', async () => {
     let clock = 0;
     let calls = 0;
-    const work = memoizeUntilSuccess(async () => (calls += 1), 60_000, () => clock);
+    const work = memoizeUntilSuccess(
+      async () => (calls += 1),
+      60_000,
+      () => clock,
+    );
     assert.equal(await work(), 1);
     clock = 59_999;
     assert.equal(await work(), 1, 'still fresh');

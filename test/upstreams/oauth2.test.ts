@@ -5,12 +5,29 @@ import { openOAuth2 } from '../../src/upstreams/oauth2/index.js';
 import { UpstreamError, type Connector, type UpstreamErrorReason } from '../../src/upstreams/types.js';
 import { s256 } from '../doubles/http-double.js';
 import { DEFAULT_IDAAS_USER, startFakeIdaas, type FakeIdaas, type FakeIdaasFault } from '../doubles/fake-idaas.js';
-import { assertLegStateError, callback, recordingLogger, runFlow, runUntilCallback, startHarness, type Harness, type Outcome, type RedirectRegistry, type StartOptions } from './harness.js';
+import {
+  assertLegStateError,
+  callback,
+  recordingLogger,
+  runFlow,
+  runUntilCallback,
+  startHarness,
+  type Harness,
+  type Outcome,
+  type RedirectRegistry,
+  type StartOptions,
+} from './harness.js';
 
 function idaasConfig(idaas: FakeIdaas, overrides: Record<string, unknown> = {}): OAuth2UpstreamConfig {
   return oauth2UpstreamSchema.parse({
-    id: 'idaas', type: 'oauth2', preset: 'aliyun-idaas', baseURL: idaas.url,
-    clientId: idaas.clientId, clientSecret: idaas.clientSecret, clientAuth: 'client_secret_basic', ...overrides,
+    id: 'idaas',
+    type: 'oauth2',
+    preset: 'aliyun-idaas',
+    baseURL: idaas.url,
+    clientId: idaas.clientId,
+    clientSecret: idaas.clientSecret,
+    clientAuth: 'client_secret_basic',
+    ...overrides,
   });
 }
 
@@ -22,7 +39,12 @@ function upstreamError(outcome: Outcome, reason: UpstreamErrorReason): UpstreamE
   return outcome.err;
 }
 
-async function withHarness<T>(at: RedirectRegistry, upstream: Connector, run: (h: Harness) => Promise<T>, startOptions?: StartOptions): Promise<T> {
+async function withHarness<T>(
+  at: RedirectRegistry,
+  upstream: Connector,
+  run: (h: Harness) => Promise<T>,
+  startOptions?: StartOptions,
+): Promise<T> {
   const harness = await startHarness(upstream, at, startOptions);
   try {
     return await run(harness);
@@ -56,7 +78,10 @@ describe('oauth2 upstream, aliyun-idaas preset (EIAM 1.0)', () => {
       emailVerified: false,
       phoneNumber: '+8613800000000',
       picture: undefined,
-      usernameHints: [{ source: 'email', value: 'zhangwei@example.test' }, { source: 'userid', value: 'zhangwei' }],
+      usernameHints: [
+        { source: 'email', value: 'zhangwei@example.test' },
+        { source: 'userid', value: 'zhangwei' },
+      ],
       groups: [],
       extra: {},
     });
@@ -168,7 +193,9 @@ describe('oauth2 upstream, aliyun-idaas preset (EIAM 1.0)', () => {
 
 describe('oauth2 upstream, client authentication and options', () => {
   let idaas: FakeIdaas;
-  before(async () => { idaas = await startFakeIdaas({ clientAuth: 'client_secret_post' }); });
+  before(async () => {
+    idaas = await startFakeIdaas({ clientAuth: 'client_secret_post' });
+  });
   after(() => idaas.close());
 
   it('sends client_secret_post credentials in the body without an Authorization header', async () => {
@@ -211,8 +238,13 @@ describe('oauth2 upstream, client authentication and options', () => {
     idaas.setUser({ sub: 7, ou_id: 'ou-42', username: 'li.lei', email: 'lilei@example.test', phone_number: 'n/a' });
     try {
       const config = oauth2UpstreamSchema.parse({
-        id: 'idaas', type: 'oauth2', clientId: idaas.clientId, clientSecret: idaas.clientSecret,
-        ...idaas.endpoints, linkDomain: 'corp', claims: { subject: 'data.sub', linkKey: 'data.ou_id', username: 'data.username', groups: 'data.ou_name' },
+        id: 'idaas',
+        type: 'oauth2',
+        clientId: idaas.clientId,
+        clientSecret: idaas.clientSecret,
+        ...idaas.endpoints,
+        linkDomain: 'corp',
+        claims: { subject: 'data.sub', linkKey: 'data.ou_id', username: 'data.username', groups: 'data.ou_name' },
       });
       await withHarness(idaas, openOAuth2(config, { log: recordingLogger() }), async (h) => {
         const { outcome, authorizeUrl } = await runFlow(h);
@@ -232,19 +264,26 @@ describe('oauth2 upstream, client authentication and options', () => {
   it('adds extra authorization parameters from the start route but never overrides protocol ones', async () => {
     const upstream = openOAuth2(idaasConfig(idaas, { clientAuth: 'client_secret_post' }), { log: recordingLogger() });
     const startOptions = { authorizationParams: { prompt: 'login', state: 'mine', redirect_uri: 'https://evil.test/' } };
-    await withHarness(idaas, upstream, async (h) => {
-      const { outcome, authorizeUrl } = await runFlow(h);
-      assert.ok(outcome.identity, String(outcome.err));
-      assert.equal(authorizeUrl.searchParams.get('prompt'), 'login');
-      assert.notEqual(authorizeUrl.searchParams.get('state'), 'mine');
-      assert.equal(authorizeUrl.searchParams.get('redirect_uri'), h.callbackUrl);
-    }, startOptions);
+    await withHarness(
+      idaas,
+      upstream,
+      async (h) => {
+        const { outcome, authorizeUrl } = await runFlow(h);
+        assert.ok(outcome.identity, String(outcome.err));
+        assert.equal(authorizeUrl.searchParams.get('prompt'), 'login');
+        assert.notEqual(authorizeUrl.searchParams.get('state'), 'mine');
+        assert.equal(authorizeUrl.searchParams.get('redirect_uri'), h.callbackUrl);
+      },
+      startOptions,
+    );
   });
 });
 
 describe('oauth2 upstream, timeouts', () => {
   let idaas: FakeIdaas;
-  before(async () => { idaas = await startFakeIdaas({ slowMs: 5000 }); });
+  before(async () => {
+    idaas = await startFakeIdaas({ slowMs: 5000 });
+  });
   after(() => idaas.close());
 
   for (const fault of ['token_slow', 'userinfo_slow'] as const) {

@@ -5,11 +5,26 @@ import { openOidc } from '../../src/upstreams/oidc/index.js';
 import { UpstreamError, type Connector, type UpstreamErrorReason } from '../../src/upstreams/types.js';
 import { s256 } from '../doubles/http-double.js';
 import { DEFAULT_OIDC_USER, startFakeOidcIssuer, type FakeOidcFault, type FakeOidcIssuer } from '../doubles/fake-oidc-issuer.js';
-import { assertLegStateError, callback, recordingLogger, runFlow, runUntilCallback, startHarness, type Harness, type Outcome, type RedirectRegistry } from './harness.js';
+import {
+  assertLegStateError,
+  callback,
+  recordingLogger,
+  runFlow,
+  runUntilCallback,
+  startHarness,
+  type Harness,
+  type Outcome,
+  type RedirectRegistry,
+} from './harness.js';
 
 function oidcConfig(issuer: FakeOidcIssuer, overrides: Record<string, unknown> = {}): OidcUpstreamConfig {
   return oidcUpstreamSchema.parse({
-    id: 'eiam', type: 'oidc', issuer: issuer.issuer, clientId: issuer.clientId, clientSecret: issuer.clientSecret, ...overrides,
+    id: 'eiam',
+    type: 'oidc',
+    issuer: issuer.issuer,
+    clientId: issuer.clientId,
+    clientSecret: issuer.clientSecret,
+    ...overrides,
   });
 }
 
@@ -136,7 +151,9 @@ describe('oidc upstream (EIAM 2.0 style issuer with a path)', () => {
 
 describe('oidc upstream, userinfo, public clients and failures', () => {
   let issuer: FakeOidcIssuer;
-  before(async () => { issuer = await startFakeOidcIssuer(); });
+  before(async () => {
+    issuer = await startFakeOidcIssuer();
+  });
   after(() => issuer.close());
 
   it('merges userinfo (fetched with Bearer) over a thin ID token', async () => {
@@ -170,7 +187,10 @@ describe('oidc upstream, userinfo, public clients and failures', () => {
   it('honours configured claim paths and linkDomain', async () => {
     issuer.setUser({ sub: 'u-2', employee: { id: 9001, mail: 'x@example.test' }, roles: 'admins' });
     try {
-      const config = oidcConfig(issuer, { linkDomain: 'corp', claims: { linkKey: 'employee.id', email: 'employee.mail', groups: 'roles' } });
+      const config = oidcConfig(issuer, {
+        linkDomain: 'corp',
+        claims: { linkKey: 'employee.id', email: 'employee.mail', groups: 'roles' },
+      });
       await withHarness(issuer, openOidc(config, { log: recordingLogger() }), async (h) => {
         const identity = (await runFlow(h)).outcome.identity;
         assert.equal(identity?.subject, 'u-2');
@@ -228,7 +248,9 @@ describe('oidc upstream, userinfo, public clients and failures', () => {
 
 describe('oidc upstream discovery', () => {
   let issuer: FakeOidcIssuer;
-  before(async () => { issuer = await startFakeOidcIssuer(); });
+  before(async () => {
+    issuer = await startFakeOidcIssuer();
+  });
   after(() => issuer.close());
 
   it('refuses a discovery document naming another issuer as misconfigured', async () => {
@@ -262,7 +284,9 @@ describe('oidc upstream discovery', () => {
   });
 
   it('reports an unreachable issuer as unavailable', async () => {
-    const upstream = openOidc(oidcUpstreamSchema.parse({ id: 'eiam', type: 'oidc', issuer: 'http://127.0.0.1:1', clientId: 'c' }), { log: recordingLogger() });
+    const upstream = openOidc(oidcUpstreamSchema.parse({ id: 'eiam', type: 'oidc', issuer: 'http://127.0.0.1:1', clientId: 'c' }), {
+      log: recordingLogger(),
+    });
     assert.equal((await rejection(upstream.init!())).reason, 'unavailable');
   });
 });

@@ -10,7 +10,9 @@ import { recordingLogger, runFlow, startHarness } from './harness.js';
 
 /** A connector's sign-in steps, for fakes whose sign-in is never used. */
 const unusedLeg = {
-  loginUrl: () => { throw new Error('not used'); },
+  loginUrl: () => {
+    throw new Error('not used');
+  },
   handleCallback: () => Promise.reject(new Error('not used')),
 };
 
@@ -22,7 +24,15 @@ describe('upstream registry', () => {
     idaas = await startFakeIdaas();
     issuer = await startFakeOidcIssuer();
     configs = [
-      { id: 'idaas', type: 'oauth2', preset: 'aliyun-idaas', baseURL: idaas.url, clientId: idaas.clientId, clientSecret: idaas.clientSecret, displayName: 'IDaaS' },
+      {
+        id: 'idaas',
+        type: 'oauth2',
+        preset: 'aliyun-idaas',
+        baseURL: idaas.url,
+        clientId: idaas.clientId,
+        clientSecret: idaas.clientSecret,
+        displayName: 'IDaaS',
+      },
       { id: 'eiam', type: 'oidc', issuer: issuer.issuer, clientId: issuer.clientId, clientSecret: issuer.clientSecret },
     ].map((c) => upstreamSchema.parse(c));
   });
@@ -33,11 +43,21 @@ describe('upstream registry', () => {
 
   it('builds every configured upstream, in config order', async () => {
     const registry = await openUpstreams(configs, { log: recordingLogger() });
-    assert.deepEqual(registry.all().map((u) => [u.id, u.type]), [['idaas', 'oauth2'], ['eiam', 'oidc']]);
+    assert.deepEqual(
+      registry.all().map((u) => [u.id, u.type]),
+      [
+        ['idaas', 'oauth2'],
+        ['eiam', 'oidc'],
+      ],
+    );
     assert.equal(registry.get('idaas')?.displayName, 'IDaaS');
     assert.equal(registry.get('eiam')?.displayName, 'eiam');
     assert.equal(registry.get('nope'), undefined);
-    assert.ok(registry.get('idaas')?.createStrategy('http://127.0.0.1/cb', { begin: async () => 's', finish: async () => ({}) }) instanceof passport.Strategy, 'a passport strategy');
+    assert.ok(
+      registry.get('idaas')?.createStrategy('http://127.0.0.1/cb', { begin: async () => 's', finish: async () => ({}) }) instanceof
+        passport.Strategy,
+      'a passport strategy',
+    );
     await registry.close();
   });
 
@@ -45,13 +65,17 @@ describe('upstream registry', () => {
     const dingtalk = upstreamSchema.parse({ id: 'dingtalk', type: 'dingtalk', clientId: 'k', clientSecret: 's', corpId: 'ding1' });
     const seen: unknown[] = [];
     const log = recordingLogger();
-    const registry = await openUpstreams([dingtalk], { log }, {
-      ...defaultUpstreamFactories,
-      dingtalk: (config, deps) => {
-        seen.push(config.corpId, deps.log);
-        return { id: config.id, type: 'dingtalk', displayName: 'DingTalk', ...unusedLeg };
+    const registry = await openUpstreams(
+      [dingtalk],
+      { log },
+      {
+        ...defaultUpstreamFactories,
+        dingtalk: (config, deps) => {
+          seen.push(config.corpId, deps.log);
+          return { id: config.id, type: 'dingtalk', displayName: 'DingTalk', ...unusedLeg };
+        },
       },
-    });
+    );
     assert.deepEqual(seen, ['ding1', log]);
     assert.equal(registry.get('dingtalk')?.type, 'dingtalk');
   });
@@ -68,7 +92,10 @@ describe('upstream registry', () => {
     const harness = await startHarness(registry.get('eiam')!, issuer);
     try {
       assert.equal((await runFlow(harness)).outcome.identity?.subject, 'user-1');
-      assert.ok(log.lines.some((l) => l.level === 'info' && l.details.upstream === 'eiam' && l.message === 'upstream ready'), 'recovery is logged');
+      assert.ok(
+        log.lines.some((l) => l.level === 'info' && l.details.upstream === 'eiam' && l.message === 'upstream ready'),
+        'recovery is logged',
+      );
     } finally {
       await harness.close();
     }
@@ -78,7 +105,10 @@ describe('upstream registry', () => {
     let inits = 0;
     let rechecks = 0;
     const fake: Connector = {
-      id: 'x', type: 'oauth2', displayName: 'x', ...unusedLeg,
+      id: 'x',
+      type: 'oauth2',
+      displayName: 'x',
+      ...unusedLeg,
       async init() {
         inits += 1;
         if (inits === 1) throw new Error('first start-up fails');
@@ -88,7 +118,14 @@ describe('upstream registry', () => {
         return identity;
       },
     };
-    const config = upstreamSchema.parse({ id: 'x', type: 'oauth2', clientId: 'c', clientSecret: 's', ...idaas.endpoints, claims: { subject: 'sub' } });
+    const config = upstreamSchema.parse({
+      id: 'x',
+      type: 'oauth2',
+      clientId: 'c',
+      clientSecret: 's',
+      ...idaas.endpoints,
+      claims: { subject: 'sub' },
+    });
     const registry = await openUpstreams([config], { log: recordingLogger() }, { ...defaultUpstreamFactories, oauth2: () => fake });
     await registry.init();
     const upstream = registry.get('x')!;
@@ -101,10 +138,22 @@ describe('upstream registry', () => {
 
   it('hands an init failure that is not an UpstreamError to strategies as UpstreamError(unavailable)', async () => {
     const fake: Connector = {
-      id: 'x', type: 'oauth2', displayName: 'x', ...unusedLeg,
-      init: async () => { throw new Error('boom'); },
+      id: 'x',
+      type: 'oauth2',
+      displayName: 'x',
+      ...unusedLeg,
+      init: async () => {
+        throw new Error('boom');
+      },
     };
-    const config = upstreamSchema.parse({ id: 'x', type: 'oauth2', clientId: 'c', clientSecret: 's', ...idaas.endpoints, claims: { subject: 'sub' } });
+    const config = upstreamSchema.parse({
+      id: 'x',
+      type: 'oauth2',
+      clientId: 'c',
+      clientSecret: 's',
+      ...idaas.endpoints,
+      claims: { subject: 'sub' },
+    });
     const registry = await openUpstreams([config], { log: recordingLogger() }, { ...defaultUpstreamFactories, oauth2: () => fake });
     const harness = await startHarness(registry.get('x')!, idaas);
     try {

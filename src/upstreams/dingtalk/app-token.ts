@@ -52,7 +52,8 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
 
   async function fetchAndKeep(): Promise<string> {
     const { token, expireIn } = await fetchAppToken(options);
-    const ttl = expireIn > 2 * APP_TOKEN_EARLY_RENEW_SECONDS ? expireIn - APP_TOKEN_EARLY_RENEW_SECONDS : Math.max(1, Math.floor(expireIn / 2));
+    const ttl =
+      expireIn > 2 * APP_TOKEN_EARLY_RENEW_SECONDS ? expireIn - APP_TOKEN_EARLY_RENEW_SECONDS : Math.max(1, Math.floor(expireIn / 2));
     await store.ephemeral.set<Cached>(key, { token, expiresAt: now() + expireIn * 1000 }, ttl);
     return token;
   }
@@ -81,7 +82,9 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
       const token = await cached();
       if (token) return token;
       // One fill per process at a time; the lock spreads that to every replica.
-      inFlight ??= fill().finally(() => { inFlight = undefined; });
+      inFlight ??= fill().finally(() => {
+        inFlight = undefined;
+      });
       return inFlight;
     },
     async invalidate(token) {
@@ -109,7 +112,14 @@ function readToken(options: AppTokenOptions, token: unknown, expireIn: unknown):
 /** Outages, throttling and the IP allow-list keep their meaning; any other refusal is about the app's credentials. */
 function appTokenError(options: AppTokenOptions, err: DingTalkCallError): UpstreamError {
   const general = upstreamErrorFor(options.upstream, err, options.timeoutMs);
-  const passThrough = isRetryable(err) || isThrottled(err) || err.code === 'bad_response' || err.status === 404
-    || err.errcode === ERRCODE.ipNotAllowed || /IpNotInWhiteList/i.test(err.code);
-  return passThrough ? general : dingtalkError(options.upstream, 'bad_app_credentials', { code: err.code, params: { api: err.api }, cause: err });
+  const passThrough =
+    isRetryable(err) ||
+    isThrottled(err) ||
+    err.code === 'bad_response' ||
+    err.status === 404 ||
+    err.errcode === ERRCODE.ipNotAllowed ||
+    /IpNotInWhiteList/i.test(err.code);
+  return passThrough
+    ? general
+    : dingtalkError(options.upstream, 'bad_app_credentials', { code: err.code, params: { api: err.api }, cause: err });
 }

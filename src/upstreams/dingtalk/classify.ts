@@ -34,7 +34,7 @@ function shown(message: string): string {
 
 export function upstreamErrorFor(upstream: string, err: DingTalkCallError, timeoutMs: number): UpstreamError {
   const ctx = (params: Record<string, string> = {}) => ({ code: err.code, params: { api: err.api, ...params }, cause: err });
-  const n = err.errcode === ERRCODE.authFailed ? subCodeOf(err.body) ?? err.errcode : err.errcode;
+  const n = err.errcode === ERRCODE.authFailed ? (subCodeOf(err.body) ?? err.errcode) : err.errcode;
   if (err.code === 'timeout') return dingtalkError(upstream, 'timeout', ctx({ timeoutMs: String(timeoutMs) }));
   if (err.code === 'unreachable') return dingtalkError(upstream, 'unreachable', ctx());
   if (isThrottled(err)) return dingtalkError(upstream, 'rate_limited', ctx());

@@ -85,7 +85,15 @@ export function createClient(options: ClientOptions): DingTalkClient {
       text = await response.text();
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new DingTalkCallError(path, 0, timedOut ? 'timeout' : 'unreachable', timedOut ? `no answer within ${options.timeoutMs} ms` : 'network error', undefined, undefined, { cause: err });
+      throw new DingTalkCallError(
+        path,
+        0,
+        timedOut ? 'timeout' : 'unreachable',
+        timedOut ? `no answer within ${options.timeoutMs} ms` : 'network error',
+        undefined,
+        undefined,
+        { cause: err },
+      );
     }
     const body = parse(text);
     const headerId = response.headers.get('x-acs-request-id') ?? undefined;
@@ -101,10 +109,19 @@ export function createClient(options: ClientOptions): DingTalkClient {
       } catch (err) {
         if (!(err instanceof DingTalkCallError)) throw err;
         const again = retry && attempt === 1 && isRetryable(err);
-        log.warn({
-          upstream, api: path, status: err.status, code: err.code, message: err.dingtalkMessage.slice(0, MAX_LOGGED_MESSAGE),
-          requestId: err.requestId, attempt, retrying: again,
-        }, 'DingTalk call failed');
+        log.warn(
+          {
+            upstream,
+            api: path,
+            status: err.status,
+            code: err.code,
+            message: err.dingtalkMessage.slice(0, MAX_LOGGED_MESSAGE),
+            requestId: err.requestId,
+            attempt,
+            retrying: again,
+          },
+          'DingTalk call failed',
+        );
         if (!again) throw err;
       }
     }
@@ -115,7 +132,11 @@ export function createClient(options: ClientOptions): DingTalkClient {
       const headers: Record<string, string> = { accept: 'application/json' };
       if (request.token !== undefined) headers[TOKEN_HEADER] = request.token;
       if (request.json !== undefined) headers['content-type'] = 'application/json';
-      const init: RequestInit = { method: request.method, headers, body: request.json === undefined ? undefined : JSON.stringify(request.json) };
+      const init: RequestInit = {
+        method: request.method,
+        headers,
+        body: request.json === undefined ? undefined : JSON.stringify(request.json),
+      };
       return call('api', request.path, endpoints.api.replace(/\/$/, '') + request.path, init, callOptions);
     },
     oapi(request, callOptions) {
@@ -123,7 +144,11 @@ export function createClient(options: ClientOptions): DingTalkClient {
       for (const [k, v] of Object.entries(request.query ?? {})) url.searchParams.set(k, v);
       const headers: Record<string, string> = { accept: 'application/json' };
       if (request.json !== undefined) headers['content-type'] = 'application/json';
-      const init: RequestInit = { method: request.method, headers, body: request.json === undefined ? undefined : JSON.stringify(request.json) };
+      const init: RequestInit = {
+        method: request.method,
+        headers,
+        body: request.json === undefined ? undefined : JSON.stringify(request.json),
+      };
       return call('oapi', request.path, url.href, init, callOptions);
     },
   };
@@ -140,8 +165,7 @@ function parse(text: string): unknown {
 
 /** The per-IP block: neither DingTalk envelope, just `{status:1111, wait, punish}`. */
 function isAntiCrawl(body: unknown): boolean {
-  return isObject(body) && body.errcode === undefined && body.code === undefined
-    && (body.punish !== undefined || body.status === 1111);
+  return isObject(body) && body.errcode === undefined && body.code === undefined && (body.punish !== undefined || body.status === 1111);
 }
 
 function stringOf(value: unknown): string | undefined {
@@ -151,10 +175,11 @@ function stringOf(value: unknown): string | undefined {
 }
 
 function shapeFailure(path: string, status: number, body: unknown): DingTalkCallError | undefined {
-  if (isAntiCrawl(body)) return new DingTalkCallError(path, status, 'anti_crawl', 'request blocked by DingTalk\'s rate protection');
+  if (isAntiCrawl(body)) return new DingTalkCallError(path, status, 'anti_crawl', "request blocked by DingTalk's rate protection");
   if (!isObject(body)) {
     // A gateway's 5xx page is "busy"; anything else unparsable is no DingTalk answer at all.
-    return status >= 500 ? new DingTalkCallError(path, status, 'http_5xx', `HTTP ${status}`)
+    return status >= 500
+      ? new DingTalkCallError(path, status, 'http_5xx', `HTTP ${status}`)
       : new DingTalkCallError(path, status, 'bad_response', `HTTP ${status} without a JSON object`);
   }
   return undefined;
@@ -181,15 +206,27 @@ function oapiFailure(path: string, status: number, body: unknown): DingTalkCallE
 
 /** Network trouble, timeouts, "system busy" (-1) and 5xx are worth one more try; throttling is not. */
 export function isRetryable(err: DingTalkCallError): boolean {
-  return err.code === 'timeout' || err.code === 'unreachable' || err.code === 'http_5xx'
-    || err.code === 'ServiceUnavailable' || err.errcode === ERRCODE.busy || (err.status >= 500 && !isThrottled(err));
+  return (
+    err.code === 'timeout' ||
+    err.code === 'unreachable' ||
+    err.code === 'http_5xx' ||
+    err.code === 'ServiceUnavailable' ||
+    err.errcode === ERRCODE.busy ||
+    (err.status >= 500 && !isThrottled(err))
+  );
 }
 
 /** Throttling in either family: 90002/90018/90019, v1.0 QpsLimit codes, 429, the anti-crawl block. */
 export function isThrottled(err: DingTalkCallError): boolean {
   const n = err.errcode;
-  return n === ERRCODE.rateGlobal || n === ERRCODE.rateApp || n === ERRCODE.rateCorp || err.code === 'anti_crawl'
-    || err.status === 429 || /QpsLimit|Throttl|RateLimit|FlowControl/i.test(err.code);
+  return (
+    n === ERRCODE.rateGlobal ||
+    n === ERRCODE.rateApp ||
+    n === ERRCODE.rateCorp ||
+    err.code === 'anti_crawl' ||
+    err.status === 429 ||
+    /QpsLimit|Throttl|RateLimit|FlowControl/i.test(err.code)
+  );
 }
 
 /** The v1.0 "your token is not valid" / oapi 40014, on which the app token is fetched again. */

@@ -78,7 +78,8 @@ export function createDepartments(options: { org: OrgApi; store: Store; scope: s
       if (!settings) return [];
       const own = deptIds.filter((id) => id !== ROOT_DEPT_ID);
       if (settings.format === 'id' && !settings.ancestors) return unique(own.map((id) => `dept:${id}`));
-      const chains = (await chainsOf(userid, deptIds)).map((chain) => chain.filter((id) => id !== ROOT_DEPT_ID).reverse())
+      const chains = (await chainsOf(userid, deptIds))
+        .map((chain) => chain.filter((id) => id !== ROOT_DEPT_ID).reverse())
         .filter((topDown) => topDown.length > 0);
       const mine: string[] = [];
       const above: string[] = [];

@@ -41,7 +41,12 @@ export function linkDomainOf(config: DingTalkUpstreamConfig): string {
 /** Parameters the bridge sets itself; `extra` cannot override them (DingTalk's `prompt` is fixed to consent). */
 const PROTOCOL_PARAMS = new Set(['client_id', 'redirect_uri', 'response_type', 'scope', 'corpId', 'prompt', 'state']);
 
-export function authorizeUrl(config: DingTalkUpstreamConfig, callbackUrl: string, state: string, extra: Record<string, string> = {}): string {
+export function authorizeUrl(
+  config: DingTalkUpstreamConfig,
+  callbackUrl: string,
+  state: string,
+  extra: Record<string, string> = {},
+): string {
   const url = new URL(config.endpoints.authorize);
   for (const [key, value] of Object.entries(extra)) if (!PROTOCOL_PARAMS.has(key)) url.searchParams.set(key, value);
   url.searchParams.set('client_id', config.clientId);
@@ -62,15 +67,28 @@ export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps)
   const now = deps.now ?? Date.now;
   const client = createClient({ upstream, endpoints: config.endpoints, fetch: deps.fetch ?? fetch, timeoutMs: config.timeoutMs, log });
   const tokens = createAppTokens({
-    upstream, appKey: config.clientId, appSecret: config.clientSecret, client, store,
-    timeoutMs: config.timeoutMs, now,
+    upstream,
+    appKey: config.clientId,
+    appSecret: config.clientSecret,
+    client,
+    store,
+    timeoutMs: config.timeoutMs,
+    now,
   });
   const org = createOrgApi(client, tokens);
   const memberDeps: MemberDeps = {
-    org, departments: createDepartments({ org, store, scope: config.corpId ?? config.clientId }), groups: config.groups,
+    org,
+    departments: createDepartments({ org, store, scope: config.corpId ?? config.clientId }),
+    groups: config.groups,
   };
   const settings: IdentitySettings = { upstream, linkDomain: linkDomainOf(config), linkKey: config.linkKey };
-  const loginCtx: LoginContext = { upstream, clientId: config.clientId, clientSecret: config.clientSecret, client, timeoutMs: config.timeoutMs };
+  const loginCtx: LoginContext = {
+    upstream,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    client,
+    timeoutMs: config.timeoutMs,
+  };
   const enforced = !config.allowAnyDingTalkUser;
 
   async function ask(unionId: string): Promise<MemberAnswer> {

@@ -31,10 +31,14 @@ const str = (value: unknown): string | undefined => (typeof value === 'string' &
 export async function exchangeCode(ctx: LoginContext, code: string): Promise<UserToken> {
   let body: Record<string, unknown>;
   try {
-    body = await ctx.client.api({
-      method: 'POST', path: API.userAccessToken,
-      json: { clientId: ctx.clientId, clientSecret: ctx.clientSecret, code, grantType: 'authorization_code' },
-    }, { retry: false });
+    body = await ctx.client.api(
+      {
+        method: 'POST',
+        path: API.userAccessToken,
+        json: { clientId: ctx.clientId, clientSecret: ctx.clientSecret, code, grantType: 'authorization_code' },
+      },
+      { retry: false },
+    );
   } catch (err) {
     throw err instanceof DingTalkCallError ? exchangeError(ctx, err) : err;
   }
@@ -62,7 +66,8 @@ export async function fetchProfile(ctx: LoginContext, token: UserToken): Promise
     throw err instanceof DingTalkCallError ? upstreamErrorFor(ctx.upstream, err, ctx.timeoutMs) : err;
   }
   const unionId = str(body.unionId);
-  if (!unionId || unionId.length > 255 || !isObject(body)) throw dingtalkError(ctx.upstream, 'bad_profile', { params: { api: API.usersMe } });
+  if (!unionId || unionId.length > 255 || !isObject(body))
+    throw dingtalkError(ctx.upstream, 'bad_profile', { params: { api: API.usersMe } });
   const profile: LoginProfile = { unionId };
   for (const key of ['nick', 'avatarUrl', 'mobile', 'stateCode'] as const) {
     const value = str(body[key]);

@@ -10,9 +10,7 @@ import type { Departments, GroupsSettings } from './departments.js';
 import type { MemberView } from './identity.js';
 import type { OrgApi } from './org-api.js';
 
-export type MemberAnswer =
-  | { kind: 'member'; view: MemberView }
-  | { kind: 'gone'; cause: 'not_member' | 'external_contact'; code: string };
+export type MemberAnswer = { kind: 'member'; view: MemberView } | { kind: 'gone'; cause: 'not_member' | 'external_contact'; code: string };
 
 export interface MemberDeps {
   org: OrgApi;

@@ -6,9 +6,28 @@
 import { UpstreamError, type UpstreamErrorReason } from '../types.js';
 
 export type Cause =
-  | 'denied' | 'login_error' | 'no_code' | 'code_rejected' | 'wrong_org' | 'not_member' | 'external_contact'
-  | 'missing_scopes' | 'ip_not_allowed' | 'out_of_scope' | 'bad_app_credentials' | 'endpoint_not_found' | 'app_not_permitted'
-  | 'rate_limited' | 'busy' | 'timeout' | 'unreachable' | 'bad_response' | 'token_rejected' | 'bad_profile' | 'no_userid' | 'other';
+  | 'denied'
+  | 'login_error'
+  | 'no_code'
+  | 'code_rejected'
+  | 'wrong_org'
+  | 'not_member'
+  | 'external_contact'
+  | 'missing_scopes'
+  | 'ip_not_allowed'
+  | 'out_of_scope'
+  | 'bad_app_credentials'
+  | 'endpoint_not_found'
+  | 'app_not_permitted'
+  | 'rate_limited'
+  | 'busy'
+  | 'timeout'
+  | 'unreachable'
+  | 'bad_response'
+  | 'token_rejected'
+  | 'bad_profile'
+  | 'no_userid'
+  | 'other';
 
 type Params = Record<string, string>;
 
@@ -45,37 +64,45 @@ const CATALOGUE: Record<Cause, Entry> = {
   wrong_org: {
     reason: 'not_allowed',
     zh: (p) => `你在钉钉中选择的组织（${p.chosen}）不是本系统允许的组织（${p.corpId}）。请重新登录，并在钉钉中选择该组织。`,
-    en: (p) => `You chose another organisation (${p.chosen}) in DingTalk; only members of ${p.corpId} may sign in here. Start again and choose that organisation in DingTalk.`,
+    en: (p) =>
+      `You chose another organisation (${p.chosen}) in DingTalk; only members of ${p.corpId} may sign in here. Start again and choose that organisation in DingTalk.`,
   },
   not_member: {
     reason: 'not_allowed',
     zh: () => '你的钉钉账号不是本组织的成员（或已离职）。如你应能登录，请联系管理员把你加入组织通讯录。',
-    en: () => 'Your DingTalk account is not (or no longer) a member of this organisation. If you should have access, ask an administrator to add you to the organisation\'s contacts.',
+    en: () =>
+      "Your DingTalk account is not (or no longer) a member of this organisation. If you should have access, ask an administrator to add you to the organisation's contacts.",
   },
   external_contact: {
     reason: 'not_allowed',
     zh: () => '你是本组织的外部联系人，只有组织内部成员可以登录。如你应能登录，请联系管理员把你加入组织通讯录。',
-    en: () => 'You are an external contact of this organisation; only its own members may sign in. If you should have access, ask an administrator to add you to the organisation\'s contacts.',
+    en: () =>
+      "You are an external contact of this organisation; only its own members may sign in. If you should have access, ask an administrator to add you to the organisation's contacts.",
   },
   missing_scopes: {
     reason: 'misconfigured',
     zh: (p) => `钉钉应用缺少接口权限：${p.scopes}。请管理员在${CONSOLE_ZH}的「权限管理」中为应用申请并开通这些权限，然后重试。`,
-    en: (p) => `The DingTalk app lacks the permission(s) ${p.scopes}. An administrator must grant them under 权限管理 (permissions) in ${CONSOLE_EN}, then try again.`,
+    en: (p) =>
+      `The DingTalk app lacks the permission(s) ${p.scopes}. An administrator must grant them under 权限管理 (permissions) in ${CONSOLE_EN}, then try again.`,
   },
   ip_not_allowed: {
     reason: 'misconfigured',
-    zh: (p) => `钉钉拒绝了来自服务器 IP ${p.ip} 的调用。请管理员在${CONSOLE_ZH}中把 ${p.ip} 加入应用的「服务器出口IP」白名单（在 NAT 网关之后时填写网关的公网 IP）。`,
-    en: (p) => `DingTalk refused calls from the server IP ${p.ip}. An administrator must add ${p.ip} to the app's 服务器出口IP (server egress IP) allow-list in ${CONSOLE_EN} (behind a NAT gateway: the gateway's public IP).`,
+    zh: (p) =>
+      `钉钉拒绝了来自服务器 IP ${p.ip} 的调用。请管理员在${CONSOLE_ZH}中把 ${p.ip} 加入应用的「服务器出口IP」白名单（在 NAT 网关之后时填写网关的公网 IP）。`,
+    en: (p) =>
+      `DingTalk refused calls from the server IP ${p.ip}. An administrator must add ${p.ip} to the app's 服务器出口IP (server egress IP) allow-list in ${CONSOLE_EN} (behind a NAT gateway: the gateway's public IP).`,
   },
   out_of_scope: {
     reason: 'misconfigured',
     zh: () => `你不在钉钉应用的通讯录权限范围内。请管理员在${CONSOLE_ZH}中扩大应用的「通讯录权限范围」，使其覆盖所有需要登录的人。`,
-    en: () => `You are outside the DingTalk app's contacts scope. An administrator must widen 通讯录权限范围 (contacts scope) in ${CONSOLE_EN} so that it covers everyone who may sign in.`,
+    en: () =>
+      `You are outside the DingTalk app's contacts scope. An administrator must widen 通讯录权限范围 (contacts scope) in ${CONSOLE_EN} so that it covers everyone who may sign in.`,
   },
   bad_app_credentials: {
     reason: 'misconfigured',
     zh: () => '钉钉拒绝了应用的 AppKey/AppSecret。请管理员检查配置中的 clientId 与 clientSecret 是否与钉钉应用一致。',
-    en: () => 'DingTalk rejected the app\'s AppKey/AppSecret. An administrator must check that clientId and clientSecret in the configuration match the DingTalk app.',
+    en: () =>
+      "DingTalk rejected the app's AppKey/AppSecret. An administrator must check that clientId and clientSecret in the configuration match the DingTalk app.",
   },
   endpoint_not_found: {
     reason: 'misconfigured',
@@ -85,7 +112,8 @@ const CATALOGUE: Record<Cause, Entry> = {
   app_not_permitted: {
     reason: 'misconfigured',
     zh: (p) => `钉钉拒绝了应用对 ${p.api} 的调用（${p.message}）。请管理员在${CONSOLE_ZH}中检查应用的权限。`,
-    en: (p) => `DingTalk refused the app's call to ${p.api} (${p.message}). An administrator must check the app's permissions in ${CONSOLE_EN}.`,
+    en: (p) =>
+      `DingTalk refused the app's call to ${p.api} (${p.message}). An administrator must check the app's permissions in ${CONSOLE_EN}.`,
   },
   rate_limited: {
     reason: 'unavailable',
@@ -105,7 +133,7 @@ const CATALOGUE: Record<Cause, Entry> = {
   unreachable: {
     reason: 'unavailable',
     zh: () => '无法连接钉钉。请稍后再试；如持续出现，请管理员检查服务器的外网连接。',
-    en: () => 'DingTalk could not be reached. Try again later; if it persists, an administrator must check the server\'s outbound network.',
+    en: () => "DingTalk could not be reached. Try again later; if it persists, an administrator must check the server's outbound network.",
   },
   bad_response: {
     reason: 'unavailable',
@@ -146,9 +174,13 @@ export function dingtalkError(upstream: string, cause: Cause, context: ErrorCont
   const entry = CATALOGUE[cause];
   const params = { ...context.params };
   const text = { 'zh-CN': entry.zh(params), en: entry.en(params) };
-  return new UpstreamError(upstream, entry.reason, `${cause}: ${text.en}`,
+  return new UpstreamError(
+    upstream,
+    entry.reason,
+    `${cause}: ${text.en}`,
     { code: context.code ?? cause, params: { cause, ...params }, text },
-    context.cause === undefined ? undefined : { cause: context.cause });
+    context.cause === undefined ? undefined : { cause: context.cause },
+  );
 }
 
 /** The cause an UpstreamError built here stands for. */

@@ -48,7 +48,8 @@ export function createOrgApi(client: DingTalkClient, tokens: AppTokens): OrgApi 
     async parentChains(userid) {
       const result = await topapi(OAPI.listParentByUser, { userid });
       const list: unknown[] = isObject(result) && Array.isArray(result.parent_list) ? result.parent_list : [];
-      return list.map((entry): unknown[] => (isObject(entry) && Array.isArray(entry.parent_dept_id_list) ? entry.parent_dept_id_list : []))
+      return list
+        .map((entry): unknown[] => (isObject(entry) && Array.isArray(entry.parent_dept_id_list) ? entry.parent_dept_id_list : []))
         .map((chain) => chain.filter((id): id is number => typeof id === 'number' && Number.isSafeInteger(id)))
         .filter((chain) => chain.length > 0);
     },

@@ -27,7 +27,11 @@ export function resolveOAuth2Config(config: OAuth2UpstreamConfig): ResolvedOAuth
   const subject = config.claims?.subject ?? preset?.claims.subject;
   if (!authorizationURL || !tokenURL || !userInfoURL || !subject) {
     // The config schema already refuses this; kept so a hand-built config cannot slip through.
-    throw new UpstreamError(config.id, 'misconfigured', 'oauth2 upstream needs authorizationURL, tokenURL, userInfoURL and claims.subject (or preset and baseURL)');
+    throw new UpstreamError(
+      config.id,
+      'misconfigured',
+      'oauth2 upstream needs authorizationURL, tokenURL, userInfoURL and claims.subject (or preset and baseURL)',
+    );
   }
   return {
     authorizationURL,

@@ -23,7 +23,13 @@ export const OAUTH2_PRESETS = {
   'aliyun-idaas': {
     paths: { authorization: '/oauth/authorize', token: '/oauth/token', userInfo: '/api/bff/v1.2/oauth2/userinfo' },
     scope: 'read',
-    claims: { subject: 'data.sub', name: 'data.nickname', email: 'data.email', username: 'data.username', phoneNumber: 'data.phone_number' },
+    claims: {
+      subject: 'data.sub',
+      name: 'data.nickname',
+      email: 'data.email',
+      username: 'data.username',
+      phoneNumber: 'data.phone_number',
+    },
     // UNVERIFIED whether EIAM 1.0 verifies emails (they are synced or admin-entered): assume not.
     emailVerified: false,
     checkUserInfo: checkIdaasWrapper,
@@ -40,5 +46,7 @@ function checkIdaasWrapper(upstream: string, body: Record<string, unknown>): voi
   if (body.success === true && isObject(body.data)) return;
   const code = typeof body.code === 'string' || typeof body.code === 'number' ? String(body.code).slice(0, 32) : 'none';
   const message = typeof body.message === 'string' ? `: ${body.message.slice(0, 200)}` : '';
-  throw new UpstreamError(upstream, 'failed', `IDaaS userinfo answered success=${String(body.success)} (code ${code})${message}`, { code: 'userinfo_unsuccessful' });
+  throw new UpstreamError(upstream, 'failed', `IDaaS userinfo answered success=${String(body.success)} (code ${code})${message}`, {
+    code: 'userinfo_unsuccessful',
+  });
 }

@@ -18,7 +18,12 @@ export function openOAuth2(config: OAuth2UpstreamConfig, deps: UpstreamDeps): Co
   const resolved = resolveOAuth2Config(config);
   const upstream = config.id;
   const http = { upstream, fetch: deps.fetch ?? globalThis.fetch, timeoutMs: config.timeoutMs };
-  const token: TokenEndpoint = { url: resolved.tokenURL, clientId: config.clientId, clientSecret: config.clientSecret, clientAuth: config.clientAuth };
+  const token: TokenEndpoint = {
+    url: resolved.tokenURL,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    clientAuth: config.clientAuth,
+  };
   return {
     id: upstream,
     type: 'oauth2',
@@ -28,7 +33,12 @@ export function openOAuth2(config: OAuth2UpstreamConfig, deps: UpstreamDeps): Co
     loginUrl({ callbackUrl, state, secrets, extra }) {
       const url = new URL(resolved.authorizationURL);
       const params: Record<string, string | undefined> = {
-        ...extraParams(extra), response_type: 'code', client_id: config.clientId, redirect_uri: callbackUrl, scope: resolved.scope, state,
+        ...extraParams(extra),
+        response_type: 'code',
+        client_id: config.clientId,
+        redirect_uri: callbackUrl,
+        scope: resolved.scope,
+        state,
       };
       if (secrets.codeVerifier) {
         params.code_challenge = createHash('sha256').update(secrets.codeVerifier).digest('base64url');
@@ -44,7 +54,10 @@ export function openOAuth2(config: OAuth2UpstreamConfig, deps: UpstreamDeps): Co
       const profile = await fetchUserInfo(http, resolved.userInfoURL, accessToken);
       resolved.checkUserInfo?.(upstream, profile);
       return mapIdentity(profile, {
-        upstream, linkDomain: resolved.linkDomain, claims: resolved.claims, emailVerifiedDefault: resolved.emailVerifiedDefault,
+        upstream,
+        linkDomain: resolved.linkDomain,
+        claims: resolved.claims,
+        emailVerifiedDefault: resolved.emailVerifiedDefault,
       });
     },
   };

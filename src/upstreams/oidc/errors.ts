@@ -15,8 +15,13 @@ export function discoveryError(upstream: string, err: unknown): UpstreamError {
   const failure = oidcError(upstream, err);
   if (failure.reason === 'unavailable') return failure;
   const mismatch = failure.detail.code === 'issuer_mismatch';
-  return new UpstreamError(upstream, 'misconfigured', `OIDC discovery failed: ${failure.message}`,
-    { code: mismatch ? 'issuer_mismatch' : 'bad_discovery' }, { cause: err });
+  return new UpstreamError(
+    upstream,
+    'misconfigured',
+    `OIDC discovery failed: ${failure.message}`,
+    { code: mismatch ? 'issuer_mismatch' : 'bad_discovery' },
+    { cause: err },
+  );
 }
 
 export function oidcError(upstream: string, err: unknown, jwksUri?: string): UpstreamError {
@@ -25,7 +30,8 @@ export function oidcError(upstream: string, err: unknown, jwksUri?: string): Ups
     new UpstreamError(upstream, reason, message, { code }, { cause: err });
   // Token endpoint `{error}` bodies (invalid_client, invalid_grant, 5xx…): the same mapping as the oauth2 upstream.
   if (err instanceof client.ResponseBodyError) return tokenError(upstream, err.status, err.cause);
-  if (err instanceof client.WWWAuthenticateChallengeError) return fail('userinfo_unauthorized', `the upstream refused the access token (HTTP ${err.status})`);
+  if (err instanceof client.WWWAuthenticateChallengeError)
+    return fail('userinfo_unauthorized', `the upstream refused the access token (HTTP ${err.status})`);
   // fetch itself failed: DNS, refused connection, reset.
   if (err instanceof TypeError) return fail('unreachable', 'the issuer is unreachable', 'unavailable');
   if (!(err instanceof client.ClientError)) return fail('upstream_error', 'OIDC sign-in failed');
@@ -40,19 +46,21 @@ export function oidcError(upstream: string, err: unknown, jwksUri?: string): Ups
     case 'OAUTH_RESPONSE_IS_NOT_JSON': {
       const response = inner instanceof Response ? inner : undefined;
       const status = response?.status ?? 0;
-      if (jwksUri !== undefined && response?.url === jwksUri) return fail('jwks_unavailable', 'the issuer\'s JWKS could not be fetched', 'unavailable');
+      if (jwksUri !== undefined && response?.url === jwksUri)
+        return fail('jwks_unavailable', "the issuer's JWKS could not be fetched", 'unavailable');
       return fail(`http_${status}`, `the issuer answered HTTP ${status}`, isTransientStatus(status) ? 'unavailable' : 'failed');
     }
     case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
       return fail(details.claim === 'exp' ? 'id_token_expired' : 'id_token_claims', `ID token refused: ${message}`);
     case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
       if (details.claim === 'nonce') return fail('id_token_nonce', 'ID token refused: nonce does not match this sign-in');
-      if (details.claim === 'azp' || /additional untrusted audiences/.test(message)) return fail('id_token_azp', 'ID token refused: azp is not this client');
+      if (details.claim === 'azp' || /additional untrusted audiences/.test(message))
+        return fail('id_token_azp', 'ID token refused: azp is not this client');
       return fail('id_token_claims', `ID token refused: ${message}`);
     case 'OAUTH_KEY_SELECTION_FAILED':
-      return fail('id_token_signature', 'ID token refused: no key of the issuer\'s JWKS fits');
+      return fail('id_token_signature', "ID token refused: no key of the issuer's JWKS fits");
     case 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED':
-      if (details.attribute === 'sub') return fail('userinfo_sub_mismatch', 'userinfo sub differs from the ID token\'s');
+      if (details.attribute === 'sub') return fail('userinfo_sub_mismatch', "userinfo sub differs from the ID token's");
       if (details.attribute === 'issuer') return fail('issuer_mismatch', 'the discovery document names another issuer', 'misconfigured');
       return fail('bad_response', message);
     case 'OAUTH_INVALID_RESPONSE':

@@ -33,7 +33,13 @@ export function openOidc(config: OidcUpstreamConfig, deps: UpstreamDeps): Connec
     },
     newLeg: () => ({ nonce: client.randomNonce(), ...(config.pkce ? { codeVerifier: client.randomPKCECodeVerifier() } : {}) }),
     async loginUrl({ callbackUrl, state, secrets, extra }) {
-      const params: Record<string, string> = { ...extraParams(extra), redirect_uri: callbackUrl, scope: config.scope, state, nonce: secrets.nonce! };
+      const params: Record<string, string> = {
+        ...extraParams(extra),
+        redirect_uri: callbackUrl,
+        scope: config.scope,
+        state,
+        nonce: secrets.nonce!,
+      };
       if (secrets.codeVerifier) {
         params.code_challenge = await client.calculatePKCECodeChallenge(secrets.codeVerifier);
         params.code_challenge_method = 'S256';
@@ -48,7 +54,10 @@ export function openOidc(config: OidcUpstreamConfig, deps: UpstreamDeps): Connec
       current.search = params.toString();
       try {
         const tokens = await client.authorizationCodeGrant(oidc, current, {
-          expectedState: state, expectedNonce: secrets.nonce, pkceCodeVerifier: secrets.codeVerifier, idTokenExpected: true,
+          expectedState: state,
+          expectedNonce: secrets.nonce,
+          pkceCodeVerifier: secrets.codeVerifier,
+          idTokenExpected: true,
         });
         const claims = tokens.claims()!;
         if (!config.userInfo) return mapIdentity(claims, mapping);
@@ -63,17 +72,27 @@ export function openOidc(config: OidcUpstreamConfig, deps: UpstreamDeps): Connec
 }
 
 async function discover(config: OidcUpstreamConfig, deps: UpstreamDeps): Promise<client.Configuration> {
-  const authentication = config.clientSecret === undefined ? client.None()
-    : config.clientAuth === 'client_secret_post' ? client.ClientSecretPost(config.clientSecret) : client.ClientSecretBasic(config.clientSecret);
+  const authentication =
+    config.clientSecret === undefined
+      ? client.None()
+      : config.clientAuth === 'client_secret_post'
+        ? client.ClientSecretPost(config.clientSecret)
+        : client.ClientSecretBasic(config.clientSecret);
   let oidc: client.Configuration;
   try {
-    oidc = await client.discovery(new URL(config.issuer), config.clientId, { [client.clockTolerance]: CLOCK_TOLERANCE_SECONDS }, authentication, {
-      timeout: config.timeoutMs / 1000,
-      ...(deps.fetch ? { [client.customFetch]: deps.fetch } : {}),
-      // openid-client refuses http:// unless told; only an issuer configured as http (a test double
-      // or a lab) is told, so an https issuer can never be downgraded.
-      execute: new URL(config.issuer).protocol === 'http:' ? [client.allowInsecureRequests] : [],
-    });
+    oidc = await client.discovery(
+      new URL(config.issuer),
+      config.clientId,
+      { [client.clockTolerance]: CLOCK_TOLERANCE_SECONDS },
+      authentication,
+      {
+        timeout: config.timeoutMs / 1000,
+        ...(deps.fetch ? { [client.customFetch]: deps.fetch } : {}),
+        // openid-client refuses http:// unless told; only an issuer configured as http (a test double
+        // or a lab) is told, so an https issuer can never be downgraded.
+        execute: new URL(config.issuer).protocol === 'http:' ? [client.allowInsecureRequests] : [],
+      },
+    );
   } catch (err) {
     throw discoveryError(config.id, err);
   }
@@ -82,7 +101,10 @@ async function discover(config: OidcUpstreamConfig, deps: UpstreamDeps): Promise
   const { issuer, userinfo_endpoint: userInfo } = oidc.serverMetadata();
   const refuse = (message: string, code: string) => new UpstreamError(config.id, 'misconfigured', message, { code });
   if (issuer !== config.issuer) {
-    throw refuse(`OIDC discovery names issuer ${JSON.stringify(issuer)}, configured is ${JSON.stringify(config.issuer)}: they must match exactly`, 'issuer_mismatch');
+    throw refuse(
+      `OIDC discovery names issuer ${JSON.stringify(issuer)}, configured is ${JSON.stringify(config.issuer)}: they must match exactly`,
+      'issuer_mismatch',
+    );
   }
   if (config.userInfo && !userInfo) throw refuse('OIDC discovery lacks a userinfo_endpoint, and userInfo is on', 'bad_discovery');
   // openid-client checks an ID token's signature only when asked to.
