@@ -4,9 +4,6 @@
  * oidc-provider's does), a registry of fake upstreams whose strategy behaves by the callback's
  * `code`, and an in-memory Accounts. The store, membership, request ids and logger are the real ones.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import express, { type Request } from 'express';
 import passport from 'passport';
 import { AccountDisabledError } from '../../src/accounts/errors.js';
@@ -15,13 +12,14 @@ import { ACCOUNT_SCHEMA_VERSION, type Account } from '../../src/accounts/types.j
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createInteractionRouter } from '../../src/interactions/interaction-router.js';
 import type { AccountsPort, ClientExtras, InteractionPort, InteractionView, UpstreamsPort } from '../../src/interactions/ports.js';
-import { createLogger } from '../../src/log.js';
 import { InteractionExpiredError } from '../../src/oidc/interaction-view.js';
+import { listen } from '../../src/server/listen.js';
 import { requestIds } from '../../src/server/request-id.js';
 import { openMemoryStore, type MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { UpstreamError, type LegStore, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
 import { Browser } from '../helpers/http-browser.js';
+import { captureLogs, type LogLine } from '../helpers/logs.js';
 
 export const COOKIE_SECRET = 'interaction-tests-cookie-secret-0123456789';
 export const UPSTREAM_AUTHORIZE = 'https://upstream.example.test/authorize';
@@ -278,7 +276,8 @@ export interface Harness {
   accounts: FakeAccounts;
   upstreams: FakeUpstream[];
   store: MemoryStore;
-  logs: string[];
+  /** Every log line so far (test/helpers/logs.ts). */
+  lines: LogLine[];
   /** A browser holding the interaction cookie of `uid` (as oidc-provider would have set it). */
   browser(uid?: string): Promise<Browser>;
   close(): Promise<void>;
@@ -296,12 +295,8 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const mounted: { app?: express.Express } = {};
-  const server: Server = createServer((req, res) => {
-    mounted.app!(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listen(undefined, { host: '127.0.0.1', port: 0 });
+  const { port } = new URL(listening.url);
   const path = options.path ?? '/sso';
   const issuer = `http://127.0.0.1:${port}${path}`;
   const config = testConfig(issuer, options.config, options.rp);
@@ -314,16 +309,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   ];
   const accounts = new FakeAccounts();
   const store = openMemoryStore({ sweepIntervalMs: 3_600_000 });
-  const logs: string[] = [];
-  const log = createLogger(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _enc, cb) {
-        logs.push(String(chunk));
-        cb();
-      },
-    }),
-  );
+  const { log, lines } = captureLogs();
   const registry = new FakeRegistry(upstreams);
   const membership = createMembership({ accounts, upstreams: registry, store, configs: config.upstreams, log });
   const app = express();
@@ -339,7 +325,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   app.use((_req, res) => {
     res.status(404).send('fell through');
   });
-  mounted.app = app;
+  listening.attach(app);
   return {
     issuer,
     base: `http://127.0.0.1:${port}`,
@@ -347,7 +333,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     accounts,
     upstreams,
     store,
-    logs,
+    lines,
     async browser(uid) {
       const browser = new Browser();
       if (uid) await (await browser.fetch(`${issuer}/__test/bind/${uid}`)).arrayBuffer();
@@ -355,8 +341,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await store.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close({ graceMs: 0 });
     },
   };
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Browser } from '../helpers/http-browser.js';
 import { identityOf, startHarness, UPSTREAM_AUTHORIZE, type Harness } from './harness.js';
+import { leakedSecrets } from '../helpers/leaks.js';
 
 let h: Harness;
 before(async () => {
@@ -150,7 +151,7 @@ describe('upstream leg', () => {
     assert.equal(done.status, 303);
     assert.equal(done.location, url(`/auth/${id}`));
     assert.deepEqual(h.interactions.calls, [{ fn: 'finishLogin', uid: id, args: [{ accountId: 'sub-alice', amr: ['oauth2'] }] }]);
-    assert.ok(!h.logs.join('').includes(state), 'the state reached a log line');
+    assert.deepEqual(leakedSecrets(JSON.stringify(h.lines), [state]), [], 'the state reached a log line');
   });
 
   it('refuses a replayed callback and one finished in another browser, finishing nobody’s login', async () => {
@@ -308,7 +309,7 @@ describe('failures', () => {
     assert.ok(reference);
     assert.doesNotMatch(html, /internal detail|token=|at .*\.ts/);
     assert.ok(
-      h.logs.some((line) => line.includes(reference) && line.includes('interaction failed')),
+      h.lines.some((line) => JSON.stringify(line).includes(reference) && line.msg.includes('interaction failed')),
       'the log line carries the reference',
     );
   });
