@@ -5,6 +5,7 @@
  * adds keys in the same style and never renames these.
  */
 import { z } from 'zod';
+import { hashedSecretDigest, isHashedSecret } from './hashed-secret.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared value types
@@ -336,6 +337,10 @@ export const clientSchema = z
   .strictObject({
     ...clientExtrasSchema,
     client_id: z.string().min(1),
+    /**
+     * The secret itself, or `sha256:<hex | base64url>` of a secret of 32+ random bytes (only with
+     * client_secret_basic / client_secret_post): `oidc-bridge clients hash-secret` makes one.
+     */
     client_secret: z.string().min(1).optional(),
     client_name: z.string().optional(),
     redirect_uris: z.array(redirectUri).min(1),
@@ -366,7 +371,31 @@ export const clientSchema = z
         message: 'required for a confidential client (or set token_endpoint_auth_method: none for a public one)',
       });
     }
+    if (c.client_secret !== undefined && isHashedSecret(c.client_secret)) checkHashedSecret(c, ctx);
   });
+
+/**
+ * A `sha256:` client_secret can only be compared with what a client presents: client_secret_jwt
+ * (and any HS* or secret-derived encryption algorithm) needs the secret itself as a key.
+ */
+function checkHashedSecret(c: { client_secret?: string; token_endpoint_auth_method?: string }, ctx: z.RefinementCtx) {
+  const path = ['client_secret'];
+  if (hashedSecretDigest(c.client_secret!) === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `a hashed secret is sha256: followed by the SHA-256 digest in hex (64 characters) or base64url (43); run \`oidc-bridge clients hash-secret\``,
+    });
+  }
+  const method = c.token_endpoint_auth_method ?? 'client_secret_basic';
+  if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `a hashed (sha256:) secret works only with token_endpoint_auth_method client_secret_basic or client_secret_post; ${method} needs the secret itself${method === 'client_secret_jwt' ? ' as the HMAC key of the client assertion' : ''}`,
+    });
+  }
+}
 export type ClientConfig = z.infer<typeof clientSchema>;
 
 // ---------------------------------------------------------------------------------------------
