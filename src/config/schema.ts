@@ -50,9 +50,19 @@ export const trustProxySchema = z.union([
   z.strictObject({ cidrs: z.array(z.string().min(1)).min(1) }),
 ]);
 
+/**
+ * Keys that encrypt the upstream credentials the bridge caches in the store (the DingTalk app
+ * token), 32+ characters each (e.g. `openssl rand -base64 32`). The first encrypts, all decrypt:
+ * rotate by putting the new key first and removing the old one after a day (cached tokens live two
+ * hours). Empty by default so existing deployments keep starting; `check` warns about a Redis store
+ * without a key, because then anyone who can read Redis can use the app token.
+ */
+const encryptionKeys = z.array(z.string().min(32, 'store encryption keys need at least 32 characters')).default([]);
+
 export const memoryStoreSchema = z.strictObject({
   /** One process only; nothing survives a restart. For development and the demo. */
   type: z.literal('memory'),
+  encryptionKeys,
 });
 
 export const redisStoreSchema = z
@@ -78,6 +88,7 @@ export const redisStoreSchema = z
     cluster: z.strictObject({ nodes: z.array(hostPort).min(1) }).optional(),
     /** Milliseconds before a command fails while Redis is unreachable (routes then answer 503). */
     commandTimeoutMs: z.number().int().positive().default(2000),
+    encryptionKeys,
   })
   .refine((s) => !(s.sentinel && s.cluster), { message: 'choose either sentinel or cluster, not both' });
 
@@ -407,7 +418,7 @@ export const configSchema = z
     issuer: httpUrl.refine((s) => !/[?#]/.test(s) && !s.endsWith('/'), 'no query, fragment or trailing slash'),
     listen: listenSchema.prefault({}),
     trustProxy: trustProxySchema.optional(),
-    store: storeSchema.default({ type: 'memory' }),
+    store: storeSchema.prefault({ type: 'memory' }),
     keys: keysSchema.prefault({}),
     /** Secrets that sign cookies; the first signs, all verify (rotate by prepending). 32+ characters each. */
     cookieSecrets: z.array(z.string().min(32, 'cookie secrets need at least 32 characters')).min(1),
