@@ -1,10 +1,11 @@
 /**
- * `oidc-bridge serve | check | keys | accounts | demo`. Parses the command line, loads the config
+ * `oidc-bridge serve | check | keys | accounts | clients | demo`. Parses the command line, loads the config
  * and hands over to one command. Every failure ends as a message and an exit code, never a stack.
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, configWarnings, loadConfig, resolveConfigPath } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { newHashedSecret } from './config/hashed-secret.js';
 import { runKeysCommand } from './cli/keys.js';
 import { KeysError, maxSignedTokenLifetime } from './oidc/keys.js';
 
@@ -16,6 +17,7 @@ Commands:
   keys generate|rotate|list     manage the signing keys (oidc-bridge keys --help)
   accounts list|show|rename|revoke
                                 manage accounts (oidc-bridge accounts --help)
+  clients hash-secret           a new client secret and its sha256: form for the config
   demo                          run the demo: a simulated DingTalk and a demo client
 
 The config file comes from --config, then OIDC_BRIDGE_CONFIG, then ./config.yaml.
@@ -68,6 +70,20 @@ async function accounts(argv: string[]): Promise<number> {
   return runAccountsFromConfig(loaded.config, argv, { stdout: out, stderr: err });
 }
 
+/** `clients hash-secret`: the hash only ever stands for a fresh random secret, never a chosen one. */
+function clients(argv: string[]): number {
+  if (argv[0] !== 'hash-secret') {
+    err(
+      'Usage: oidc-bridge clients hash-secret\n  prints a new random client secret and the sha256: value for its client_secret in the config',
+    );
+    return 2;
+  }
+  const { secret, hashed } = newHashedSecret();
+  out(`secret (give it to the relying party; keep it nowhere else): ${secret}`);
+  out(`config: client_secret: "${hashed}"`);
+  return 0;
+}
+
 async function serve(argv: string[], forceDemo: boolean): Promise<number> {
   const loaded = forceDemo ? undefined : await requireConfig(argv);
   if (loaded) {
@@ -100,6 +116,8 @@ export async function main(argv: string[]): Promise<number> {
       return keys(rest);
     case 'accounts':
       return accounts(rest);
+    case 'clients':
+      return clients(rest);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

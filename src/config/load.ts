@@ -77,6 +77,11 @@ export function configWarnings(config: Config): string[] {
       );
     }
   });
+  if (config.store.type === 'redis' && config.store.encryptionKeys.length === 0) {
+    warnings.push(
+      'store.encryptionKeys is empty: upstream credentials cached in Redis (the DingTalk app token) are stored in the clear, readable by anyone who can read Redis or its backups; set store.encryptionKeys: ["${STORE_KEY}"] with 32+ random characters',
+    );
+  }
   if (!config.issuer.startsWith('https://')) {
     warnings.push(`issuer: ${config.issuer} is not https; relying parties such as kube-apiserver refuse it outside development`);
   }

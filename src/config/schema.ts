@@ -5,6 +5,7 @@
  * adds keys in the same style and never renames these.
  */
 import { z } from 'zod';
+import { hashedSecretDigest, isHashedSecret } from './hashed-secret.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared value types
@@ -49,9 +50,19 @@ export const trustProxySchema = z.union([
   z.strictObject({ cidrs: z.array(z.string().min(1)).min(1) }),
 ]);
 
+/**
+ * Keys that encrypt the upstream credentials the bridge caches in the store (the DingTalk app
+ * token), 32+ characters each (e.g. `openssl rand -base64 32`). The first encrypts, all decrypt:
+ * rotate by putting the new key first and removing the old one after a day (cached tokens live two
+ * hours). Empty by default so existing deployments keep starting; `check` warns about a Redis store
+ * without a key, because then anyone who can read Redis can use the app token.
+ */
+const encryptionKeys = z.array(z.string().min(32, 'store encryption keys need at least 32 characters')).default([]);
+
 export const memoryStoreSchema = z.strictObject({
   /** One process only; nothing survives a restart. For development and the demo. */
   type: z.literal('memory'),
+  encryptionKeys,
 });
 
 export const redisStoreSchema = z
@@ -77,6 +88,7 @@ export const redisStoreSchema = z
     cluster: z.strictObject({ nodes: z.array(hostPort).min(1) }).optional(),
     /** Milliseconds before a command fails while Redis is unreachable (routes then answer 503). */
     commandTimeoutMs: z.number().int().positive().default(2000),
+    encryptionKeys,
   })
   .refine((s) => !(s.sentinel && s.cluster), { message: 'choose either sentinel or cluster, not both' });
 
@@ -336,6 +348,10 @@ export const clientSchema = z
   .strictObject({
     ...clientExtrasSchema,
     client_id: z.string().min(1),
+    /**
+     * The secret itself, or `sha256:<hex | base64url>` of a secret of 32+ random bytes (only with
+     * client_secret_basic / client_secret_post): `oidc-bridge clients hash-secret` makes one.
+     */
     client_secret: z.string().min(1).optional(),
     client_name: z.string().optional(),
     redirect_uris: z.array(redirectUri).min(1),
@@ -366,7 +382,31 @@ export const clientSchema = z
         message: 'required for a confidential client (or set token_endpoint_auth_method: none for a public one)',
       });
     }
+    if (c.client_secret !== undefined && isHashedSecret(c.client_secret)) checkHashedSecret(c, ctx);
   });
+
+/**
+ * A `sha256:` client_secret can only be compared with what a client presents: client_secret_jwt
+ * (and any HS* or secret-derived encryption algorithm) needs the secret itself as a key.
+ */
+function checkHashedSecret(c: { client_secret?: string; token_endpoint_auth_method?: string }, ctx: z.RefinementCtx) {
+  const path = ['client_secret'];
+  if (hashedSecretDigest(c.client_secret!) === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `a hashed secret is sha256: followed by the SHA-256 digest in hex (64 characters) or base64url (43); run \`oidc-bridge clients hash-secret\``,
+    });
+  }
+  const method = c.token_endpoint_auth_method ?? 'client_secret_basic';
+  if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `a hashed (sha256:) secret works only with token_endpoint_auth_method client_secret_basic or client_secret_post; ${method} needs the secret itself${method === 'client_secret_jwt' ? ' as the HMAC key of the client assertion' : ''}`,
+    });
+  }
+}
 export type ClientConfig = z.infer<typeof clientSchema>;
 
 // ---------------------------------------------------------------------------------------------
@@ -378,7 +418,7 @@ export const configSchema = z
     issuer: httpUrl.refine((s) => !/[?#]/.test(s) && !s.endsWith('/'), 'no query, fragment or trailing slash'),
     listen: listenSchema.prefault({}),
     trustProxy: trustProxySchema.optional(),
-    store: storeSchema.default({ type: 'memory' }),
+    store: storeSchema.prefault({ type: 'memory' }),
     keys: keysSchema.prefault({}),
     /** Secrets that sign cookies; the first signs, all verify (rotate by prepending). 32+ characters each. */
     cookieSecrets: z.array(z.string().min(32, 'cookie secrets need at least 32 characters')).min(1),

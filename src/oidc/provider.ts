@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Account, ClaimPolicy } from '../accounts/types.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/types.js';
+import { compareHashedClientSecrets } from './client-secret-compare.js';
 import { clientExtrasMap } from './clients.js';
 import { buildConfiguration, isHttps, laxCookiesOverHttp } from './configuration.js';
 import { createFindAccount, type Recheck } from './find-account.js';
@@ -132,6 +133,7 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
     pages: providerPages(deps.pages ?? plainPages, config.ui.defaultLocale, log),
   });
   const provider = new Provider(config.issuer, configuration);
+  compareHashedClientSecrets(provider);
   provider.use(grace.middleware);
   if (!isHttps(config.issuer)) provider.use(laxCookiesOverHttp);
   logEvents(provider, log);

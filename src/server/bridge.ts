@@ -14,7 +14,7 @@ import { loadKeys, maxSignedTokenLifetime } from '../oidc/keys.js';
 import { createProvider, type ProviderBundle } from '../oidc/provider.js';
 import { createInteractionRouter } from '../interactions/index.js';
 import { createPages } from '../pages/index.js';
-import { openStore, storeOptionsOf } from '../store/index.js';
+import { openStore, sealRecords, storeOptionsOf } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { openUpstreams, type UpstreamRegistry } from '../upstreams/registry.js';
 import { createApp, type AppDeps } from './app.js';
@@ -67,7 +67,12 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
   });
 
   const accounts = createAccounts({ store, usernames: config.usernames, log });
-  const upstreams = await openUpstreams(config.upstreams, { log, store, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const upstreams = await openUpstreams(config.upstreams, {
+    log,
+    store,
+    secrets: sealRecords(store.ephemeral, config.store.encryptionKeys),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   const membership = createMembership({ accounts, upstreams, store, configs: config.upstreams, log, metrics: counters });
   const pages = createPages(config);
 

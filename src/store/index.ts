@@ -31,3 +31,4 @@ export function storeOptionsOf(config: Config['store']): StoreOptions {
 export { openMemoryStore, type MemoryStore, type MemoryStoreOptions } from './memory.js';
 export { openRedisStore, type RedisNode, type RedisStoreOptions } from './redis.js';
 export * from './types.js';
+export { sealRecords, SealedRecordError, type Opened, type SealedRecords } from './sealed-records.js';

@@ -1,4 +1,5 @@
 /** What every upstream factory (`openOAuth2`, `openOidc`, `openDingTalk`) is given. */
+import type { SealedRecords } from '../store/sealed-records.js';
 import type { Store } from '../store/types.js';
 
 export interface UpstreamLogger {
@@ -12,4 +13,6 @@ export interface UpstreamDeps {
   fetch?: typeof fetch;
   /** For upstreams that cache (DingTalk app tokens); oauth2 and oidc do not use it. */
   store?: Store;
+  /** Ephemeral records encrypted with `store.encryptionKeys`, for cached upstream credentials (the DingTalk app token). */
+  secrets?: SealedRecords;
 }

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAccounts } from '../../src/accounts/index.js';
+import { hashSecret } from '../../src/config/hashed-secret.js';
 import { openRedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { dingtalkIdentity, usernamesConfig, captureLog } from '../accounts/fixtures.js';
@@ -137,6 +138,15 @@ clients:
     const unknown = await run(['accounts', 'show', 'nobody-here', '--config', good], env);
     assert.equal(unknown.code, 1);
     noStack(unknown.stderr);
+  });
+
+  it('clients hash-secret prints a new secret and the sha256: value that authenticates it', async () => {
+    const { code, stdout } = await run(['clients', 'hash-secret']);
+    assert.equal(code, 0);
+    const secret = /secret \(.*\): ([A-Za-z0-9_-]{43})\n/.exec(stdout)?.[1];
+    const hashed = /client_secret: "(sha256:[A-Za-z0-9_-]{43})"/.exec(stdout)?.[1];
+    assert.ok(secret && hashed, stdout);
+    assert.equal(hashed, hashSecret(secret));
   });
 
   it('an unknown command prints the usage and exits 2', async () => {

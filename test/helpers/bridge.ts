@@ -16,6 +16,7 @@
  *   Every kind but 'none' runs the production wiring, `buildBridge` (src/server/bridge.ts).
  * - `store`: memory (optionally on a `clock` the test controls) or Redis under a fresh key prefix
  *   removed on close; `replicas`: several bridges sharing one Redis prefix behind one issuer.
+ * - `storeEncryptionKeys`: `store.encryptionKeys`.
  * - `issuerPath`, `httpsIssuer`, `clients`, `configPatch` (any other top-level config key).
  */
 import type { RequestListener } from 'node:http';
@@ -152,6 +153,8 @@ interface CommonOptions {
   configPatch?: Partial<Record<keyof ConfigInput, unknown>>;
   /** Default: the process's shared key directory (test/helpers/keys.ts); tests that rotate keys bring their own. */
   keysDir?: string;
+  /** `store.encryptionKeys` (default none). */
+  storeEncryptionKeys?: string[];
 }
 
 export interface NoUpstreamOptions extends CommonOptions {
@@ -339,7 +342,10 @@ async function baseOf(options: BridgeOptions, issuer: string, listening: Listeni
   const config = configSchema.parse({
     issuer,
     listen: { host: '127.0.0.1', port: Number(new URL(listening.url).port) },
-    store: keyPrefix ? { type: 'redis', url: redisUrl, keyPrefix, commandTimeoutMs: 2000 } : { type: 'memory' },
+    store: {
+      ...(keyPrefix ? { type: 'redis', url: redisUrl, keyPrefix, commandTimeoutMs: 2000 } : { type: 'memory' }),
+      encryptionKeys: options.storeEncryptionKeys ?? [],
+    },
     keys: { dir: options.keysDir ?? (await sharedKeysDir()) },
     cookieSecrets: [COOKIE_SECRET],
     logging: { level: 'debug' },

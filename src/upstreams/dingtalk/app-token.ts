@@ -5,12 +5,18 @@
  * A miss is filled by one caller across all replicas: the store lock picks the fetcher, the others
  * wait for its token (bounded; a fetcher that died is replaced). A token DingTalk rejects (40014)
  * is dropped, so the next call fetches a new one.
+ *
+ * The token is a credential for the organisation's contacts, so it is kept encrypted when
+ * `store.encryptionKeys` is set (src/store/sealed-records.ts). A token kept in the clear, or under a
+ * key that is no longer the first, is rewritten under the current key when read; one that cannot be
+ * decrypted (its key was removed) is only a cache miss: a warning, and a fresh token.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { sealRecords, SealedRecordError, type Opened, type SealedRecords } from '../../store/sealed-records.js';
 import type { Store } from '../../store/types.js';
 import type { UpstreamError } from '../types.js';
 import { upstreamErrorFor } from './classify.js';
-import { DingTalkCallError, isRetryable, isThrottled, type DingTalkClient } from './client.js';
+import { DingTalkCallError, isRetryable, isThrottled, type DingTalkClient, type DingTalkLog } from './client.js';
 import { API, APP_TOKEN_EARLY_RENEW_SECONDS, APP_TOKEN_POLL_MS, appTokenKey, appTokenLockName, ERRCODE } from './constants.js';
 import { dingtalkError } from './messages.js';
 
@@ -20,6 +26,9 @@ export interface AppTokenOptions {
   appSecret: string;
   client: DingTalkClient;
   store: Store;
+  /** Where the token is kept: `store.ephemeral`, sealed with `store.encryptionKeys` (default: in the clear). */
+  secrets?: SealedRecords;
+  log: DingTalkLog;
   timeoutMs: number;
   now: () => number;
 }
@@ -48,13 +57,36 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
   const waitMs = 2 * options.timeoutMs + 1000;
   let inFlight: Promise<string> | undefined;
 
-  const cached = async () => (await store.ephemeral.get<Cached>(key))?.token;
+  const secrets = options.secrets ?? sealRecords(store.ephemeral, []);
+
+  async function read(): Promise<Opened<Cached> | undefined> {
+    try {
+      return await secrets.get<Cached>(key);
+    } catch (err) {
+      if (!(err instanceof SealedRecordError)) throw err;
+      options.log.warn(
+        { upstream: options.upstream, reason: err.message },
+        'the cached DingTalk app token cannot be read; fetching a new one',
+      );
+      return undefined;
+    }
+  }
+
+  async function cached(): Promise<string | undefined> {
+    const found = await read();
+    if (found?.stale) {
+      // Kept in the clear or under an older key: rewritten under the current key, for what is left of its TTL.
+      const left = Math.floor((found.value.expiresAt - now()) / 1000) - APP_TOKEN_EARLY_RENEW_SECONDS;
+      if (left > 0) await secrets.set<Cached>(key, found.value, left);
+    }
+    return found?.value.token;
+  }
 
   async function fetchAndKeep(): Promise<string> {
     const { token, expireIn } = await fetchAppToken(options);
     const ttl =
       expireIn > 2 * APP_TOKEN_EARLY_RENEW_SECONDS ? expireIn - APP_TOKEN_EARLY_RENEW_SECONDS : Math.max(1, Math.floor(expireIn / 2));
-    await store.ephemeral.set<Cached>(key, { token, expiresAt: now() + expireIn * 1000 }, ttl);
+    await secrets.set<Cached>(key, { token, expiresAt: now() + expireIn * 1000 }, ttl);
     return token;
   }
 
@@ -88,7 +120,7 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
       return inFlight;
     },
     async invalidate(token) {
-      if ((await cached()) === token) await store.ephemeral.delete(key);
+      if ((await read())?.value.token === token) await secrets.delete(key);
     },
   };
 }

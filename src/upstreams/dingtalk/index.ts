@@ -5,6 +5,7 @@
  * when a browser session is reused. Vendor facts: docs/reference/dingtalk.md.
  */
 import type { DingTalkUpstreamConfig } from '../../config/schema.js';
+import type { SealedRecords } from '../../store/sealed-records.js';
 import type { Store } from '../../store/types.js';
 import { safeCode } from '../fetch-json.js';
 import type { Connector, UpstreamError, UpstreamIdentity } from '../types.js';
@@ -22,6 +23,8 @@ import { createOrgApi } from './org-api.js';
 export interface DingTalkDeps {
   /** The shared store (required; optional only to fit UpstreamDeps): the app token and department names are cached there for every replica. */
   store?: Store;
+  /** The app token's place in the store, encrypted with `store.encryptionKeys`; default: in the clear. */
+  secrets?: SealedRecords;
   log: DingTalkLog;
   fetch?: typeof fetch;
   /** Epoch milliseconds. */
@@ -72,6 +75,8 @@ export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps)
     appSecret: config.clientSecret,
     client,
     store,
+    ...(deps.secrets ? { secrets: deps.secrets } : {}),
+    log,
     timeoutMs: config.timeoutMs,
     now,
   });
