@@ -324,6 +324,15 @@ export const clientExtrasSchema = {
     .optional(),
   /** A resource server may introspect any token; other clients only their own. */
   resourceServer: z.boolean().default(false),
+  /**
+   * This client's refresh grace window in seconds, instead of the top-level `refreshGraceSeconds`.
+   * Within the window a reuse of an already rotated refresh token receives the winner's answer (a
+   * retry after a network error keeps its grant), so whoever holds a stolen copy and this
+   * client's credentials gets the new tokens too (docs/security.md, "Sessions and refresh
+   * tokens"). Set 0 for a client that never retries a refresh, e.g. a public client, so any reuse
+   * revokes the grant; unset, the global value applies.
+   */
+  refreshGraceSeconds: z.number().int().min(0).max(120).optional(),
 };
 
 /** Matched exactly (RFC 6749 §3.1.2); a fragment can never be redirected to. */

@@ -112,7 +112,10 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
   assertClientAlgsSignable(config, deps.jwks);
   const extras = clientExtrasMap(config);
   const extrasOf = (clientId: string) => extras.get(clientId);
-  const grace = createRefreshGrace(store.ephemeral, config.refreshGraceSeconds);
+  const grace = createRefreshGrace(
+    store.ephemeral,
+    (clientId) => (clientId === undefined ? undefined : extrasOf(clientId)?.refreshGraceSeconds) ?? config.refreshGraceSeconds,
+  );
   const findAccount = createFindAccount({
     store,
     accounts: deps.accounts,
