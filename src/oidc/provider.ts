@@ -25,6 +25,8 @@ export interface ProviderDeps {
   recheck?: Recheck;
   /** Asked when a browser session is reused. Default: never due. */
   needsRecheck?: NeedsRecheck;
+  /** Epoch seconds, for the session's absolute lifetime (tests move it). Default: the system clock. */
+  now?: () => number;
   pages?: ProtocolPages;
   log: Logger;
   /** Counts token endpoint requests (src/server/metrics.ts); default: counts nothing. */
@@ -131,6 +133,7 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
     jwks: deps.jwks,
     findAccount,
     needsRecheck: deps.needsRecheck ?? (async () => false),
+    ...(deps.now ? { now: deps.now } : {}),
     extrasOf,
     pages: providerPages(deps.pages ?? plainPages, config.ui.defaultLocale, log),
   });

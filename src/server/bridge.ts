@@ -68,7 +68,15 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
 
   const accounts = createAccounts({ store, usernames: config.usernames, log });
   const upstreams = await openUpstreams(config.upstreams, { log, store, ...(options.fetch ? { fetch: options.fetch } : {}) });
-  const membership = createMembership({ accounts, upstreams, store, configs: config.upstreams, log, metrics: counters });
+  const membership = createMembership({
+    accounts,
+    upstreams,
+    store,
+    configs: config.upstreams,
+    log,
+    metrics: counters,
+    sessionAbsolute: config.ttl.sessionAbsolute,
+  });
   const pages = createPages(config);
 
   const makeProvider = () =>
@@ -78,7 +86,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
       jwks: keys.jwks,
       accounts,
       claimsFor,
-      recheck: (account) => membership.onRefresh(account),
+      recheck: (account, grant) => membership.onRefresh(account, grant.authTime),
       needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
       pages,
       log,
