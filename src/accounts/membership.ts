@@ -6,6 +6,9 @@
  * - when a browser session is reused after `recheckAfter` (`needsRecheck` → `recheckNow`),
  * - and periodically for every account holding grants (`sweep`, one replica at a time), so a
  *   person who left loses access even if no client ever refreshes.
+ * oauth2 and oidc upstreams cannot be asked: for them a reused session is due after their
+ * `recheckAfter` as well, and the person goes through the upstream again (src/interactions/
+ * login-prompt.ts); a refresh is 'expired' once its sign-in is older than `ttl.sessionAbsolute`.
  *
  * Outcomes:
  * - 'ok'          the upstream confirmed the person; the profile snapshot and checkedAt are updated.
@@ -66,6 +69,11 @@ export interface MembershipDeps {
   /** Epoch seconds (tests). */
   now?: () => number;
   metrics?: MembershipMetrics;
+  /**
+   * `ttl.sessionAbsolute`, seconds: a refresh of a grant from an upstream that cannot be asked is
+   * refused once its sign-in is this old. Default: no limit.
+   */
+  sessionAbsolute?: number;
 }
 
 export interface SweepResult {
@@ -78,8 +86,8 @@ export interface SweepResult {
 }
 
 export interface Membership {
-  /** A winning refresh-token redemption: ask the upstream now. */
-  onRefresh(account: Account): Promise<RecheckOutcome>;
+  /** A winning refresh-token redemption: ask the upstream now (`authTime`: the grant's sign-in, epoch seconds). */
+  onRefresh(account: Account, authTime?: number): Promise<RecheckOutcome>;
   /** Whether a reused browser session must be rechecked first (`loginTs`: the session's login, epoch seconds). */
   needsRecheck(sub: string, loginTs?: number): Promise<boolean>;
   /** The same check as onRefresh, for session reuse: an 'expired' without `failure` means a fresh login must decide. */
@@ -105,8 +113,15 @@ function timingOf(config: UpstreamConfig | undefined): Timing {
   if (config?.type === 'dingtalk') {
     return { recheckAfter: config.recheckAfter, recheckGrace: config.recheckGrace, sweepInterval: config.sweepInterval };
   }
-  return { recheckAfter: RECHECK_DEFAULTS.recheckAfter, recheckGrace: RECHECK_DEFAULTS.recheckGrace, sweepInterval: 0 };
+  return {
+    recheckAfter: config?.recheckAfter ?? RECHECK_DEFAULTS.recheckAfter,
+    recheckGrace: RECHECK_DEFAULTS.recheckGrace,
+    sweepInterval: 0,
+  };
 }
+
+/** oauth2 and oidc upstreams cannot say that someone left: their people go through them again instead. */
+const reauthenticates = (config: UpstreamConfig | undefined) => config?.type === 'oauth2' || config?.type === 'oidc';
 
 export function sweepIntervalOf(configs: UpstreamConfig[]): number {
   const intervals = configs
@@ -120,7 +135,21 @@ export function createMembership(deps: MembershipDeps): Membership {
   const { accounts, upstreams, store, log } = deps;
   const metrics = deps.metrics ?? noMetrics;
   const now = deps.now ?? (() => Date.now() / 1000);
-  const timing = (upstreamId: string) => timingOf(deps.configs.find((c) => c.id === upstreamId));
+  const configOf = (upstreamId: string) => deps.configs.find((c) => c.id === upstreamId);
+  const timing = (upstreamId: string) => timingOf(configOf(upstreamId));
+
+  /** An upstream that cannot be asked: the grant's sign-in must be younger than `sessionAbsolute`. */
+  function withinAbsoluteLifetime(account: Account, authTime: number): RecheckAnswer {
+    const limit = deps.sessionAbsolute;
+    if (limit === undefined || !reauthenticates(configOf(account.upstream))) return { outcome: 'ok' };
+    const age = now() - authTime;
+    if (age <= limit) return { outcome: 'ok' };
+    log.info(
+      { event: 'membership.absolute_lifetime', sub: account.sub, upstream: account.upstream, age: Math.round(age), sessionAbsolute: limit },
+      'sign-in older than ttl.sessionAbsolute and the upstream cannot be asked: refresh refused',
+    );
+    return { outcome: 'expired' };
+  }
 
   /** The upstream could not tell: keep the grant while the last good check is recent enough. */
   function cannotTell(account: Account, err: unknown): RecheckAnswer {
@@ -144,15 +173,16 @@ export function createMembership(deps: MembershipDeps): Membership {
     return { outcome, failure: err };
   }
 
-  async function checkFor(trigger: RecheckTrigger, account: Account): Promise<RecheckAnswer> {
+  async function checkFor(trigger: RecheckTrigger, account: Account, authTime?: number): Promise<RecheckAnswer> {
     const upstream = upstreams.get(account.upstream);
-    const answer = await check(account);
+    const answer = await check(account, trigger === 'refresh' ? authTime : undefined);
     // An upstream that cannot recheck passes its active accounts unasked: nothing to count.
     if (account.status !== 'active' || !upstream || upstream.recheck) metrics.recheckFinished(account.upstream, trigger, answer.outcome);
     return answer;
   }
 
-  async function check(account: Account): Promise<RecheckAnswer> {
+  /** `refreshAuthTime`: set for a refresh, the sign-in of the grant being refreshed. */
+  async function check(account: Account, refreshAuthTime?: number): Promise<RecheckAnswer> {
     if (account.status !== 'active') return { outcome: 'revoked' };
     const upstream = upstreams.get(account.upstream);
     if (!upstream) {
@@ -162,7 +192,7 @@ export function createMembership(deps: MembershipDeps): Membership {
       );
       return { outcome: 'expired' };
     }
-    if (!upstream.recheck) return { outcome: 'ok' };
+    if (!upstream.recheck) return refreshAuthTime === undefined ? { outcome: 'ok' } : withinAbsoluteLifetime(account, refreshAuthTime);
     let answer: UpstreamIdentity | 'revoked';
     try {
       answer = await upstream.recheck(account.profile);
@@ -233,7 +263,7 @@ export function createMembership(deps: MembershipDeps): Membership {
   }
 
   return {
-    onRefresh: async (account) => (await checkFor('refresh', account)).outcome,
+    onRefresh: async (account, authTime) => (await checkFor('refresh', account, authTime ?? account.checkedAt)).outcome,
     recheckNow: (account) => checkFor('session', account),
     async needsRecheck(sub, loginTs) {
       const account = await accounts.get(sub);
@@ -241,7 +271,7 @@ export function createMembership(deps: MembershipDeps): Membership {
       if (account.status !== 'active') return true;
       const upstream = upstreams.get(account.upstream);
       if (!upstream) return true;
-      if (!upstream.recheck) return false;
+      if (!upstream.recheck && !reauthenticates(configOf(account.upstream))) return false;
       const lastCheck = Math.max(account.checkedAt, loginTs ?? 0);
       return now() - lastCheck > timing(account.upstream).recheckAfter;
     },

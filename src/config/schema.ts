@@ -129,8 +129,18 @@ export const ttlSchema = z.strictObject({
   authorizationCode: durationSchema.default(60),
   /** Refresh tokens; each winning refresh rechecks the upstream, so people who left lose access at once. */
   refreshToken: durationSchema.default(30 * 86400),
-  /** Browser sessions at the bridge: how long "already signed in" lasts. */
+  /** Browser sessions at the bridge: how long "already signed in" lasts while unused (each use renews it). */
   session: durationSchema.default(14 * 86400),
+  /**
+   * How long after a person actually authenticated at an upstream a browser session is still
+   * reused, however often it is used (`session` alone is renewed on every use, so a busy session
+   * never ended). After it the person signs in again (`login_required` under `prompt=none`). For
+   * oauth2 and oidc upstreams, which cannot be asked whether a person still belongs, it also ends
+   * the refresh chain of a grant: a refresh after this long since its sign-in is `invalid_grant`.
+   * 12 h: one sign-in per working day. Shorten it where a disabled person must lose access sooner
+   * than that and the upstream cannot be asked.
+   */
+  sessionAbsolute: durationSchema.pipe(z.number().min(1, 'at least 1s')).default(12 * 3600),
   /** A login page (and its upstream leg) stays usable this long. */
   interaction: durationSchema.default(600),
   /** Grants (what a client may do for a person) live as long as their longest token. */
@@ -249,6 +259,15 @@ export type ClaimMap = z.infer<typeof claimMapSchema>;
 
 const clientAuth = z.enum(['client_secret_basic', 'client_secret_post']);
 
+/**
+ * oauth2 and oidc upstreams cannot be asked whether a person still belongs: a reused browser
+ * session whose person last came through the upstream longer ago than this goes through the
+ * upstream again (a new leg; the upstream's own session usually answers it without a page), so
+ * someone disabled there stops signing in. 15 min, like DingTalk's membership recheck; raise it if
+ * the round trip is noticed too often, lower it to close the gap sooner.
+ */
+const reauthenticateAfter = durationSchema.default(RECHECK_DEFAULTS.recheckAfter);
+
 export const oauth2UpstreamSchema = z
   .strictObject({
     ...upstreamCommon,
@@ -274,6 +293,7 @@ export const oauth2UpstreamSchema = z
      */
     trustEmail: z.boolean().optional(),
     claims: claimMapSchema.partial({ subject: true }).optional(),
+    recheckAfter: reauthenticateAfter,
   })
   .superRefine((u, ctx) => {
     for (const key of ['authorizationURL', 'tokenURL', 'userInfoURL'] as const) {
@@ -306,6 +326,7 @@ export const oidcUpstreamSchema = z.strictObject({
    */
   trustEmail: z.boolean().default(false),
   claims: claimMapSchema.partial({ subject: true }).default({}),
+  recheckAfter: reauthenticateAfter,
 });
 
 export const upstreamSchema = z.discriminatedUnion('type', [dingtalkUpstreamSchema, oauth2UpstreamSchema, oidcUpstreamSchema]);
@@ -336,6 +357,15 @@ export const clientExtrasSchema = {
     .optional(),
   /** A resource server may introspect any token; other clients only their own. */
   resourceServer: z.boolean().default(false),
+  /**
+   * This client's refresh grace window in seconds, instead of the top-level `refreshGraceSeconds`.
+   * Within the window a reuse of an already rotated refresh token receives the winner's answer (a
+   * retry after a network error keeps its grant), so whoever holds a stolen copy and this
+   * client's credentials gets the new tokens too (docs/security.md, "Sessions and refresh
+   * tokens"). Set 0 for a client that never retries a refresh, e.g. a public client, so any reuse
+   * revokes the grant; unset, the global value applies.
+   */
+  refreshGraceSeconds: z.number().int().min(0).max(120).optional(),
 };
 
 /** Matched exactly (RFC 6749 §3.1.2); a fragment can never be redirected to. */

@@ -20,15 +20,18 @@ function isOnlyRecheck(view: InteractionView): boolean {
  * Session reuse after `recheckAfter`: asks the account's upstream, through the same check as a
  * refresh (src/accounts/membership.ts), whether the person still belongs. Within `recheckGrace` an
  * upstream that cannot answer does not stop the person; past it they see the upstream's failure.
- * Unknown accounts, upstreams that cannot recheck or are not offered to this client, and an
- * identity that now links elsewhere go on to a fresh upstream leg.
+ * An upstream that cannot be asked (oauth2, oidc) is due too: the person goes straight through it
+ * again, a new leg that its own session usually answers without a page. Unknown accounts,
+ * upstreams not offered to this client, and an identity that now links elsewhere go on to a fresh
+ * upstream leg the usual way.
  */
 export const recheckSession: Step = async (ctx, _req, res, next) => {
   const { view } = current(res);
   if (view.prompt !== 'login' || !isOnlyRecheck(view)) return next();
   const account = await ctx.accounts.get(view.session!.accountId);
   const upstream = account ? offeredUpstreams(ctx, view).find((u) => u.id === account.upstream) : undefined;
-  if (!account || !upstream?.recheck) return next();
+  if (!account || !upstream) return next();
+  if (!upstream.recheck) return seeOther(res, ctx.paths.upstreamStart(view.uid, upstream.id));
   stateOf(res).upstream = upstream;
   const { outcome, failure } = await ctx.membership.recheckNow(account);
   switch (outcome) {

@@ -13,9 +13,11 @@ export interface ClientExtras {
   /** May introspect tokens of every client, not only its own. */
   resourceServer: boolean;
   clientName?: string;
+  /** Overrides the global refresh grace window for this client (src/oidc/refresh-grace.ts). */
+  refreshGraceSeconds?: number;
 }
 
-const EXTRA_KEYS = ['skipConsent', 'upstreams', 'emitEmail', 'groups', 'resourceServer'] as const;
+const EXTRA_KEYS = ['skipConsent', 'upstreams', 'emitEmail', 'groups', 'resourceServer', 'refreshGraceSeconds'] as const;
 
 /** The client as oidc-provider must see it: standard metadata only. */
 export function clientMetadataOf(client: ClientConfig): ClientMetadata {
@@ -34,6 +36,7 @@ function extrasOf(client: ClientConfig): ClientExtras {
   if (client.upstreams) extras.upstreams = [...client.upstreams];
   if (client.groups) extras.groups = { ...client.groups };
   if (client.client_name) extras.clientName = client.client_name;
+  if (client.refreshGraceSeconds !== undefined) extras.refreshGraceSeconds = client.refreshGraceSeconds;
   return extras;
 }
 

@@ -14,6 +14,8 @@ export interface ConfigurationDeps {
   jwks: { keys: JWK[] };
   findAccount: FindAccount;
   needsRecheck: NeedsRecheck;
+  /** Epoch seconds; default the system clock. */
+  now?: () => number;
   extrasOf: (clientId: string) => ClientExtras | undefined;
   pages: ReturnType<typeof providerPages>;
 }
@@ -72,6 +74,7 @@ function ttlFor(config: Config): Configuration['ttl'] {
     AuthorizationCode: ttl.authorizationCode,
     IdToken: ttl.idToken,
     RefreshToken: ttl.refreshToken,
+    // Renewed on every use; ttl.sessionAbsolute bounds a session from its login (login-policy.ts).
     Session: ttl.session,
     Interaction: ttl.interaction,
     Grant: ttl.grant,
@@ -176,7 +179,10 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     rotateRefreshToken: true,
     findAccount: deps.findAccount,
     interactions: {
-      policy: createInteractionPolicy(deps.needsRecheck),
+      policy: createInteractionPolicy(deps.needsRecheck, {
+        absoluteSeconds: config.ttl.sessionAbsolute,
+        now: deps.now ?? (() => Date.now() / 1000),
+      }),
       // The default (`/interaction/<uid>`) ignores the issuer's path.
       url: (_ctx, interaction) => `${mountPath}/interaction/${interaction.uid}`,
     },

@@ -9,10 +9,11 @@ import type { RefreshGrace } from './refresh-grace.js';
 /**
  * The upstream's verdict on a person at refresh time (docs/architecture.md, "A login, step by
  * step", step 8; the outcomes are src/accounts/membership.ts's). `expired`: the upstream could not
- * answer and the last good check is older than its grace: this refresh fails, but the person is
- * not treated as gone (nothing else of theirs ends).
+ * answer and the last good check is older than its grace, or an upstream that cannot be asked
+ * vouched for the grant's sign-in (`authTime`, epoch seconds) longer ago than `ttl.sessionAbsolute`:
+ * this refresh fails, but the person is not treated as gone (nothing else of theirs ends).
  */
-export type Recheck = (account: Account) => Promise<RecheckOutcome>;
+export type Recheck = (account: Account, grant: { authTime?: number }) => Promise<RecheckOutcome>;
 
 export interface FindAccountDeps {
   store: Store;
@@ -46,21 +47,21 @@ export function createFindAccount(deps: FindAccountDeps): FindAccount {
     return account?.status === 'active' ? account : undefined;
   }
 
-  async function recheck(account: Account): Promise<RecheckOutcome> {
+  async function recheck(account: Account, authTime: number | undefined): Promise<RecheckOutcome> {
     try {
-      return await deps.recheck(account);
+      return await deps.recheck(account, authTime === undefined ? {} : { authTime });
     } catch (err) {
       deps.log.error({ err, sub: account.sub }, 'recheck failed; answering temporarily_unavailable');
       return 'unavailable';
     }
   }
 
-  async function forRefresh(ctx: KoaContextWithOIDC, sub: string, token: { jti: string; consumed?: unknown }) {
+  async function forRefresh(ctx: KoaContextWithOIDC, sub: string, token: { jti: string; consumed?: unknown; authTime?: number }) {
     await deps.grace.claim(ctx, token.jti);
     const account = await load(sub);
     // A reused (already rotated) token: let the provider revoke the grant without asking upstream.
     if (!account || token.consumed) return account;
-    switch (await recheck(account)) {
+    switch (await recheck(account, token.authTime)) {
       case 'ok':
         return account;
       case 'revoked': {
@@ -69,7 +70,7 @@ export function createFindAccount(deps: FindAccountDeps): FindAccount {
         return undefined;
       }
       case 'expired':
-        deps.log.info({ sub }, 'upstream unreachable for longer than its recheck grace: refresh refused');
+        deps.log.info({ sub }, 'upstream has not confirmed the account recently enough: refresh refused');
         return undefined;
       default:
         // Keep the grant: the person may still be a member once the upstream answers again.

@@ -5,18 +5,43 @@ import { RECHECK_DUE } from './interaction-view.js';
 /** Whether a reused browser session must go back to its upstream (docs/architecture.md, "A login, step by step", step 2). */
 export type NeedsRecheck = (accountId: string, sessionLoginTs: number | undefined) => Promise<boolean>;
 
+/** `ttl.sessionAbsolute` and the clock it is measured with (epoch seconds). */
+export interface SessionLifetime {
+  absoluteSeconds: number;
+  now: () => number;
+}
+
+/** Reason of a login prompt for a session whose login is older than `ttl.sessionAbsolute`. */
+const SESSION_TOO_OLD = 'session_too_old';
+
 /**
- * oidc-provider's default prompts, with two more reasons to raise the login prompt for a browser
+ * oidc-provider's default prompts, with more reasons to raise the login prompt for a browser
  * session that already has an account:
  * - `account_unavailable`: the account is gone, has left or was tombstoned (findAccount found
  *   nothing), so the session must not be reused;
- * - `recheck_due` (RECHECK_DUE): `needsRecheck` says the upstream must confirm the person again.
- * Neither fires right after a login (`result.login`), which would loop. Under `prompt=none` both
- * answer `login_required`.
+ * - `recheck_due` (RECHECK_DUE): `needsRecheck` says the upstream must confirm the person again;
+ * - `session_too_old` (SESSION_TOO_OLD): the session's login is older than `ttl.sessionAbsolute`.
+ *   oidc-provider renews a session's TTL on every use, so without it a busy session never ends.
+ * None fires right after a login (`result.login`), which would loop. Under `prompt=none` each
+ * answers `login_required`.
  */
-export function createInteractionPolicy(needsRecheck: NeedsRecheck) {
+export function createInteractionPolicy(needsRecheck: NeedsRecheck, lifetime: SessionLifetime) {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
+
+  login.checks.add(
+    new interactionPolicy.Check(
+      SESSION_TOO_OLD,
+      'the session is older than its absolute lifetime',
+      'login_required',
+      (ctx: KoaContextWithOIDC) => {
+        const { session, result } = ctx.oidc;
+        if (!session?.accountId || result?.login || session.loginTs === undefined) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        const tooOld = lifetime.now() - session.loginTs > lifetime.absoluteSeconds;
+        return tooOld ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      },
+    ),
+  );
 
   login.checks.add(
     new interactionPolicy.Check(

@@ -26,6 +26,8 @@ export interface ProviderDeps {
   recheck?: Recheck;
   /** Asked when a browser session is reused. Default: never due. */
   needsRecheck?: NeedsRecheck;
+  /** Epoch seconds, for the session's absolute lifetime (tests move it). Default: the system clock. */
+  now?: () => number;
   pages?: ProtocolPages;
   log: Logger;
   /** Counts token endpoint requests (src/server/metrics.ts); default: counts nothing. */
@@ -113,7 +115,10 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
   assertClientAlgsSignable(config, deps.jwks);
   const extras = clientExtrasMap(config);
   const extrasOf = (clientId: string) => extras.get(clientId);
-  const grace = createRefreshGrace(store.ephemeral, config.refreshGraceSeconds);
+  const grace = createRefreshGrace(
+    store.ephemeral,
+    (clientId) => (clientId === undefined ? undefined : extrasOf(clientId)?.refreshGraceSeconds) ?? config.refreshGraceSeconds,
+  );
   const findAccount = createFindAccount({
     store,
     accounts: deps.accounts,
@@ -129,6 +134,7 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
     jwks: deps.jwks,
     findAccount,
     needsRecheck: deps.needsRecheck ?? (async () => false),
+    ...(deps.now ? { now: deps.now } : {}),
     extrasOf,
     pages: providerPages(deps.pages ?? plainPages, config.ui.defaultLocale, log),
   });

@@ -23,7 +23,8 @@ const hashOf = (tokenId: string) => createHash('sha256').update(tokenId).digest(
 
 /**
  * One winner per refresh token (docs/architecture.md, "Decisions": the refresh grace window). The
- * first redemption claims `rt:<sha256(token)>` for `graceSeconds`; concurrent ones within that
+ * first redemption claims `rt:<sha256(token)>` for the client's grace window (`graceSecondsOf`:
+ * its own `refreshGraceSeconds`, else the global one); concurrent ones within that
  * window wait for the winner's reply (`rtres:<hash>`, same TTL) and answer with it, so a client
  * that retried or raced itself gets the rotated token instead of losing its grant. After the
  * window the claim is gone: a reuse then runs through oidc-provider, which revokes the grant of a
@@ -31,13 +32,16 @@ const hashOf = (tokenId: string) => createHash('sha256').update(tokenId).digest(
  *
  * The claim is taken from `findAccount`, the first hook the refresh grant calls after client
  * authentication and the token's client, expiry and grant checks: a loser has proven it is the
- * same client before it can see the winner's tokens.
+ * same client before it can see the winner's tokens. Anyone holding a stolen copy of a rotated
+ * token and that client's credentials (none, for a public client) gets the winner's tokens within
+ * the window too: the window is the client's trade-off between retries and that (docs/security.md,
+ * "Sessions and refresh tokens").
  */
-export function createRefreshGrace(records: Records, graceSeconds: number) {
-  const winners = new WeakMap<object, string>();
+export function createRefreshGrace(records: Records, graceSecondsOf: (clientId: string | undefined) => number) {
+  const winners = new WeakMap<object, { hash: string; graceSeconds: number }>();
   const adopted = new WeakMap<object, Reply>();
 
-  async function waitForReply(hash: string): Promise<Reply | undefined> {
+  async function waitForReply(hash: string, graceSeconds: number): Promise<Reply | undefined> {
     const claimedAt = (await records.get<number>(`rt:${hash}`)) ?? Date.now();
     const deadline = claimedAt + graceSeconds * 1000;
     for (;;) {
@@ -51,13 +55,14 @@ export function createRefreshGrace(records: Records, graceSeconds: number) {
   return {
     /** In findAccount for a refresh: returns for the winner, throws for a loser. */
     async claim(ctx: KoaContextWithOIDC, tokenId: string): Promise<void> {
+      const graceSeconds = graceSecondsOf(ctx.oidc.client?.clientId);
       if (graceSeconds <= 0) return;
       const hash = hashOf(tokenId);
       if (await viaProvider(() => records.add(`rt:${hash}`, Date.now(), graceSeconds))) {
-        winners.set(ctx, hash);
+        winners.set(ctx, { hash, graceSeconds });
         return;
       }
-      const reply = await viaProvider(() => waitForReply(hash));
+      const reply = await viaProvider(() => waitForReply(hash, graceSeconds));
       if (!reply) throw new TemporarilyUnavailableError('a concurrent redemption of this refresh token has not finished; retry shortly');
       adopted.set(ctx, reply);
       throw new AdoptedReply();
@@ -66,8 +71,8 @@ export function createRefreshGrace(records: Records, graceSeconds: number) {
     /** provider.use middleware: publishes the winner's reply, swaps it in for losers. */
     middleware: async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
       await next();
-      const hash = winners.get(ctx);
-      if (hash) await publish(ctx, hash);
+      const winner = winners.get(ctx);
+      if (winner) await publish(ctx, winner.hash, winner.graceSeconds);
       const reply = adopted.get(ctx);
       if (reply) {
         ctx.status = reply.status;
@@ -76,7 +81,7 @@ export function createRefreshGrace(records: Records, graceSeconds: number) {
     },
   };
 
-  async function publish(ctx: KoaContextWithOIDC, hash: string): Promise<void> {
+  async function publish(ctx: KoaContextWithOIDC, hash: string, graceSeconds: number): Promise<void> {
     try {
       await records.set<Reply>(`rtres:${hash}`, { status: ctx.status, body: ctx.body }, graceSeconds);
       // A refusal consumed nothing (or already revoked the grant): let the next attempt run afresh.

@@ -73,7 +73,15 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     secrets: sealRecords(store.ephemeral, config.store.encryptionKeys),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
-  const membership = createMembership({ accounts, upstreams, store, configs: config.upstreams, log, metrics: counters });
+  const membership = createMembership({
+    accounts,
+    upstreams,
+    store,
+    configs: config.upstreams,
+    log,
+    metrics: counters,
+    sessionAbsolute: config.ttl.sessionAbsolute,
+  });
   const pages = createPages(config);
 
   const makeProvider = () =>
@@ -83,7 +91,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
       jwks: keys.jwks,
       accounts,
       claimsFor,
-      recheck: (account) => membership.onRefresh(account),
+      recheck: (account, grant) => membership.onRefresh(account, grant.authTime),
       needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
       pages,
       log,

@@ -233,14 +233,14 @@ describe('membership rules', () => {
     return { upstream, subject: key, linkDomain: 'dingtalk:corp', linkKey: key, usernameHints: [], groups: [], extra: {}, name: 'Test' };
   }
 
-  function setup(upstream: Upstream | undefined, configs: UpstreamConfig[] = []) {
+  function setup(upstream: Upstream | undefined, configs: UpstreamConfig[] = [], options: Pick<MembershipDeps, 'sessionAbsolute'> = {}) {
     const log = quietLog();
     const accounts = createAccounts({ store, usernames: { ...USERNAMES, candidates: [...USERNAMES.candidates] }, log, now });
     const upstreams = {
       get: (id: string) => (upstream && id === upstream.id ? upstream : undefined),
       all: () => (upstream ? [upstream] : []),
     };
-    return { accounts, log, membership: createMembership({ accounts, upstreams, store, configs, log, now }) };
+    return { accounts, log, membership: createMembership({ accounts, upstreams, store, configs, log, now, ...options }) };
   }
 
   const fakeUpstream = (recheck?: Upstream['recheck']): Upstream => ({
@@ -259,6 +259,50 @@ describe('membership rules', () => {
     clock += 10_000;
     assert.equal(await membership.onRefresh(account), 'ok');
     assert.equal(await membership.needsRecheck(account.sub), false);
+  });
+
+  it('an oauth2 or oidc upstream cannot be asked: due after its recheckAfter, refresh refused past ttl.sessionAbsolute', async () => {
+    for (const type of ['oauth2', 'oidc'] as const) {
+      const idp: Upstream = { ...fakeUpstream(), id: `idp-${type}`, type };
+      const config = { id: idp.id, type, recheckAfter: 600 } as unknown as UpstreamConfig;
+      const { accounts, membership, log } = setup(idp, [config], { sessionAbsolute: 3600 });
+      const account = await accounts.link(identity(`absolute-${type}`, idp.id));
+      const loginTs = clock;
+      assert.equal(await membership.needsRecheck(account.sub, loginTs), false);
+      clock += 601;
+      assert.equal(await membership.needsRecheck(account.sub, loginTs), true, `${type}: a new leg after recheckAfter`);
+      assert.equal(await membership.onRefresh(account, loginTs), 'ok', `${type}: within the absolute lifetime`);
+      clock += 3000;
+      assert.equal(await membership.onRefresh(account, loginTs), 'expired', `${type}: the grant's sign-in is too old`);
+      assert.equal(await membership.onRefresh(account, clock - 60), 'ok', `${type}: a younger sign-in`);
+      assert.equal((await accounts.get(account.sub))!.status, 'active', 'nothing says the person left');
+      assert.ok(log.events.some((e) => e.event === 'membership.absolute_lifetime'));
+    }
+  });
+
+  it('DingTalk is unchanged by ttl.sessionAbsolute: a refresh asks DingTalk, and without a membership check nothing ends', async () => {
+    const asked: string[] = [];
+    const enforced = fakeUpstream(async (id) => {
+      asked.push(id.subject);
+      return id;
+    });
+    const dingtalkConfig = {
+      id: 'dingtalk',
+      type: 'dingtalk',
+      recheckAfter: 900,
+      recheckGrace: 1800,
+      sweepInterval: 0,
+    } as unknown as UpstreamConfig;
+    const { accounts, membership } = setup(enforced, [dingtalkConfig], { sessionAbsolute: 3600 });
+    const member = await accounts.link(identity('dt-absolute'));
+    assert.equal(await membership.onRefresh(member, clock - 86_400), 'ok');
+    assert.deepEqual(asked, ['dt-absolute']);
+
+    // allowAnyDingTalkUser: no recheck, so no new leg and no refresh limit either.
+    const open = setup(fakeUpstream(), [dingtalkConfig], { sessionAbsolute: 3600 });
+    const anyone = await open.accounts.link(identity('dt-anyone'));
+    assert.equal(await open.membership.onRefresh(anyone, clock - 86_400), 'ok');
+    assert.equal(await open.membership.needsRecheck(anyone.sub, clock - 86_400), false);
   });
 
   it('an account whose upstream is no longer configured: expired, not left', async () => {

@@ -159,7 +159,7 @@ interface CommonOptions {
 
 export interface NoUpstreamOptions extends CommonOptions {
   upstream?: 'none';
-  /** Memory store only: its clock (test/helpers/clock.ts), so a TTL can pass without waiting. */
+  /** Memory store only: its clock (test/helpers/clock.ts), so a TTL (or a session's absolute lifetime) can pass without waiting. */
   clock?: () => number;
   /** Accounts by sub; default: ALICE only. Tests may add, change or delete entries. */
   accounts?: Map<string, Account>;
@@ -408,6 +408,8 @@ async function startNoUpstream(
       ...(options.recheck ? { recheck: options.recheck } : {}),
       ...(options.needsRecheck ? { needsRecheck: options.needsRecheck } : {}),
       ...(options.pages ? { pages: options.pages } : {}),
+      // The session's absolute lifetime runs on the same clock as the store's TTLs.
+      ...(options.clock ? { now: () => options.clock!() / 1000 } : {}),
     });
     const loginAs = { sub: ALICE.sub };
     const seen: NoUpstreamBridge['interactions'] = [];

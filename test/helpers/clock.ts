@@ -18,3 +18,13 @@ export function testClock(): TestClock {
     },
   };
 }
+
+/**
+ * `auth_time`, `max_age` and session lifetimes count whole seconds: waits (at most a second) until
+ * the real clock is past `epochSeconds`, so a new login gets a strictly later auth_time. A wait for
+ * time, not for readiness.
+ */
+export async function clockPast(epochSeconds: number): Promise<void> {
+  const ms = (epochSeconds + 1) * 1000 - Date.now();
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms + 5));
+}

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser } from '../helpers/http-browser.js';
 import { startBridge, type DoublesBridge } from '../helpers/bridge.js';
+import { clockPast } from '../helpers/clock.js';
 import {
   authorizeCount,
   exchange,
@@ -18,15 +19,6 @@ import {
   type Doubles,
   type UpstreamId,
 } from '../helpers/upstream-login.js';
-
-/**
- * `auth_time` and `max_age` count whole seconds: waits (at most a second) until the clock is past
- * `epochSeconds`, so a new login gets a strictly later auth_time. A wait for time, not for readiness.
- */
-async function clockPast(epochSeconds: number): Promise<void> {
-  const ms = (epochSeconds + 1) * 1000 - Date.now();
-  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms + 5));
-}
 
 const counts = (d: Doubles) => UPSTREAM_IDS.map((id) => authorizeCount(d, id));
 

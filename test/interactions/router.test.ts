@@ -401,6 +401,23 @@ describe('recheck of a reused session', () => {
     assert.match(html, /This account has been disabled\./);
   });
 
+  it('sends a due session of an upstream that cannot be asked (oauth2, oidc) straight through that upstream again', async () => {
+    const idaas = h.upstreams.find((u) => u.id === 'idaas')!;
+    const { recheck } = idaas;
+    delete idaas.recheck;
+    try {
+      const id = uid();
+      const account = h.accounts.put('sub-carol', identityOf('idaas', 'carol'));
+      h.interactions.add({ uid: id, reasons: ['recheck_due'], session: { accountId: account.sub }, params: { ui_locales: 'en' } });
+      const { status, location } = await page(await h.browser(id), `/interaction/${id}`);
+      assert.equal(status, 303, 'no chooser, although the client offers two upstreams');
+      assert.equal(location, `/sso/interaction/${id}/upstream/idaas`);
+      assert.equal(h.interactions.calls.length, 0, 'the session is not reused');
+    } finally {
+      idaas.recheck = recheck;
+    }
+  });
+
   it('does not recheck when the login is forced (prompt=login, max_age): a fresh leg decides', async () => {
     const id = sessionInteraction(['login', 'recheck_due']);
     const { status, html } = await page(await h.browser(id), `/interaction/${id}`);
