@@ -6,6 +6,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as client from 'openid-client';
 import { startBridge, RP, type Bridge } from '../helpers/bridge.js';
 import { testClock } from '../helpers/clock.js';
@@ -169,5 +173,57 @@ describe('RFC 9700 on the authorization server leg (the bridge towards relying p
     const refused = await authorize(rp, { redirectUri: WEB_CB, extra: { upstream: 'no-such-upstream' } });
     assert.ok(refused.callback.searchParams.get('error'));
     assert.equal(refused.callback.searchParams.get('iss'), bridge.issuer);
+  });
+});
+
+describe('RFC 9700 §1.4 / RFC 6749 §3.1: a TLS-only issuer in production', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tls-issuer-'));
+  const configWith = (issuer: string) => {
+    const path = join(dir, `${encodeURIComponent(issuer)}.yaml`);
+    writeFileSync(
+      path,
+      `issuer: ${issuer}
+store: { type: redis, url: "redis://127.0.0.1:6379", keyPrefix: "tls-issuer:" }
+keys: { dir: "${join(dir, 'keys')}" }
+cookieSecrets: ["${'c'.repeat(40)}"]
+upstreams:
+  - { id: dingtalk, type: dingtalk, clientId: key, clientSecret: secret, corpId: ding1 }
+clients:
+  - { client_id: kubesphere, client_secret: shh, redirect_uris: [https://ks.example.com/oauth/redirect/dingtalk] }
+`,
+    );
+    return path;
+  };
+  const run = (args: string[], nodeEnv: string) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['bin/oidc-bridge.js', ...args], {
+        env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: nodeEnv },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      child.once('close', (code) => resolve({ code, stderr }));
+    });
+
+  for (const command of ['check', 'serve']) {
+    it(`${command} refuses a plain-http issuer under NODE_ENV=production, saying why and what to do`, async () => {
+      const { code, stderr } = await run([command, '--config', configWith('http://sso.example.com')], 'production');
+      assert.equal(code, 1);
+      assert.match(stderr, /issuer: http:\/\/sso\.example\.com is not https/);
+      assert.match(stderr, /https:\/\//, 'names the fix');
+      assert.doesNotMatch(stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+    });
+  }
+
+  it('check accepts a plain-http loopback issuer in production, and any http issuer outside production (with a warning)', async () => {
+    for (const issuer of ['http://127.0.0.1:8080', 'http://[::1]:8080']) {
+      const { code, stderr } = await run(['check', '--config', configWith(issuer)], 'production');
+      assert.equal(code, 0, `${issuer}: ${stderr}`);
+    }
+    const { code, stderr } = await run(['check', '--config', configWith('http://sso.example.com')], 'development');
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /warning: issuer: http:\/\/sso\.example\.com is not https/);
   });
 });
