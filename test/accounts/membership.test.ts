@@ -266,7 +266,7 @@ describe('membership against the DingTalk sandbox', () => {
     assert.ok(log.events.some((e) => e.event === 'membership.sweep_stopped'));
   });
 
-  it('Redis down: every sweep counts failed and the timer keeps running', async () => {
+  it('Redis down: every sweep counts failed and the timer keeps running', { timeout: 15_000 }, async () => {
     const deadStore = openRedisStore({
       url: `redis://127.0.0.1:${await freePort()}`,
       keyPrefix: testPrefix('test:dead'),
