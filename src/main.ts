@@ -3,7 +3,7 @@
  * and hands over to one command. Every failure ends as a message and an exit code, never a stack.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, configWarnings, loadConfig, resolveConfigPath } from './config/load.js';
+import { ConfigError, configWarnings, loadConfig, productionConfigErrors, resolveConfigPath } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { newHashedSecret } from './config/hashed-secret.js';
 import { runKeysCommand } from './cli/keys.js';
@@ -33,12 +33,21 @@ async function requireConfig(argv: string[]): Promise<{ config: Config; path: st
   return { config: await loadConfig(path, process.env), path };
 }
 
+/** Prints what production refuses in this config; true when there is something. */
+function refusedInProduction(config: Config): boolean {
+  if (!isProduction()) return false;
+  const errors = productionConfigErrors(config);
+  for (const problem of errors) err(`error: ${problem}`);
+  return errors.length > 0;
+}
+
 async function check(argv: string[]): Promise<number> {
   const loaded = await requireConfig(argv);
   if (!loaded) {
     err('no config: pass --config <file>, set OIDC_BRIDGE_CONFIG, or create ./config.yaml');
     return 1;
   }
+  if (refusedInProduction(loaded.config)) return 1;
   for (const warning of configWarnings(loaded.config)) err(`warning: ${warning}`);
   const { config } = loaded;
   out(
@@ -87,6 +96,7 @@ function clients(argv: string[]): number {
 async function serve(argv: string[], forceDemo: boolean): Promise<number> {
   const loaded = forceDemo ? undefined : await requireConfig(argv);
   if (loaded) {
+    if (refusedInProduction(loaded.config)) return 1;
     for (const warning of configWarnings(loaded.config)) err(`warning: ${warning}`);
     // Imported only when needed: `check` and `keys` load no server code, and only the demo loads
     // the sandbox and its relying party (openid-client, a development dependency).

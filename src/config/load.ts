@@ -88,6 +88,29 @@ export function configWarnings(config: Config): string[] {
   return warnings;
 }
 
+/** Hosts whose traffic never leaves the machine: a plain-http issuer there exposes nothing on the network. */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+/**
+ * What stops `check` and `serve` under NODE_ENV=production, beside the schema's own errors. A plain
+ * http issuer would carry codes, tokens and session cookies in clear text, which RFC 9700 and
+ * RFC 6749 §3.1 forbid (https://www.rfc-editor.org/rfc/rfc9700#section-1.4); loopback is the one
+ * exception (a trial on one machine).
+ */
+export function productionConfigErrors(config: Config): string[] {
+  const errors: string[] = [];
+  const issuer = new URL(config.issuer);
+  if (issuer.protocol !== 'https:' && !isLoopbackHost(issuer.hostname)) {
+    errors.push(
+      `issuer: ${config.issuer} is not https, which NODE_ENV=production refuses: codes, tokens and cookies would cross the network in clear text. ` +
+        'Set an https:// issuer (terminate TLS at the bridge or at a proxy in front of it, with trustProxy), or run without NODE_ENV=production for a trial',
+    );
+  }
+  return errors;
+}
+
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
 

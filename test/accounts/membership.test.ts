@@ -7,7 +7,14 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createAccounts } from '../../src/accounts/accounts.js';
-import { createMembership, sweepIntervalOf, type Membership, type MembershipDeps } from '../../src/accounts/membership.js';
+import {
+  createMembership,
+  sweepIntervalOf,
+  type Membership,
+  type MembershipDeps,
+  type MembershipMetrics,
+  type SweepOutcome,
+} from '../../src/accounts/membership.js';
 import type { Account, AccountsLog } from '../../src/accounts/types.js';
 import type { UpstreamConfig } from '../../src/config/schema.js';
 import { sampleUserids } from '../../src/sandbox/index.js';
@@ -15,7 +22,7 @@ import { openMemoryStore } from '../../src/store/memory.js';
 import { openRedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { UpstreamError, type Upstream, type UpstreamIdentity } from '../../src/upstreams/types.js';
-import { cleanupPrefix, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { cleanupPrefix, freePort, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { startBench, type Bench, type Mounted } from '../upstreams/dingtalk-harness.js';
 
 const USERNAMES = { candidates: ['orgEmail', 'pinyin', 'jobNumber', 'userid', 'hash'] as const, reserved: [], pins: {} };
@@ -31,6 +38,24 @@ function quietLog(): AccountsLog & { events: Record<string, unknown>[] } {
     },
     warn: (obj) => {
       events.push(obj);
+    },
+  };
+}
+
+/** Records each sweep's outcome; `waitFor(n)` resolves once n sweeps have finished. */
+function sweepRecorder(): MembershipMetrics & { sweeps: SweepOutcome[]; waitFor(n: number): Promise<SweepOutcome[]> } {
+  const sweeps: SweepOutcome[] = [];
+  const waiting: { n: number; resolve: (s: SweepOutcome[]) => void }[] = [];
+  return {
+    sweeps,
+    recheckFinished() {},
+    accountOffboarded() {},
+    sweepFinished(outcome) {
+      sweeps.push(outcome);
+      for (const w of waiting.filter((x) => sweeps.length >= x.n)) w.resolve([...sweeps]);
+    },
+    waitFor(n) {
+      return sweeps.length >= n ? Promise.resolve([...sweeps]) : new Promise((resolve) => waiting.push({ n, resolve }));
     },
   };
 }
@@ -197,6 +222,79 @@ describe('membership against the DingTalk sandbox', () => {
     }
   });
 
+  it('DingTalk answering 503: the sweep stops early, marks nobody left and counts stopped', async () => {
+    // A store of its own, so exactly these people hold grants.
+    const down = bench.add({ recheckAfter: RECHECK_AFTER, recheckGrace: RECHECK_GRACE });
+    const log = quietLog();
+    const accounts = createAccounts({ store: down.store, usernames: { ...USERNAMES, candidates: [...USERNAMES.candidates] }, log, now });
+    const metrics = sweepRecorder();
+    const upstreams: MembershipDeps['upstreams'] = {
+      get: (id) => (id === down.upstream.id ? down.upstream : undefined),
+      all: () => [down.upstream],
+    };
+    const membership = createMembership({ accounts, upstreams, store: down.store, configs: [down.config], log, now, metrics });
+    const people = [
+      sampleUserids.manager,
+      sampleUserids.wangFangPlatform,
+      sampleUserids.wangFangMarketing,
+      sampleUserids.liNa,
+      sampleUserids.adminMailbox,
+      sampleUserids.noEmail,
+      sampleUserids.marketingHead,
+    ];
+    const subs: string[] = [];
+    for (const userid of people) {
+      const outcome = await down.signIn(userid);
+      assert.ifError(outcome.err);
+      const account = await accounts.link(outcome.identity!);
+      await giveGrantAndSession(down.store, account.sub);
+      subs.push(account.sub);
+    }
+    bench.sandbox.setFault({ api: '/topapi/user/getbyunionid', kind: 'http', status: 503, body: 'Service Unavailable' });
+    const calls = () => bench.sandbox.stats.calls['/topapi/user/getbyunionid'] ?? 0;
+    // What one check costs (the DingTalk client may retry a 5xx once).
+    const beforeOne = calls();
+    assert.equal(await membership.onRefresh((await accounts.get(subs[0]!))!), 'unavailable');
+    const perCheck = calls() - beforeOne;
+    const before = calls();
+    const result = await membership.sweep();
+    assert.deepEqual({ ...result }, { ran: true, checked: 5, revoked: 0, unavailable: 5 });
+    assert.equal(calls(), before + 5 * perCheck, 'no question after the fifth failure in a row');
+    assert.deepEqual(metrics.sweeps, ['stopped']);
+    for (const sub of subs) assert.equal((await accounts.get(sub))!.status, 'active', 'DingTalk being down says nothing about anyone');
+    assert.equal((await down.store.accountsWithGrants()).length, people.length, 'every grant kept');
+    assert.ok(log.events.some((e) => e.event === 'membership.sweep_stopped'));
+  });
+
+  it('Redis down: every sweep counts failed and the timer keeps running', { timeout: 15_000 }, async () => {
+    const deadStore = openRedisStore({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      keyPrefix: testPrefix('test:dead'),
+      commandTimeoutMs: 200,
+      readyWaitMs: 100,
+    });
+    const metrics = sweepRecorder();
+    const log = quietLog();
+    const membership = createMembership({
+      accounts: replica.accounts,
+      upstreams: { get: () => dt.upstream, all: () => [dt.upstream] },
+      store: deadStore,
+      configs: [dt.config], // sweepInterval: 1 s
+      log,
+      now,
+      metrics,
+    });
+    const sweeper = membership.startSweeper();
+    try {
+      // Two failed runs: the first failure did not stop the timer.
+      assert.deepEqual(await metrics.waitFor(2), ['failed', 'failed']);
+      assert.ok(log.events.some((e) => e.event === 'membership.sweep_failed'));
+    } finally {
+      sweeper.stop();
+      await deadStore.close();
+    }
+  });
+
   it('two replicas sharing Redis: of two concurrent sweeps only one runs', async () => {
     const prefix = testPrefix('test:membership');
     const storeA = openRedisStore({ url: LOCAL_REDIS_URL, keyPrefix: prefix });
@@ -350,6 +448,40 @@ describe('membership rules', () => {
     const account = await accounts.link(identity('relinked'));
     assert.equal(await membership.onRefresh(account), 'expired');
     assert.equal((await accounts.get(account.sub))!.profile.linkKey, 'relinked');
+  });
+
+  it('a sweep stops after five upstream failures in a row instead of asking about everyone', async () => {
+    const own = openMemoryStore();
+    try {
+      let asked = 0;
+      const log = quietLog();
+      const metrics = sweepRecorder();
+      const upstream = fakeUpstream(async () => {
+        asked += 1;
+        throw new UpstreamError('dingtalk', 'unavailable', 'busy');
+      });
+      const accounts = createAccounts({ store: own, usernames: { ...USERNAMES, candidates: [...USERNAMES.candidates] }, log, now });
+      const membership = createMembership({
+        accounts,
+        upstreams: { get: (id) => (id === upstream.id ? upstream : undefined), all: () => [upstream] },
+        store: own,
+        configs: [],
+        log,
+        now,
+        metrics,
+      });
+      clock = t0;
+      for (let i = 0; i < 8; i += 1) {
+        const account = await accounts.link(identity(`stop-${i}`));
+        await giveGrantAndSession(own, account.sub);
+      }
+      const result = await membership.sweep();
+      assert.equal(asked, 5);
+      assert.deepEqual({ ...result }, { ran: true, checked: 5, revoked: 0, unavailable: 5 });
+      assert.deepEqual(metrics.sweeps, ['stopped']);
+    } finally {
+      await own.close();
+    }
   });
 
   it('sweep interval: the smallest non-zero of the DingTalk upstreams; 0 turns the sweeper off', () => {

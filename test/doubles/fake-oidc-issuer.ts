@@ -25,6 +25,7 @@ export type FakeOidcUser = { sub: string } & Record<string, unknown>;
 export type FakeOidcFault =
   | 'deny' // authorize: 302 back with error=access_denied
   | 'wrong_nonce' // ID token carries another nonce
+  | 'no_nonce' // ID token carries no nonce although the request sent one
   | 'wrong_issuer' // ID token `iss` differs from the discovery issuer
   | 'wrong_audience' // ID token `aud` is another client
   | 'extra_audience' // ID token `aud` also names another client, without `azp`
@@ -246,7 +247,7 @@ async function signIdToken(
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = fault === 'thin_id_token' ? { sub: issued.user.sub } : { ...issued.user };
-  const nonce = fault === 'wrong_nonce' ? 'not-the-nonce' : issued.nonce;
+  const nonce = fault === 'wrong_nonce' ? 'not-the-nonce' : fault === 'no_nonce' ? undefined : issued.nonce;
   if (nonce !== undefined) claims.nonce = nonce;
   const expired = fault === 'expired_id_token';
   if (fault === 'extra_audience_azp') claims.azp = clientId;

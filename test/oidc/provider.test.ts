@@ -201,6 +201,55 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.equal((await client.tokenIntrospection(rp, tokens.access_token)).active, true);
     });
 
+    it("lets a public client revoke nothing of another client's: the answer says nothing, both tokens keep working (RFC 7009 §2.1)", async () => {
+      const web = await rpFor(bridge, 'web', { secret: 'web-secret' });
+      const { tokens } = await signIn(web, { redirectUri: WEB_CB, scope: 'openid offline_access' });
+      for (const token of [tokens.access_token, tokens.refresh_token!]) {
+        // A public client authenticates with its client_id alone: anyone can send this request.
+        const res = await postForm(`${bridge.issuer}/token/revocation`, { token, client_id: 'cli' });
+        assert.equal(res.status, 200, 'no hint whether the token exists');
+      }
+      assert.equal((await client.tokenIntrospection(web, tokens.access_token)).active, true);
+      const refreshed = await client.refreshTokenGrant(web, tokens.refresh_token!);
+      assert.ok(refreshed.access_token, "web's refresh token still redeems");
+    });
+
+    it('sends no CORS grant to a browser origin at /token for a confidential client, and refuses the request', async () => {
+      const rp = await rpFor(bridge, 'web', { secret: 'web-secret' });
+      const { callback } = await authorize(rp, { redirectUri: WEB_CB });
+      // The client's own redirect origin: even that one gets no Access-Control-Allow-Origin, since a
+      // confidential client's secret never belongs in a browser.
+      const res = await postForm(
+        `${bridge.issuer}/token`,
+        { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: WEB_CB },
+        { authorization: basic('web', 'web-secret'), origin: RP },
+      );
+      assert.equal(res.headers.get('access-control-allow-origin'), null);
+      assert.equal(res.status, 400);
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_request');
+    });
+
+    it('grants CORS at /token to a public client from its own redirect origin only', async () => {
+      const rp = await rpFor(bridge, 'cli');
+      const tokenFrom = async (origin: string) => {
+        const { callback, codeVerifier } = await authorize(rp, { redirectUri: CLI_CB, pkce: true });
+        const form = {
+          grant_type: 'authorization_code',
+          code: callback.searchParams.get('code')!,
+          redirect_uri: CLI_CB,
+          client_id: 'cli',
+          code_verifier: codeVerifier!,
+        };
+        return postForm(`${bridge.issuer}/token`, form, { origin });
+      };
+      const own = await tokenFrom('http://127.0.0.1:8000');
+      assert.equal(own.status, 200);
+      assert.equal(own.headers.get('access-control-allow-origin'), 'http://127.0.0.1:8000');
+      const foreign = await tokenFrom('https://evil.example.test');
+      assert.equal(foreign.headers.get('access-control-allow-origin'), null);
+      assert.equal(foreign.status, 400);
+    });
+
     it('signs ID tokens with ES256 for a client registered for it', async () => {
       const rp = await rpFor(bridge, 'es', { secret: 'es-secret' });
       const { tokens } = await signIn(rp, { redirectUri: 'https://es.example.test/cb', scope: 'openid' });

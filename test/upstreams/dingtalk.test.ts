@@ -328,6 +328,25 @@ describe('dingtalk upstream: recheck', () => {
     assert.equal(await dt.upstream.recheck!(member), 'revoked');
   });
 
+  it('linked by userid: a unionId whose userid drifted is a new membership, so the old account is revoked', async () => {
+    const byUserid = bench.add({ linkKey: 'userid' });
+    const identity = identityOf(await byUserid.signIn(sampleUserids.marketingHead));
+    const stored = JSON.parse(identity.connectorData!) as Record<string, unknown>;
+    assert.equal(stored.userid, sampleUserids.marketingHead);
+    assert.notEqual(await byUserid.upstream.recheck!(identity), 'revoked', 'the same userid is still this account');
+    // The organisation now answers another userid for the same unionId than the one the account was linked by.
+    const drifted = { ...identity, connectorData: JSON.stringify({ ...stored, userid: 'manager-before-reimport' }) };
+    assert.equal(await byUserid.upstream.recheck!(drifted), 'revoked');
+    // Linked by unionId (the default), the userid is only a profile field: the same drift changes nothing.
+    const byUnionId = identityOf(await dt.signIn(sampleUserids.marketingHead));
+    const unionStored = JSON.parse(byUnionId.connectorData!) as Record<string, unknown>;
+    const fresh = await dt.upstream.recheck!({
+      ...byUnionId,
+      connectorData: JSON.stringify({ ...unionStored, userid: 'manager-before-reimport' }),
+    });
+    assert.notEqual(fresh, 'revoked');
+  });
+
   it('throws unavailable when DingTalk cannot answer', async () => {
     const identity = identityOf(await dt.signIn(sampleUserids.manager));
     bench.sandbox.setFault({ api: '/topapi/user/getbyunionid', kind: 'http', status: 502, body: { message: 'bad gateway' } });

@@ -112,6 +112,7 @@ describe('oidc upstream (EIAM 2.0 style issuer with a path)', () => {
 
   const refusals: [FakeOidcFault, UpstreamErrorReason, string][] = [
     ['wrong_nonce', 'failed', 'id_token_nonce'],
+    ['no_nonce', 'failed', 'id_token_nonce'],
     ['bad_signature', 'failed', 'id_token_signature'],
     ['wrong_issuer', 'failed', 'id_token_claims'],
     ['wrong_audience', 'failed', 'id_token_claims'],

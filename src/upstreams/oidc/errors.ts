@@ -66,6 +66,8 @@ export function oidcError(upstream: string, err: unknown, jwksUri?: string): Ups
     case 'OAUTH_INVALID_RESPONSE':
       if (/signature verification failed/.test(message)) return fail('id_token_signature', 'ID token refused: signature does not verify');
       if (/"id_token"/.test(message)) return fail('no_id_token', 'token response without id_token');
+      // The request sent a nonce, so an ID token without one is not bound to this sign-in.
+      if (/JWT "nonce"/.test(message)) return fail('id_token_nonce', 'ID token refused: nonce missing or not of this sign-in');
       return fail('bad_token_response', `unusable response: ${message}`);
     default:
       return fail('upstream_error', message);
