@@ -108,8 +108,9 @@ describe('upstream parameter and re-authentication', { concurrency: true }, () =
             assert.equal(first.upstreamAsked, 1);
             const reused = await signIn({ max_age: '86400' });
             assert.deepEqual([reused.upstreamAsked, reused.authTime], [0, first.authTime], 'a young session is reused');
-            const young = await signIn({ max_age: '1' });
-            assert.equal(young.upstreamAsked, 0, 'max_age=1 right after the login: still fresh enough');
+            // A margin, not a race: the session is seconds old however loaded the machine is.
+            const young = await signIn({ max_age: '120' });
+            assert.equal(young.upstreamAsked, 0, 'max_age=120 right after the login: still fresh enough');
 
             // OIDC Core 3.1.2.1: max_age=0 is prompt=login, even within the second of the last login.
             const zero = await signIn({ max_age: '0' });
