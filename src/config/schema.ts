@@ -125,6 +125,27 @@ export const ttlSchema = z.strictObject({
   grant: durationSchema.default(30 * 86400),
 });
 
+/**
+ * Size caps of an authorization request. oidc-provider stores its parameters as an Interaction for
+ * `ttl.interaction` before anyone has signed in, so without caps an anonymous request holds up to
+ * 56 KB of store memory for minutes. Sizes are UTF-8 bytes of the decoded values; beyond a cap the
+ * request gets `invalid_request`. `id_token_hint` is exempt: oidc-provider accepts only an ID
+ * token this bridge signed, whose size `clients[].groups.max` bounds.
+ */
+export const requestLimitsSchema = z.strictObject({
+  /**
+   * Longest value of any one parameter. A relying party's `state`, `nonce` and `redirect_uri` are
+   * tens to a few hundred bytes; 2048 leaves room for RPs that pack a return URL into `state`.
+   * Raise it only for an RP that is refused with "… is longer than 2048 bytes".
+   */
+  maxParameterBytes: z.number().int().min(256).max(16384).default(2048),
+  /**
+   * All parameters of one request together (names and values). A typical request is under 1 KB;
+   * this allows several parameters near their cap and keeps an Interaction far from 56 KB.
+   */
+  maxAuthorizationRequestBytes: z.number().int().min(1024).max(49152).default(10240),
+});
+
 /** The languages of the pages (views/locales has one message file each). */
 export const SUPPORTED_LOCALES = ['zh-CN', 'en'] as const;
 
@@ -387,6 +408,7 @@ export const configSchema = z
     /** Concurrent redemptions of one refresh token within this window receive the winner's response. */
     refreshGraceSeconds: z.number().int().min(0).max(120).default(10),
     ui: uiSchema.prefault({}),
+    requestLimits: requestLimitsSchema.prefault({}),
     logging: loggingSchema.prefault({}),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     clients: z.array(clientSchema).min(1, 'configure at least one client'),

@@ -6,6 +6,7 @@ import { allowedUpstreams, clientMetadataOf, type ClientExtras } from './clients
 import { createInteractionPolicy, type NeedsRecheck } from './login-policy.js';
 import { SUPPORTED_LOCALES } from '../pages/index.js';
 import type { providerPages } from './pages.js';
+import { checkParameterSizes } from './request-limits.js';
 import { SCOPES, scopeClaimsConfig } from './scopes.js';
 
 export interface ConfigurationDeps {
@@ -160,7 +161,10 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     scopes: SCOPES,
     extraParams: {
       // `upstream=<id>` skips the chooser; an id the client may not use is an error, never a silent fallback.
-      upstream(_ctx, value, client) {
+      // The size caps of the whole request run here too: oidc-provider calls this validator on every
+      // authorization request, after the parameters are assembled and before the Interaction is saved.
+      upstream(ctx, value, client) {
+        checkParameterSizes(ctx.oidc.params ?? {}, config.requestLimits);
         if (value === undefined) return;
         if (!allowedUpstreams(config, extrasOf(client.clientId)).includes(value)) {
           throw new errors.InvalidRequest('upstream is unknown or not allowed for this client');
