@@ -163,6 +163,26 @@ export const loggingSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/**
+ * The Prometheus metrics listener. Metrics name every client, count logins and carry the version,
+ * so they are not served on the issuer's listener, which faces the internet (as Dex's telemetry
+ * port). Default: on, but bound to 127.0.0.1, so nothing is exposed until an operator chooses an
+ * address Prometheus can reach (in Kubernetes `host: 0.0.0.0`, a container port that no Service or
+ * Ingress routes, scraped by pod IP). 9464 is the port Prometheus exporters of OpenTelemetry use.
+ */
+export const metricsSchema = z.strictObject({
+  /** Off: no listener at all (e.g. two bridges on one host without distinct ports). */
+  enabled: z.boolean().default(true),
+  listen: z
+    .strictObject({
+      /** 127.0.0.1: only this host (or pod) can scrape. 0.0.0.0 in a container scraped by pod IP. */
+      host: z.string().default('127.0.0.1'),
+      /** Must differ from `listen.port`. 0 picks a free one (tests). */
+      port: z.number().int().min(0).max(65535).default(9464),
+    })
+    .prefault({}),
+});
+
 // ---------------------------------------------------------------------------------------------
 // Upstreams
 
@@ -410,10 +430,18 @@ export const configSchema = z
     ui: uiSchema.prefault({}),
     requestLimits: requestLimitsSchema.prefault({}),
     logging: loggingSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     clients: z.array(clientSchema).min(1, 'configure at least one client'),
   })
   .superRefine((cfg, ctx) => {
+    if (cfg.metrics.enabled && cfg.metrics.listen.port !== 0 && cfg.metrics.listen.port === cfg.listen.port) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics', 'listen', 'port'],
+        message: `the metrics listener needs a port of its own (listen.port is ${cfg.listen.port} too)`,
+      });
+    }
     const ids = new Set<string>();
     cfg.upstreams.forEach((u, i) => {
       if (ids.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicate upstream id "${u.id}"` });
