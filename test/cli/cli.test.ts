@@ -193,6 +193,16 @@ clients:
     }
   });
 
+  it('serve refuses store.type memory in production, naming the fix', async () => {
+    const config = serveConfig('prod-memory.yaml');
+    const { code, stderr } = await run(['serve', '--config', config], { ...env, NODE_ENV: 'production' });
+    assert.equal(code, 1);
+    assert.match(stderr, /store\.type: memory .*NODE_ENV=production/);
+    assert.match(stderr, /set store\.type: redis/);
+    assert.doesNotMatch(stderr, /oidc-bridge listening/);
+    noStack(stderr);
+  });
+
   it('accounts list, show and revoke work on the configured store', async () => {
     const log = captureLog();
     const accounts = createAccounts({ store, usernames: usernamesConfig(), log });
