@@ -294,8 +294,14 @@ export const oauth2UpstreamSchema = z
     scope: z.string().optional(),
     /** How the bridge authenticates at the token endpoint. */
     clientAuth: clientAuth.default('client_secret_post'),
-    /** Send PKCE (S256) to upstreams that support it. */
-    pkce: z.boolean().default(false),
+    /**
+     * Send PKCE (S256): binds the code to this leg, so a code stolen or injected at the callback is
+     * useless (https://www.rfc-editor.org/rfc/rfc9700#section-2.1.1). Default: on, because a server
+     * that does not know the parameters must ignore them (RFC 6749 §3.1); off with
+     * `preset: aliyun-idaas`, whose EIAM 1.0 server documents no PKCE. Set false only for a server
+     * that rejects the parameters, true for a preset's server that has learnt them.
+     */
+    pkce: z.boolean().optional(),
     /**
      * The upstream only holds email addresses it verified (e.g. a corporate directory behind an
      * IDaaS): treat a mapped email as verified when the upstream does not say otherwise, so clients
@@ -365,6 +371,14 @@ export const clientExtrasSchema = {
     .optional(),
   /** A resource server may introspect any token; other clients only their own. */
   resourceServer: z.boolean().default(false),
+  /**
+   * Require PKCE (S256) of this confidential client too, so a code stolen from its redirect cannot
+   * be redeemed without the verifier (https://www.rfc-editor.org/rfc/rfc9700#section-2.1.1).
+   * Public clients (`token_endpoint_auth_method: none`) always need it. Default off, because some
+   * confidential clients send none (KubeSphere 3.x); turn it on for those that do (Grafana, Argo CD,
+   * oauth2-proxy, Harbor …).
+   */
+  requirePkce: z.boolean().default(false),
 };
 
 /** Matched exactly (RFC 6749 §3.1.2); a fragment can never be redirected to. */

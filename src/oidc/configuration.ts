@@ -153,8 +153,9 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     allowOmittingSingleRegisteredRedirectUri: false,
     // OIDC Core requires POST at the authorization endpoint; v9 has it off by default.
     enableHttpPostMethods: true,
-    // Public clients must send PKCE (S256, the only method offered); confidential ones may (KubeSphere sends none).
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    // Public clients must send PKCE (S256, the only method offered); confidential ones when their
+    // operator set `requirePkce`, else they may (KubeSphere sends none).
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || extrasOf(client.clientId)?.requirePkce === true },
     // kube-apiserver reads only the ID token: requested claims go there as well as to userinfo.
     conformIdTokenClaims: false,
     claims: scopeClaimsConfig(),
