@@ -98,6 +98,15 @@ async function serve(argv: string[], forceDemo: boolean): Promise<number> {
   if (loaded) {
     if (refusedInProduction(loaded.config)) return 1;
     for (const warning of configWarnings(loaded.config)) err(`warning: ${warning}`);
+    if (isProduction() && loaded.config.store.type === 'memory') {
+      // Checked here, not in buildBridge: tests and the demo run the same wiring on a memory store.
+      err(
+        `${loaded.path}: store.type: memory under NODE_ENV=production: each replica would keep its own sessions, ` +
+          'so with two or more, logins fail at random and nothing survives a restart. ' +
+          'set store.type: redis (with store.url) as in config.example.yaml, or unset NODE_ENV=production for a single development process',
+      );
+      return 1;
+    }
     // Imported only when needed: `check` and `keys` load no server code, and only the demo loads
     // the sandbox and its relying party (openid-client, a development dependency).
     const { serveConfig } = await import('./cli/serve.js');

@@ -147,6 +147,27 @@ export const ttlSchema = z.strictObject({
   grant: durationSchema.default(30 * 86400),
 });
 
+/**
+ * Size caps of an authorization request. oidc-provider stores its parameters as an Interaction for
+ * `ttl.interaction` before anyone has signed in, so without caps an anonymous request holds up to
+ * 56 KB of store memory for minutes. Sizes are UTF-8 bytes of the decoded values; beyond a cap the
+ * request gets `invalid_request`. `id_token_hint` is exempt: oidc-provider accepts only an ID
+ * token this bridge signed, whose size `clients[].groups.max` bounds.
+ */
+export const requestLimitsSchema = z.strictObject({
+  /**
+   * Longest value of any one parameter. A relying party's `state`, `nonce` and `redirect_uri` are
+   * tens to a few hundred bytes; 2048 leaves room for RPs that pack a return URL into `state`.
+   * Raise it only for an RP that is refused with "… is longer than 2048 bytes".
+   */
+  maxParameterBytes: z.number().int().min(256).max(16384).default(2048),
+  /**
+   * All parameters of one request together (names and values). A typical request is under 1 KB;
+   * this allows several parameters near their cap and keeps an Interaction far from 56 KB.
+   */
+  maxAuthorizationRequestBytes: z.number().int().min(1024).max(49152).default(10240),
+});
+
 /** The languages of the pages (views/locales has one message file each). */
 export const SUPPORTED_LOCALES = ['zh-CN', 'en'] as const;
 
@@ -162,6 +183,26 @@ export const uiSchema = z.strictObject({
 export const loggingSchema = z.strictObject({
   /** pino level. `debug` adds protocol detail, never secrets. */
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/**
+ * The Prometheus metrics listener. Metrics name every client, count logins and carry the version,
+ * so they are not served on the issuer's listener, which faces the internet (as Dex's telemetry
+ * port). Default: on, but bound to 127.0.0.1, so nothing is exposed until an operator chooses an
+ * address Prometheus can reach (in Kubernetes `host: 0.0.0.0`, a container port that no Service or
+ * Ingress routes, scraped by pod IP). 9464 is the port Prometheus exporters of OpenTelemetry use.
+ */
+export const metricsSchema = z.strictObject({
+  /** Off: no listener at all (e.g. two bridges on one host without distinct ports). */
+  enabled: z.boolean().default(true),
+  listen: z
+    .strictObject({
+      /** 127.0.0.1: only this host (or pod) can scrape. 0.0.0.0 in a container scraped by pod IP. */
+      host: z.string().default('127.0.0.1'),
+      /** Must differ from `listen.port`. 0 picks a free one (tests). */
+      port: z.number().int().min(0).max(65535).default(9464),
+    })
+    .prefault({}),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -284,8 +325,14 @@ export const oauth2UpstreamSchema = z
     scope: z.string().optional(),
     /** How the bridge authenticates at the token endpoint. */
     clientAuth: clientAuth.default('client_secret_post'),
-    /** Send PKCE (S256) to upstreams that support it. */
-    pkce: z.boolean().default(false),
+    /**
+     * Send PKCE (S256): binds the code to this leg, so a code stolen or injected at the callback is
+     * useless (https://www.rfc-editor.org/rfc/rfc9700#section-2.1.1). Default: on, because a server
+     * that does not know the parameters must ignore them (RFC 6749 §3.1); off with
+     * `preset: aliyun-idaas`, whose EIAM 1.0 server documents no PKCE. Set false only for a server
+     * that rejects the parameters, true for a preset's server that has learnt them.
+     */
+    pkce: z.boolean().optional(),
     /**
      * The upstream only holds email addresses it verified (e.g. a corporate directory behind an
      * IDaaS): treat a mapped email as verified when the upstream does not say otherwise, so clients
@@ -366,6 +413,14 @@ export const clientExtrasSchema = {
    * revokes the grant; unset, the global value applies.
    */
   refreshGraceSeconds: z.number().int().min(0).max(120).optional(),
+  /**
+   * Require PKCE (S256) of this confidential client too, so a code stolen from its redirect cannot
+   * be redeemed without the verifier (https://www.rfc-editor.org/rfc/rfc9700#section-2.1.1).
+   * Public clients (`token_endpoint_auth_method: none`) always need it. Default off, because some
+   * confidential clients send none (KubeSphere 3.x); turn it on for those that do (Grafana, Argo CD,
+   * oauth2-proxy, Harbor …).
+   */
+  requirePkce: z.boolean().default(false),
 };
 
 /** Matched exactly (RFC 6749 §3.1.2); a fragment can never be redirected to. */
@@ -457,11 +512,20 @@ export const configSchema = z
     /** Concurrent redemptions of one refresh token within this window receive the winner's response. */
     refreshGraceSeconds: z.number().int().min(0).max(120).default(10),
     ui: uiSchema.prefault({}),
+    requestLimits: requestLimitsSchema.prefault({}),
     logging: loggingSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     clients: z.array(clientSchema).min(1, 'configure at least one client'),
   })
   .superRefine((cfg, ctx) => {
+    if (cfg.metrics.enabled && cfg.metrics.listen.port !== 0 && cfg.metrics.listen.port === cfg.listen.port) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics', 'listen', 'port'],
+        message: `the metrics listener needs a port of its own (listen.port is ${cfg.listen.port} too)`,
+      });
+    }
     const ids = new Set<string>();
     cfg.upstreams.forEach((u, i) => {
       if (ids.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicate upstream id "${u.id}"` });

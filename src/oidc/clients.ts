@@ -12,12 +12,14 @@ export interface ClientExtras {
   groups?: { prefix: string; allow?: string[]; max: number };
   /** May introspect tokens of every client, not only its own. */
   resourceServer: boolean;
+  /** PKCE required although the client is confidential (public clients always need it). */
+  requirePkce: boolean;
   clientName?: string;
   /** Overrides the global refresh grace window for this client (src/oidc/refresh-grace.ts). */
   refreshGraceSeconds?: number;
 }
 
-const EXTRA_KEYS = ['skipConsent', 'upstreams', 'emitEmail', 'groups', 'resourceServer', 'refreshGraceSeconds'] as const;
+const EXTRA_KEYS = ['skipConsent', 'upstreams', 'emitEmail', 'groups', 'resourceServer', 'refreshGraceSeconds', 'requirePkce'] as const;
 
 /** The client as oidc-provider must see it: standard metadata only. */
 export function clientMetadataOf(client: ClientConfig): ClientMetadata {
@@ -32,6 +34,7 @@ function extrasOf(client: ClientConfig): ClientExtras {
     skipConsent: client.skipConsent,
     emitEmail: client.emitEmail,
     resourceServer: client.resourceServer,
+    requirePkce: client.requirePkce,
   };
   if (client.upstreams) extras.upstreams = [...client.upstreams];
   if (client.groups) extras.groups = { ...client.groups };

@@ -6,6 +6,7 @@ import { allowedUpstreams, clientMetadataOf, type ClientExtras } from './clients
 import { createInteractionPolicy, type NeedsRecheck } from './login-policy.js';
 import { SUPPORTED_LOCALES } from '../pages/index.js';
 import type { providerPages } from './pages.js';
+import { checkParameterSizes } from './request-limits.js';
 import { SCOPES, scopeClaimsConfig } from './scopes.js';
 
 export interface ConfigurationDeps {
@@ -155,15 +156,19 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     allowOmittingSingleRegisteredRedirectUri: false,
     // OIDC Core requires POST at the authorization endpoint; v9 has it off by default.
     enableHttpPostMethods: true,
-    // Public clients must send PKCE (S256, the only method offered); confidential ones may (KubeSphere sends none).
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    // Public clients must send PKCE (S256, the only method offered); confidential ones when their
+    // operator set `requirePkce`, else they may (KubeSphere sends none).
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || extrasOf(client.clientId)?.requirePkce === true },
     // kube-apiserver reads only the ID token: requested claims go there as well as to userinfo.
     conformIdTokenClaims: false,
     claims: scopeClaimsConfig(),
     scopes: SCOPES,
     extraParams: {
       // `upstream=<id>` skips the chooser; an id the client may not use is an error, never a silent fallback.
-      upstream(_ctx, value, client) {
+      // The size caps of the whole request run here too: oidc-provider calls this validator on every
+      // authorization request, after the parameters are assembled and before the Interaction is saved.
+      upstream(ctx, value, client) {
+        checkParameterSizes(ctx.oidc.params ?? {}, config.requestLimits);
         if (value === undefined) return;
         if (!allowedUpstreams(config, extrasOf(client.clientId)).includes(value)) {
           throw new errors.InvalidRequest('upstream is unknown or not allowed for this client');

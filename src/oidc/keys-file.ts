@@ -7,7 +7,7 @@
 //
 // Other files in the directory (README.md, Secret mount internals such as `..data`) are ignored.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { importJWK, type JWK } from 'jose';
 import { z } from 'zod';
@@ -140,6 +140,25 @@ async function readKeyFile(file: string): Promise<StoredKey> {
     activatesAt: new Date(activatesAt),
     ...(retiredAt === undefined ? {} : { retiredAt: new Date(retiredAt) }),
   };
+}
+
+/**
+ * Permission bits a private key file must not have: any access by others, or write by the group.
+ * Group read is allowed: a Kubernetes Secret mounted with `defaultMode: 0400` in a pod with an
+ * `fsGroup` is 0440 (the kubelet adds group read for the pod's fsGroup), see
+ * https://github.com/kubernetes/kubernetes/issues/57923.
+ */
+const LOOSE_BITS = 0o027;
+
+/** Key files in `dir` whose mode is looser than 0640 without group write (stat follows a Secret's symlinks), as `name (0644)`. */
+export async function looseKeyFiles(dir: string): Promise<string[]> {
+  if (process.platform === 'win32') return []; // no POSIX modes
+  const loose: string[] = [];
+  for (const name of await keyFileNames(dir)) {
+    const mode = (await stat(resolve(dir, name)).catch(() => undefined))?.mode;
+    if (mode !== undefined && (mode & LOOSE_BITS) !== 0) loose.push(`${name} (${(mode & 0o777).toString(8).padStart(4, '0')})`);
+  }
+  return loose;
 }
 
 /** The file name a new key gets: sortable by creation time, unique by kid. */

@@ -8,6 +8,7 @@ import {
   ensureKeysDir,
   keyFileName,
   keyFileNames,
+  looseKeyFiles,
   readKeyFiles,
   removeKeyFiles,
   writeKeyFile,
@@ -179,12 +180,25 @@ export async function loadKeys(options: LoadKeysOptions): Promise<LoadedKeys> {
         ' (outside production only; production refuses to start without keys)',
     );
   }
+  await warnLooseKeyFiles(dir, log);
   const schedule = scheduleKeys(keys, now, options.maxTokenLifetimeSeconds);
   const ordered = publicationOrder(schedule);
   checkSigners(dir, schedule, ordered, log);
   const nextChangeAt = nextChange(schedule, now);
   const jwks = { keys: ordered.map((key): JWK => ({ ...key.jwk, kid: key.kid, alg: key.alg, use: 'sig' })) };
   return nextChangeAt ? { jwks, nextChangeAt, generated } : { jwks, generated };
+}
+
+/** Private keys others can read: a warning at every start that names the fix, not a refusal (the operator may not own the mount). */
+async function warnLooseKeyFiles(dir: string, log: KeysLogger): Promise<void> {
+  const loose = await looseKeyFiles(dir);
+  if (loose.length === 0) return;
+  log.warn(
+    { dir: resolve(dir), files: loose },
+    `signing key files readable by other users or writable by the group: ${loose.join(', ')}. ` +
+      `Run \`chmod 600 ${resolve(dir)}/*.key.json\` (owned by the user the bridge runs as); in Kubernetes mount the ` +
+      "Secret with `defaultMode: 0400` and set the pod's `securityContext.fsGroup` so the non-root user can still read it",
+  );
 }
 
 function checkSigners(dir: string, schedule: KeySchedule<StoredKey>[], ordered: StoredKey[], log: KeysLogger): void {

@@ -1,9 +1,10 @@
 /**
  * The pages oidc-provider renders itself (logout confirmation, logout done, errors), drawn by the
- * shared pages (src/pages) in the language every other page of the request speaks.
+ * shared pages (src/pages) in the language every other page of the request speaks, with the same
+ * response headers (CSP, no framing, no caching: src/pages/page-headers.ts).
  */
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { negotiateLocale, plainPages, type Locale, type ProtocolPages } from '../pages/index.js';
+import { clientFormActions, negotiateLocale, pageHeaders, plainPages, type Locale, type ProtocolPages } from '../pages/index.js';
 
 type Log = { error(obj: object, msg: string): void };
 
@@ -33,16 +34,21 @@ export function providerPages(pages: ProtocolPages, defaultLocale: Locale, log: 
   return {
     logoutSource: async (ctx: KoaContextWithOIDC, formHtml: string) => {
       const opts = { formHtml, clientName: clientNameOf(ctx), locale: localeOf(ctx) };
+      // The form posts to the issuer's end-session URL ('self'), which answers 303 to the client's
+      // post_logout_redirect_uri: form-action covers the whole chain, so the client's origins too.
+      ctx.set(pageHeaders(clientFormActions(ctx.oidc?.client?.metadata())));
       ctx.type = 'html';
       ctx.body = render(log, pages, 'logout', opts);
     },
     postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) => {
       const opts = { clientName: clientNameOf(ctx), locale: localeOf(ctx) };
+      ctx.set(pageHeaders());
       ctx.type = 'html';
       ctx.body = render(log, pages, 'logoutSuccess', opts);
     },
     renderError: async (ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) => {
       const opts = { error: out.error, description: out.error_description, locale: localeOf(ctx), status: ctx.status };
+      ctx.set(pageHeaders());
       ctx.type = 'html';
       ctx.body = render(log, pages, 'error', opts);
     },

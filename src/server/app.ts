@@ -22,7 +22,7 @@ export interface AppDeps {
   /** Other routers (e.g. the demo sandbox), each at its own absolute path, mounted before the interactions. */
   extraRoutes?: { path: string; router: RequestHandler }[];
   log: Logger;
-  /** With a registry: GET /metrics and the store health gauge. */
+  /** With a registry: the store health gauge (served by the metrics listener, `metricsHandler` in metrics.ts). */
   metricsRegistry?: Registry;
   /** Error pages for requests that fail outside oidc-provider (defaults: plain pages). */
   pages?: ProtocolPages;
@@ -62,13 +62,9 @@ export function createApp(deps: AppDeps): App {
   app.use(health);
   if (prefix) app.use(prefix, health);
 
-  const registry = deps.metricsRegistry;
-  if (registry) {
-    app.get('/metrics', async (_req, res) => {
-      res.type(registry.contentType).send(await registry.metrics());
-    });
-  }
-  watchStoreHealth(deps.store, log, registry);
+  // No /metrics here: it names clients and the version to anyone who can reach the issuer. It has
+  // its own listener (`metrics.listen`, src/cli/serve.ts).
+  watchStoreHealth(deps.store, log, deps.metricsRegistry);
 
   for (const { path, router } of deps.extraRoutes ?? []) app.use(path, router);
   if (deps.interactionsRouter) app.use(prefix || '/', deps.interactionsRouter);

@@ -18,7 +18,7 @@ import { openStore, sealRecords, storeOptionsOf } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { openUpstreams, type UpstreamRegistry } from '../upstreams/registry.js';
 import { createApp, type AppDeps } from './app.js';
-import { createMetrics, createMetricsRegistry } from './metrics.js';
+import { createMetrics, createMetricsRegistry, metricsHandler } from './metrics.js';
 
 export interface BuildOptions {
   production: boolean;
@@ -35,6 +35,8 @@ export interface BuildOptions {
 
 export interface Bridge {
   handler: RequestListener;
+  /** `GET /metrics` for the metrics listener (`metrics.listen`); the issuer's handler does not serve it. */
+  metricsHandler: RequestListener;
   config: Config;
   store: Store;
   accounts: Accounts;
@@ -156,6 +158,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
 
   return {
     handler: assembled.app as unknown as RequestListener,
+    metricsHandler: metricsHandler(metrics),
     config,
     store,
     accounts,

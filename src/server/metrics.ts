@@ -1,5 +1,6 @@
 /**
- * The bridge's own Prometheus metrics (README "Health"). Other modules count through the small
+ * The bridge's own Prometheus metrics (README "Metrics"), served on a listener of their own
+ * (`metrics.listen`), never on the issuer's: they name clients and the running version. Other modules count through the small
  * interfaces they declare (LoginMetrics, TokenMetrics, MembershipMetrics), so only src/server
  * imports prom-client; this file implements all three on one registry.
  *
@@ -8,6 +9,7 @@
  * "other"). Never a user id, token, code, secret or address.
  */
 import { readFileSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { MembershipMetrics, RecheckOutcome, RecheckTrigger, SweepOutcome } from '../accounts/membership.js';
 import type { LoginMetrics, LoginOutcome } from '../interactions/context.js';
@@ -171,5 +173,28 @@ export function createMetrics(registry: Registry, options: MetricsOptions): Metr
     accountOffboarded(upstream: string) {
       offboarded.inc({ upstream: upstreamOf(upstream) });
     },
+  };
+}
+
+/**
+ * The metrics listener's whole surface: `GET /metrics` in the text exposition format, 404 for any
+ * other path. Plain node:http, so nothing of the issuer's app (routes, pages, cookies) is reachable
+ * on this port.
+ */
+export function metricsHandler(registry: Registry): RequestListener {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are at /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+      () => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('collecting metrics failed\n'),
+    );
   };
 }

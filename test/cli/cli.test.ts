@@ -3,6 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { openRedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { dingtalkIdentity, usernamesConfig, captureLog } from '../accounts/fixtures.js';
 import { cleanupPrefix, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { listen } from '../../src/server/listen.js';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['bin/oidc-bridge.js', ...args], {
@@ -27,6 +29,37 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
     stderr += c.toString();
   });
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** `serve` until its "oidc-bridge listening" line (or its exit): that line's fields, and a stop that sends SIGTERM. */
+async function startServe(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ line: Record<string, unknown>; output: () => string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, ['bin/oidc-bridge.js', 'serve', ...args], {
+    env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const onData = (c: Buffer) => {
+      output += c.toString();
+      const found = output.split('\n').find((l) => l.includes('"oidc-bridge listening"'));
+      if (found) resolve(JSON.parse(found) as Record<string, unknown>);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then(([code]) => reject(new Error(`serve exited with ${code}: ${output}`)));
+  });
+  return {
+    line,
+    output: () => output,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return (await exited)[0];
+    },
+  };
 }
 
 const noStack = (text: string) => assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+/, 'no stack trace');
@@ -115,6 +148,59 @@ clients:
     const { code, stderr } = await run(['serve', '--config', empty], { ...env, NODE_ENV: 'production' });
     assert.equal(code, 1);
     assert.match(stderr, /oidc-bridge keys generate/);
+    noStack(stderr);
+  });
+
+  /** A config `serve` can run outside production: memory store, both listeners on free ports. */
+  const serveConfig = (name: string, metrics = '{ listen: { host: 127.0.0.1, port: 0 } }') => {
+    const path = join(dir, name);
+    writeFileSync(
+      path,
+      configText()
+        .replace(/^store: .*$/m, 'store: { type: memory }')
+        .replace(join(dir, 'keys'), join(dir, `${name}-keys`))
+        .concat(`listen: { host: 127.0.0.1, port: 0 }\nmetrics: ${metrics}\n`),
+    );
+    return path;
+  };
+
+  it("serve: /metrics on its own listener, not on the issuer's", async () => {
+    const served = await startServe(['--config', serveConfig('metrics.yaml')], env);
+    try {
+      const { listen: issuerUrl, metrics } = served.line as { listen: string; metrics: string };
+      assert.match(metrics, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      assert.notEqual(new URL(metrics).port, new URL(issuerUrl).port);
+      const scraped = await fetch(metrics);
+      assert.equal(scraped.status, 200);
+      assert.match(await scraped.text(), /^oidc_bridge_build_info\{version="[^"]+"\} 1$/m);
+      const onIssuer = await fetch(`${issuerUrl}/metrics`, { headers: { accept: 'text/plain' } });
+      assert.equal(onIssuer.status, 404);
+      assert.doesNotMatch(await onIssuer.text(), /oidc_bridge_/);
+    } finally {
+      assert.equal(await served.stop(), 0, served.output());
+    }
+  });
+
+  it('serve: a busy metrics port is a start-up error naming the keys to change', async () => {
+    const busy = await listen(undefined, { host: '127.0.0.1', port: 0 });
+    try {
+      const config = serveConfig('busy.yaml', `{ listen: { host: 127.0.0.1, port: ${new URL(busy.url).port} } }`);
+      const { code, stderr } = await run(['serve', '--config', config], env);
+      assert.equal(code, 1);
+      assert.match(stderr, /metrics listener 127\.0\.0\.1:\d+: .*EADDRINUSE.*metrics\.listen\.port.*metrics\.enabled: false/);
+      noStack(stderr);
+    } finally {
+      await busy.close({ graceMs: 0 });
+    }
+  });
+
+  it('serve refuses store.type memory in production, naming the fix', async () => {
+    const config = serveConfig('prod-memory.yaml');
+    const { code, stderr } = await run(['serve', '--config', config], { ...env, NODE_ENV: 'production' });
+    assert.equal(code, 1);
+    assert.match(stderr, /store\.type: memory .*NODE_ENV=production/);
+    assert.match(stderr, /set store\.type: redis/);
+    assert.doesNotMatch(stderr, /oidc-bridge listening/);
     noStack(stderr);
   });
 

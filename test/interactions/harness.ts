@@ -301,8 +301,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const issuer = `http://127.0.0.1:${port}${path}`;
   const config = testConfig(issuer, options.config, options.rp);
   const interactions = new FakeInteractions(issuer);
-  interactions.extras.set('app', { skipConsent: false, emitEmail: 'verified', resourceServer: false });
-  interactions.extras.set('cli', { skipConsent: true, emitEmail: 'verified', resourceServer: false, upstreams: ['idaas'] });
+  interactions.extras.set('app', { skipConsent: false, emitEmail: 'verified', resourceServer: false, requirePkce: false });
+  interactions.extras.set('cli', {
+    skipConsent: true,
+    emitEmail: 'verified',
+    resourceServer: false,
+    requirePkce: false,
+    upstreams: ['idaas'],
+  });
   const upstreams = [
     fakeUpstream('dingtalk', 'dingtalk', { 'zh-CN': '钉钉', en: 'DingTalk' }),
     fakeUpstream('idaas', 'oauth2', 'Aliyun IDaaS'),

@@ -149,6 +149,7 @@ describe('InteractionApi', () => {
       skipConsent: true,
       emitEmail: 'verified',
       resourceServer: false,
+      requirePkce: false,
       groups: { prefix: 'ding:', max: 100 },
       clientName: 'Web App',
     });

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -466,5 +466,33 @@ describe('key schedule (properties)', () => {
         },
       ),
     );
+  });
+});
+
+describe('key file permissions', () => {
+  it('warns at start-up about key files others can read or the group can write, naming the fix', async () => {
+    const dir = join(await tempDir(), 'keys');
+    await generateKeys(dir, { now: T0 });
+    const [first, second] = (await readdir(dir)).filter((f) => f.endsWith('.key.json')).sort();
+    await chmod(join(dir, first!), 0o644); // a Kubernetes Secret's default mode, or a copy under umask 022
+    await chmod(join(dir, second!), 0o660);
+    const { log } = await load(dir, T0);
+    const warning = log.warnings.find((w) => /readable|writable/.test(w));
+    assert.ok(warning, `warnings: ${log.warnings.join(' | ')}`);
+    assert.ok(warning.includes(first!) && warning.includes(second!), warning);
+    assert.match(warning, /chmod 600/);
+    assert.match(warning, /defaultMode: 0400/);
+    assert.match(warning, /fsGroup/);
+  });
+
+  it('accepts 0600 and 0400, and 0440 (what a Secret with defaultMode 0400 and fsGroup becomes)', async () => {
+    const dir = join(await tempDir(), 'keys');
+    await generateKeys(dir, { now: T0 });
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.key.json')).sort();
+    assert.equal((await stat(join(dir, files[0]!))).mode & 0o777, 0o600, 'generated as 0600');
+    await chmod(join(dir, files[1]!), 0o440);
+    assert.deepEqual((await load(dir, T0)).log.warnings, []);
+    await chmod(join(dir, files[1]!), 0o400);
+    assert.deepEqual((await load(dir, T0)).log.warnings, []);
   });
 });

@@ -11,7 +11,7 @@ import * as client from 'openid-client';
 import { startBridge, RP, TEST_CLIENTS, type Bridge } from '../helpers/bridge.js';
 import { Browser } from '../helpers/http-browser.js';
 import { authorize, basic, postForm, rpFor, signIn } from '../helpers/oidc-rp.js';
-import { plainPages as defaultPages, escapeHtml, type ProtocolPages as Pages } from '../../src/pages/index.js';
+import { plainPages as defaultPages, escapeHtml, pageHeaders, type ProtocolPages as Pages } from '../../src/pages/index.js';
 
 const BCL_CB = 'https://bcl.example.test/cb';
 
@@ -154,5 +154,46 @@ describe('logout', () => {
     const html = await res.text();
     assert.match(html, /id="marker">error:invalid_request:400</);
     assert.doesNotMatch(html, /at .*\.js:\d+/);
+  });
+
+  it("gives oidc-provider's own pages the interaction pages' headers, with the logout form's redirects allowed", async () => {
+    const browser = new Browser();
+    const web = await rpFor(bridge, 'web', { secret: 'web-secret' });
+    const { tokens } = await signIn(web, { redirectUri: `${RP}/cb`, browser });
+    const expectHeaders = (res: Response, formActions: string[], what: string) => {
+      for (const [name, value] of Object.entries(pageHeaders(formActions))) assert.equal(res.headers.get(name), value, `${what}: ${name}`);
+    };
+
+    const endSession = client.buildEndSessionUrl(web, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${RP}/bye` });
+    const page = await browser.fetch(endSession, { headers: { accept: 'text/html' } });
+    // The form posts to the issuer's end-session URL ('self'), whose 303 goes on to the client's post-logout URI.
+    expectHeaders(page, [RP], 'logout confirmation');
+    const { action, xsrf } = logoutForm(await page.text());
+    assert.equal(new URL(action, bridge.issuer).origin, new URL(bridge.issuer).origin, "the form's action is 'self'");
+
+    const confirmed = await browser.fetch(new URL(action, bridge.issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+    });
+    assert.equal(new URL(confirmed.headers.get('location')!).origin, RP);
+
+    // Without a post_logout_redirect_uri the chain ends on the bridge's own success page.
+    const other = new Browser();
+    const again = await signIn(web, { redirectUri: `${RP}/cb`, browser: other });
+    const plain = await other.fetch(client.buildEndSessionUrl(web, { id_token_hint: again.tokens.id_token! }));
+    const form = logoutForm(await plain.text());
+    const done = await other.fetch(new URL(form.action, bridge.issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf: form.xsrf, logout: 'yes' }).toString(),
+    });
+    const success = await other.fetch(new URL(done.headers.get('location')!, bridge.issuer));
+    assert.equal(success.status, 200);
+    expectHeaders(success, [], 'logout success');
+
+    const error = await fetch(`${bridge.issuer}/session/end?id_token_hint=not-a-jwt`, { headers: { accept: 'text/html' } });
+    assert.equal(error.status, 400);
+    expectHeaders(error, [], 'error page');
   });
 });

@@ -47,10 +47,11 @@ describe('client metadata', () => {
 
   it('gives oidc-provider standard metadata only and keeps our keys beside it', () => {
     const metadata = clientMetadataOf(config.clients[0]!) as Record<string, unknown>;
-    for (const key of ['skipConsent', 'upstreams', 'emitEmail', 'groups', 'resourceServer']) assert.equal(key in metadata, false, key);
+    for (const key of ['skipConsent', 'upstreams', 'emitEmail', 'groups', 'resourceServer', 'requirePkce'])
+      assert.equal(key in metadata, false, key);
     assert.equal(metadata.client_id, 'ks');
     const extras = clientExtrasMap(config).get('ks');
-    assert.deepEqual(extras, { skipConsent: true, upstreams: ['test'], emitEmail: 'any', resourceServer: false });
+    assert.deepEqual(extras, { skipConsent: true, upstreams: ['test'], emitEmail: 'any', resourceServer: false, requirePkce: false });
     assert.deepEqual(claimPolicyOf(extras), { emitEmail: 'any' });
     assert.deepEqual(claimPolicyOf(undefined), { emitEmail: 'verified' });
   });

@@ -21,6 +21,7 @@ describe('the production install (the Dockerfile, replayed)', () => {
   const prefix = testPrefix('production');
   let image: ReplayedImage;
   let port: number;
+  let metricsPort: number;
   let config: string;
   let server: ChildProcess | undefined;
   let serverLog = '';
@@ -54,6 +55,7 @@ describe('the production install (the Dockerfile, replayed)', () => {
     async () => {
       image = replayDockerfile(process.cwd());
       port = await freePort();
+      metricsPort = await freePort();
       config = join(image.dir, 'config.yaml');
       // The DingTalk endpoints point at a closed local port: nothing here may need the internet.
       writeFileSync(
@@ -61,6 +63,7 @@ describe('the production install (the Dockerfile, replayed)', () => {
         `
 issuer: http://127.0.0.1:${port}
 listen: { host: 127.0.0.1, port: ${port} }
+metrics: { listen: { host: 127.0.0.1, port: ${metricsPort} } }
 store: { type: redis, url: "${LOCAL_REDIS_URL}", keyPrefix: "${prefix}" }
 keys: { dir: ./keys }
 cookieSecrets: ["\${COOKIE_SECRET}"]
@@ -150,6 +153,10 @@ clients:
     const body = (await discovery.json()) as { issuer: string; id_token_signing_alg_values_supported: string[] };
     assert.equal(body.issuer, `http://127.0.0.1:${port}`);
     assert.ok(body.id_token_signing_alg_values_supported.includes('RS256'));
+    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), /^oidc_bridge_store_up 1$/m);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, "not on the issuer's listener");
 
     server.kill('SIGTERM');
     const [code] = (await once(server, 'exit')) as [number | null];

@@ -14,6 +14,7 @@ import { createProvider, type ProviderBundle } from '../../src/oidc/provider.js'
 import { createApp } from '../../src/server/app.js';
 import { publicErrorOf, statusOf } from '../../src/server/error-handler.js';
 import { listen } from '../../src/server/listen.js';
+import { metricsHandler } from '../../src/server/metrics.js';
 import { StoreUnavailableError, type Store, type StoreHealth } from '../../src/store/types.js';
 import { autoLoginRouter } from '../helpers/auto-login.js';
 import { ALICE, startBridge, RP, type Bridge } from '../helpers/bridge.js';
@@ -223,14 +224,14 @@ describe('store health', () => {
         onHealthChange: (l: (h: StoreHealth) => void) => listeners.push(l),
       } as Store;
       const registry = new Registry();
-      const { app } = createApp({ config: bridge.config, provider: bridge.bundle, store, log: pino(sink), metricsRegistry: registry });
+      createApp({ config: bridge.config, provider: bridge.bundle, store, log: pino(sink), metricsRegistry: registry });
       health = 'down';
       listeners.forEach((l) => l('down'));
       assert.deepEqual(
         lines.map((l) => [l.health, l.store]),
         [['down', 'redis']],
       );
-      const server = await listen(app, { host: '127.0.0.1', port: 0 });
+      const server = await listen(metricsHandler(registry), { host: '127.0.0.1', port: 0 });
       try {
         assert.match(await (await fetch(`${server.url}/metrics`)).text(), /^oidc_bridge_store_up 0$/m);
       } finally {

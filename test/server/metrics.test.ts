@@ -1,7 +1,8 @@
 /**
  * The bridge's own Prometheus metrics (src/server/metrics.ts) through the production wiring
- * (buildBridge) against the DingTalk sandbox, read from the real `/metrics` endpoint: each case
- * reads the counters before and after one action and asserts the exact change.
+ * (buildBridge) against the DingTalk sandbox, read from the real `/metrics` endpoint of the
+ * metrics listener (`metrics.listen`, never the issuer's): each case reads the counters before and
+ * after one action and asserts the exact change.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { Browser } from '../helpers/http-browser.js';
 import { KNOWN_SECRETS, startBridge, type DingTalkBridge } from '../helpers/bridge.js';
 import { KUBESPHERE_SECRET, type LoginResult } from '../helpers/dingtalk-login.js';
 import { leakedSecrets } from '../helpers/leaks.js';
+import { listen, type Listening } from '../../src/server/listen.js';
 
 type Labels = Record<string, string>;
 
@@ -32,13 +34,19 @@ function sample(text: string, name: string, labels: Labels = {}): number {
 const LOGIN_OUTCOMES = ['success', 'denied', 'not_allowed', 'misconfigured', 'unavailable', 'failed', 'invalid_state'];
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** The metrics listener of a test bridge, as `oidc-bridge serve` opens it (src/cli/serve.ts). */
+function listenMetrics(fb: DingTalkBridge): Promise<Listening> {
+  return listen(fb.bridge.metricsHandler, { host: '127.0.0.1', port: 0 });
+}
+
 describe('Prometheus metrics through the whole bridge', () => {
   let fb: DingTalkBridge;
+  let metrics: Listening;
   /** Codes, tokens and subs seen during the suite: none may appear in /metrics. */
   const seen: string[] = [];
 
   const scrape = async () => {
-    const res = await fetch(`${fb.issuer}/metrics`);
+    const res = await fetch(`${metrics.url}/metrics`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
     return res.text();
@@ -100,8 +108,22 @@ describe('Prometheus metrics through the whole bridge', () => {
 
   before(async () => {
     fb = await startBridge({ upstream: 'dingtalk', store: 'memory' });
+    metrics = await listenMetrics(fb);
   });
-  after(() => fb?.close());
+  after(async () => {
+    await metrics?.close({ graceMs: 0 });
+    await fb?.close();
+  });
+
+  it("is not served on the issuer's listener, and the metrics listener serves nothing else", async () => {
+    const res = await fetch(`${fb.url}/metrics`, { headers: { accept: 'text/plain' } });
+    assert.equal(res.status, 404, "/metrics on the issuer's listener");
+    assert.doesNotMatch(await res.text(), /oidc_bridge_/);
+    for (const path of ['/', '/healthz', '/.well-known/openid-configuration']) {
+      assert.equal((await fetch(`${metrics.url}${path}`)).status, 404, `${path} on the metrics listener`);
+    }
+    assert.equal((await fetch(`${metrics.url}/metrics`, { method: 'POST' })).status, 405);
+  });
 
   it('publishes build info, and every login and sweep outcome as a zero series before anything happens', async () => {
     const text = await scrape();
@@ -265,14 +287,19 @@ describe('Prometheus metrics through the whole bridge', () => {
 
 describe('Prometheus metrics: a reused browser session due a membership recheck', () => {
   let fb: DingTalkBridge;
+  let metrics: Listening;
   before(async () => {
     // recheckAfter 0: every reuse of a session asks DingTalk again.
     fb = await startBridge({ upstream: 'dingtalk', store: 'memory', dingtalk: { recheckAfter: 0 } });
+    metrics = await listenMetrics(fb);
   });
-  after(() => fb?.close());
+  after(async () => {
+    await metrics?.close({ graceMs: 0 });
+    await fb?.close();
+  });
 
   it('counts the session recheck, and the offboarding when the person has left', async () => {
-    const scrape = async () => (await fetch(`${fb.issuer}/metrics`)).text();
+    const scrape = async () => (await fetch(`${metrics.url}/metrics`)).text();
     const labels = (outcome: string) => ({ upstream: 'dingtalk', trigger: 'session', outcome });
     const browser = new Browser();
     const first = await fb.loginAs(sampleUserids.wangFangPlatform, 'kubesphere', { browser });

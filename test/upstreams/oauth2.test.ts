@@ -234,6 +234,42 @@ describe('oauth2 upstream, client authentication and options', () => {
     });
   });
 
+  it('sends PKCE S256 by default to a generic oauth2 server, and not to a preset whose server is not known to take it', async () => {
+    const generic = oauth2UpstreamSchema.parse({
+      id: 'idaas',
+      type: 'oauth2',
+      clientId: idaas.clientId,
+      clientSecret: idaas.clientSecret,
+      ...idaas.endpoints,
+      claims: { subject: 'data.sub' },
+    });
+    await withHarness(idaas, openOAuth2(generic, { log: recordingLogger() }), async (h) => {
+      const { outcome, authorizeUrl } = await runFlow(h);
+      assert.ok(outcome.identity, String(outcome.err));
+      assert.equal(authorizeUrl.searchParams.get('code_challenge_method'), 'S256');
+      const verifier = h.legs.begun.at(-1)?.codeVerifier;
+      assert.ok(verifier, 'the verifier is kept in the leg');
+      assert.equal(authorizeUrl.searchParams.get('code_challenge'), s256(verifier));
+      assert.equal(idaas.requests.token.at(-1)!.form.get('code_verifier'), verifier);
+    });
+    // EIAM 1.0 (the aliyun-idaas preset) documents no PKCE: nothing sent unless the operator turns it on.
+    await withHarness(
+      idaas,
+      openOAuth2(idaasConfig(idaas, { clientAuth: 'client_secret_post' }), { log: recordingLogger() }),
+      async (h) => {
+        const { outcome, authorizeUrl } = await runFlow(h);
+        assert.ok(outcome.identity, String(outcome.err));
+        assert.equal(authorizeUrl.searchParams.get('code_challenge'), null);
+        assert.equal(idaas.requests.token.at(-1)!.form.get('code_verifier'), null);
+      },
+    );
+    const off = oauth2UpstreamSchema.parse({ ...generic, pkce: false });
+    await withHarness(idaas, openOAuth2(off, { log: recordingLogger() }), async (h) => {
+      const { authorizeUrl } = await runFlow(h);
+      assert.equal(authorizeUrl.searchParams.get('code_challenge'), null, 'pkce: false turns it off');
+    });
+  });
+
   it('maps a generic oauth2 upstream by configured paths, linkDomain and linkKey', async () => {
     idaas.setUser({ sub: 7, ou_id: 'ou-42', username: 'li.lei', email: 'lilei@example.test', phone_number: 'n/a' });
     try {

@@ -15,6 +15,8 @@ export interface ResolvedOAuth2Config {
   claims: ResolvedClaimMap;
   linkDomain: string;
   emailVerifiedDefault: boolean;
+  /** Send PKCE S256: the configured value, else the preset's, else on (see `pkce` in src/config/schema.ts). */
+  pkce: boolean;
   checkUserInfo: OAuth2Preset['checkUserInfo'];
 }
 
@@ -41,6 +43,7 @@ export function resolveOAuth2Config(config: OAuth2UpstreamConfig): ResolvedOAuth
     claims: { ...preset?.claims, ...definedOnly(config.claims ?? {}), subject },
     linkDomain: config.linkDomain ?? `oauth2:${new URL(authorizationURL).host}`,
     emailVerifiedDefault: config.trustEmail ?? preset?.emailVerified ?? false,
+    pkce: config.pkce ?? preset?.pkce ?? true,
     checkUserInfo: preset?.checkUserInfo,
   };
 }

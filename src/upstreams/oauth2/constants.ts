@@ -15,6 +15,8 @@ export interface OAuth2Preset {
   claims: ResolvedClaimMap;
   /** Whether the upstream vouches for the emails it returns (when no `emailVerified` path is mapped). */
   emailVerified: boolean;
+  /** Whether the server is known to verify PKCE; the `pkce` default for this preset. */
+  pkce: boolean;
   /** Throws UpstreamError when a 200 userinfo body still means "no". */
   checkUserInfo?: (upstream: string, body: Record<string, unknown>) => void;
 }
@@ -32,6 +34,9 @@ export const OAUTH2_PRESETS = {
     },
     // UNVERIFIED whether EIAM 1.0 verifies emails (they are synced or admin-entered): assume not.
     emailVerified: false,
+    // EIAM 1.0's documented authorize and token requests carry no PKCE (docs/reference/idaas.md),
+    // and KubeSphere's connector sends none: off until the operator knows the instance takes it.
+    pkce: false,
     checkUserInfo: checkIdaasWrapper,
   },
 } as const satisfies Record<string, OAuth2Preset>;

@@ -29,7 +29,7 @@ export function openOAuth2(config: OAuth2UpstreamConfig, deps: UpstreamDeps): Co
     type: 'oauth2',
     displayName: config.displayName ?? upstream,
     // RFC 7636 §4.1: 32 random octets, base64url.
-    newLeg: () => (config.pkce ? { codeVerifier: randomBytes(32).toString('base64url') } : {}),
+    newLeg: () => (resolved.pkce ? { codeVerifier: randomBytes(32).toString('base64url') } : {}),
     loginUrl({ callbackUrl, state, secrets, extra }) {
       const url = new URL(resolved.authorizationURL);
       const params: Record<string, string | undefined> = {
