@@ -176,7 +176,7 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     rotateRefreshToken: true,
     findAccount: deps.findAccount,
     interactions: {
-      policy: createInteractionPolicy(deps.needsRecheck),
+      policy: createInteractionPolicy(deps.needsRecheck, (clientId) => allowedUpstreams(config, extrasOf(clientId))),
       // The default (`/interaction/<uid>`) ignores the issuer's path.
       url: (_ctx, interaction) => `${mountPath}/interaction/${interaction.uid}`,
     },
