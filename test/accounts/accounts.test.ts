@@ -2,7 +2,13 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createAccounts } from '../../src/accounts/accounts.js';
-import { AccountDisabledError, InvalidUsernameError, UnknownAccountError, UsernameTakenError } from '../../src/accounts/errors.js';
+import {
+  AccountDisabledError,
+  AccountLeftError,
+  InvalidUsernameError,
+  UnknownAccountError,
+  UsernameTakenError,
+} from '../../src/accounts/errors.js';
 import { subjectFor } from '../../src/accounts/subject.js';
 import type { Account } from '../../src/accounts/types.js';
 import { isValidUsername, type UsernamesConfig } from '../../src/accounts/usernames.js';
@@ -224,7 +230,7 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(accounts.revoke('nobody'), UnknownAccountError);
     });
 
-    it('markLeft sets left and revokes; the next login reactivates', async (t) => {
+    it('markLeft sets left and revokes; only a login that confirmed membership reactivates', async (t) => {
       const { accounts, store, log } = setup(kind, t);
       const account = await accounts.link(dingtalkIdentity('k1', { name: '张伟' }));
       await store.model('Grant').upsert('grant-1', { accountId: account.sub }, 600);
@@ -233,8 +239,24 @@ for (const kind of STORE_KINDS) {
       assert.equal((await accounts.get(account.sub))?.status, 'left');
       assert.equal(log.audits('account.left').length, 1);
       assert.equal(log.audits('account.revoke')[0]?.reason, 'left');
-      assert.equal((await accounts.link(dingtalkIdentity('k1', { name: '张伟' }))).status, 'active');
+      await assert.rejects(accounts.link(dingtalkIdentity('k1', { name: '张伟' })), AccountLeftError);
+      await assert.rejects(accounts.link(dingtalkIdentity('k1', { name: '张伟' }), { confirmsMembership: false }), AccountLeftError);
+      assert.equal((await accounts.get(account.sub))?.status, 'left', 'an upstream that checks no membership brings nobody back');
+      const back = await accounts.link(dingtalkIdentity('k1', { name: '张伟' }), { confirmsMembership: true });
+      assert.equal(back.status, 'active');
       assert.equal(log.audits('account.reactivate').length, 1);
+    });
+
+    it('reactivate: the operator brings back a left account, never a tombstoned one', async (t) => {
+      const { accounts, log } = setup(kind, t);
+      const left = await accounts.link(dingtalkIdentity('k1', { name: '张伟' }));
+      await accounts.markLeft(left.sub);
+      assert.equal((await accounts.reactivate('zhangwei')).status, 'active');
+      assert.equal(log.audits('account.reactivate')[0]?.reason, 'operator');
+      assert.equal((await accounts.link(dingtalkIdentity('k1', { name: '张伟' }))).status, 'active');
+      const gone = await accounts.link(dingtalkIdentity('k2', { name: '李雷' }));
+      await accounts.tombstone(gone.sub);
+      await assert.rejects(accounts.reactivate(gone.sub), AccountDisabledError);
     });
 
     it('a tombstoned account is refused at login and stays tombstoned', async (t) => {

@@ -33,9 +33,16 @@ export type { DingTalkLog } from './client.js';
 
 const DEFAULT_DISPLAY_NAME = { 'zh-CN': '钉钉', en: 'DingTalk' };
 
-/** Default link domain: the organisation (`dingtalk:<corpId>`); never the config id. */
+/**
+ * Default link domain: the organisation (`dingtalk:<corpId>`); never the config id. An upstream with
+ * `allowAnyDingTalkUser` checks no membership, so it gets a domain of its own (`dingtalk-any:<corpId>`,
+ * or `dingtalk:any` without a corpId): a person who left could otherwise sign in through it and take
+ * back the account, `sub` and username the enforcing upstream gave them.
+ */
 export function linkDomainOf(config: DingTalkUpstreamConfig): string {
-  return config.linkDomain ?? (config.corpId ? `dingtalk:${config.corpId}` : 'dingtalk:any');
+  if (config.linkDomain) return config.linkDomain;
+  if (!config.corpId) return 'dingtalk:any';
+  return config.allowAnyDingTalkUser ? `dingtalk-any:${config.corpId}` : `dingtalk:${config.corpId}`;
 }
 
 /** Parameters the bridge sets itself; `extra` cannot override them (DingTalk's `prompt` is fixed to consent). */
