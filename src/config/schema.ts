@@ -93,6 +93,14 @@ export const keysSchema = z.strictObject({
 const usernameCandidate = z.enum(['orgEmail', 'email', 'pinyin', 'jobNumber', 'userid', 'hash']);
 export type UsernameCandidate = z.infer<typeof usernameCandidate>;
 
+/** A `usernames.pins` key: the link domain (may hold colons), the attribute, the value. */
+export const PIN_KEY = /^(.+?):(userid|unionId|subject|jobNumber|linkKey):(.+)$/i;
+/**
+ * Link-domain types that are never a whole link domain by default: a pin keyed on one alone (the
+ * form documented before pins named the tenant) would match every tenant of that type.
+ */
+export const BARE_LINK_DOMAIN_TYPES: readonly string[] = ['dingtalk', 'dingtalk-any', 'oauth2', 'oidc'];
+
 /** Built-in reserved usernames; `usernames.reserved` adds to them. */
 export const DEFAULT_RESERVED_USERNAMES = ['admin', 'root', 'system', 'kubesphere'];
 
@@ -102,10 +110,25 @@ export const usernamesSchema = z.strictObject({
   /** Names nobody may get, in addition to admin, root, system and kubesphere. */
   reserved: z.array(z.string()).default([]),
   /**
-   * Fixed usernames: `"<linkDomain-type>:<attribute>:<value>": username`, e.g.
-   * `"dingtalk:userid:manager4220": zhangwei`. A pin that collides with another is a config error.
+   * Fixed usernames: `"<linkDomain>:<attribute>:<value>": username`, e.g.
+   * `"dingtalk:ding0123456789:userid:manager4220": zhangwei`. The whole link domain, tenant included,
+   * so a person of another organisation with the same userid never gets the name. A pin that
+   * collides with another is a config error.
    */
-  pins: z.record(z.string().regex(/^[a-z0-9]+:[A-Za-z]+:.+$/, 'expected <type>:<attribute>:<value>'), z.string()).default({}),
+  pins: z
+    .record(
+      z
+        .string()
+        .regex(PIN_KEY, 'expected <linkDomain>:<attribute>:<value>, attribute one of userid, unionId, subject, jobNumber, linkKey')
+        .refine((key) => !BARE_LINK_DOMAIN_TYPES.includes(PIN_KEY.exec(key)?.[1] ?? ''), {
+          error: (issue) =>
+            `"${String(issue.input)}" names only the upstream type, which matches people of every tenant: key the pin on the ` +
+            `upstream's full link domain, e.g. "${String(issue.input).replace(/^([^:]+):/, '$1:<tenant>:')}" ` +
+            '(dingtalk:<corpId>, oauth2:<authorization host>, oidc:<issuer>, or the configured linkDomain)',
+        }),
+      z.string(),
+    )
+    .default({}),
 });
 
 export const ttlSchema = z.strictObject({

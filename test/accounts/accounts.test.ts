@@ -138,21 +138,21 @@ for (const kind of STORE_KINDS) {
     });
 
     it('honours pins: the pinned person gets the name, nobody else ever does', async (t) => {
-      const pins = { 'dingtalk:userid:manager4220': 'zhangwei' };
+      const pins = { [`${CORP}:userid:manager4220`]: 'zhangwei' };
       const { accounts } = setup(kind, t, { candidates: ['pinyin'], pins });
       const namesake = await accounts.link(dingtalkIdentity('k1', { name: '张伟', userid: 'dev1' }));
       const pinned = await accounts.link(dingtalkIdentity('k2', { name: '张伟', userid: 'manager4220' }));
       assert.equal(pinned.username, 'zhangwei');
       assert.equal(namesake.username, 'zhangwei2');
       await assert.rejects(accounts.rename(namesake.username, 'zhangwei'), InvalidUsernameError);
-      const byUnionId = setup(kind, t, { pins: { 'dingtalk:unionId:k9': 'boss' } });
+      const byUnionId = setup(kind, t, { pins: { [`${CORP}:unionId:k9`]: 'boss' } });
       assert.equal((await byUnionId.accounts.link(dingtalkIdentity('k9', { name: '老板' }))).username, 'boss');
     });
 
     it('warns and falls back when a pinned name was given out before the pin existed', async (t) => {
       const { accounts, replica, log } = setup(kind, t, { candidates: ['pinyin'] });
       assert.equal((await accounts.link(dingtalkIdentity('k1', { name: '张伟' }))).username, 'zhangwei');
-      const pinnedLater = replica({ candidates: ['pinyin'], pins: { 'dingtalk:subject:k2': 'zhangwei' } });
+      const pinnedLater = replica({ candidates: ['pinyin'], pins: { [`${CORP}:subject:k2`]: 'zhangwei' } });
       assert.equal((await pinnedLater.link(dingtalkIdentity('k2', { name: '张伟' }))).username, 'zhangwei2');
       assert.equal(log.lines.filter((l) => l.level === 'warn' && l.obj.username === 'zhangwei').length, 1);
     });

@@ -46,7 +46,7 @@ describe('config', () => {
     assert.equal(config.keys.rotationLead, 3600);
     assert.equal(config.ttl.refreshToken, 30 * 86400);
     assert.equal(config.store.type, 'redis');
-    assert.deepEqual(config.usernames.pins, { 'dingtalk:userid:manager4220': 'zhangwei' });
+    assert.deepEqual(config.usernames.pins, { 'dingtalk:ding0123456789:userid:manager4220': 'zhangwei' });
     const kubectl = config.clients.find((c) => c.client_id === 'kubectl');
     assert.deepEqual(kubectl?.groups, { prefix: 'dingtalk:', max: 50 });
   });
@@ -146,16 +146,21 @@ clients:
 
   it('rejects username pins that are invalid, reserved or collide', () => {
     const withPins = (pins: string) => minimal + `usernames:\n  reserved: [ops]\n  pins: ${pins}\n`;
-    assert.match(problemsOf(withPins('{ "dingtalk:userid:a": Bad_Name }')).join(), /not a valid username/);
-    assert.match(problemsOf(withPins('{ "dingtalk:userid:a": ops }')).join(), /reserved username/);
-    assert.match(problemsOf(withPins('{ "dingtalk:userid:a": admin }')).join(), /reserved username/);
+    assert.match(problemsOf(withPins('{ "dingtalk:ding1:userid:a": Bad_Name }')).join(), /not a valid username/);
+    assert.match(problemsOf(withPins('{ "dingtalk:ding1:userid:a": ops }')).join(), /reserved username/);
+    assert.match(problemsOf(withPins('{ "dingtalk:ding1:userid:a": admin }')).join(), /reserved username/);
     assert.match(
-      problemsOf(withPins('{ "dingtalk:userid:a": zw, "dingtalk:userid:b": zw }')).join(),
-      /already pinned to dingtalk:userid:a/,
+      problemsOf(withPins('{ "dingtalk:ding1:userid:a": zw, "dingtalk:ding1:userid:b": zw }')).join(),
+      /already pinned to dingtalk:ding1:userid:a/,
     );
     assert.match(
       problemsOf(withPins('{ "nonsense": zw }')).join(),
-      /usernames\.pins\.nonsense: invalid key: expected <type>:<attribute>:<value>/,
+      /usernames\.pins\.nonsense: invalid key: expected <linkDomain>:<attribute>:<value>/,
+    );
+    // The form documented before pins named the tenant: an error that names the new form.
+    assert.match(
+      problemsOf(withPins('{ "dingtalk:userid:manager4220": zw }')).join(),
+      /invalid key: "dingtalk:userid:manager4220" names only the upstream type.*"dingtalk:<tenant>:userid:manager4220"/,
     );
   });
 
