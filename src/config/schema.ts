@@ -178,7 +178,20 @@ const upstreamCommon = {
   linkDomain: z.string().min(1).optional(),
   /** Milliseconds before a call to the upstream gives up. */
   timeoutMs: z.number().int().positive().default(5000),
+  /**
+   * Put before each of this upstream's groups, so upstreams never share a group namespace: a person
+   * of a generic OIDC upstream who can name their own groups cannot receive `dingtalk:研发中心`.
+   * Default `<id>:` (resolved by `groupsPrefixOf`; e.g. `dingtalk:研发中心/平台组`). Set it to keep
+   * RBAC bindings when renaming the upstream's id. No prefix may begin another upstream's, and
+   * groups beginning with `system:` are always dropped.
+   */
+  groupsPrefix: z.string().optional(),
 };
+
+/** An upstream's group namespace: its `groupsPrefix`, else `<id>:`. */
+export function groupsPrefixOf(upstream: { id: string; groupsPrefix?: string | undefined }): string {
+  return upstream.groupsPrefix ?? `${upstream.id}:`;
+}
 
 const deptGroups = z.strictObject({
   source: z.literal('departments'),
@@ -335,11 +348,15 @@ export const clientExtrasSchema = {
   upstreams: z.array(upstreamId).min(1).optional(),
   /** `verified`: only emails the upstream vouches for; `any`: also admin-entered ones; `never`. */
   emitEmail: z.enum(['verified', 'any', 'never']).default('verified'),
-  /** Group claim shaping for this client, applied when tokens are issued. */
+  /**
+   * Group claim shaping for this client, applied when tokens are issued to the upstream-namespaced
+   * groups (`dingtalk:研发中心`, see the upstream's `groupsPrefix`): `allow` patterns match a group as
+   * its upstream gave it, then the namespace and `prefix` go before it, then the list is cut to `max`.
+   */
   groups: z
     .strictObject({
       prefix: z.string().default(''),
-      /** Only groups matching these (before the prefix is added) are emitted; a trailing `*` matches any rest. */
+      /** Only groups matching these (as the upstream gave them, before namespace and prefix) are emitted; a trailing `*` matches any rest. */
       allow: z.array(z.string()).optional(),
       /** At most this many groups; kube-apiserver and cookies have limits. */
       max: z.number().int().positive().default(100),
@@ -419,6 +436,17 @@ export const configSchema = z
     cfg.upstreams.forEach((u, i) => {
       if (ids.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicate upstream id "${u.id}"` });
       ids.add(u.id);
+    });
+    // One namespace per upstream: no prefix may begin another's ('' begins every one).
+    cfg.upstreams.forEach((u, i) => {
+      const prefix = groupsPrefixOf(u);
+      const shared = cfg.upstreams.find((other, j) => j !== i && groupsPrefixOf(other).startsWith(prefix));
+      if (shared)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', i, 'groupsPrefix'],
+          message: `"${prefix}" would share a groups namespace with upstream "${shared.id}" ("${groupsPrefixOf(shared)}"): give each upstream its own prefix`,
+        });
     });
     const clientIds = new Set<string>();
     cfg.clients.forEach((c, i) => {

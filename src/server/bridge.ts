@@ -6,7 +6,7 @@
  */
 import type { RequestListener } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Config } from '../config/schema.js';
+import { groupsPrefixOf, type Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { createAccounts, claimsFor, type Accounts } from '../accounts/index.js';
 import { createMembership, type Membership } from '../accounts/membership.js';
@@ -67,6 +67,9 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
   });
 
   const accounts = createAccounts({ store, usernames: config.usernames, log });
+  const groupsPrefixByUpstream = new Map(config.upstreams.map((u) => [u.id, groupsPrefixOf(u)]));
+  // An account of an upstream no longer configured keeps the default namespace, `<id>:`.
+  const groupsPrefixes = (id: string) => groupsPrefixByUpstream.get(id) ?? groupsPrefixOf({ id });
   const upstreams = await openUpstreams(config.upstreams, { log, store, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const membership = createMembership({ accounts, upstreams, store, configs: config.upstreams, log, metrics: counters });
   const pages = createPages(config);
@@ -77,7 +80,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
       store,
       jwks: keys.jwks,
       accounts,
-      claimsFor,
+      claimsFor: (account, policy) => claimsFor(account, policy, groupsPrefixes),
       recheck: (account) => membership.onRefresh(account),
       needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
       pages,

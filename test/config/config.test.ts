@@ -144,6 +144,25 @@ clients:
     assert.match(dup.join('\n'), /duplicate upstream id "dingtalk"/);
   });
 
+  it('refuses upstreams that would share a groups namespace', () => {
+    const two = (extra: string) =>
+      minimal.replace(
+        'upstreams:\n',
+        `upstreams:\n  - { id: eiam, type: oidc, issuer: "https://eiam.example.com", clientId: c${extra} }\n`,
+      );
+    assert.equal(parseConfig(two(''), {}).upstreams.length, 2, 'the defaults eiam: and dingtalk: differ');
+    assert.match(
+      problemsOf(two(', groupsPrefix: "dingtalk:"')).join(),
+      /upstreams\[0\]\.groupsPrefix.*share a groups namespace with upstream "dingtalk"/,
+    );
+    assert.match(problemsOf(two(', groupsPrefix: ""')).join(), /share a groups namespace/, 'no prefix shares every namespace');
+    assert.equal(
+      parseConfig(minimal.replace('corpId: ding1', 'corpId: ding1, groupsPrefix: ""'), {}).upstreams[0]?.groupsPrefix,
+      '',
+      'alone, an upstream may go without',
+    );
+  });
+
   it('rejects username pins that are invalid, reserved or collide', () => {
     const withPins = (pins: string) => minimal + `usernames:\n  reserved: [ops]\n  pins: ${pins}\n`;
     assert.match(problemsOf(withPins('{ "dingtalk:ding1:userid:a": Bad_Name }')).join(), /not a valid username/);
