@@ -48,7 +48,7 @@ describe('config', () => {
     assert.equal(config.store.type, 'redis');
     assert.deepEqual(config.usernames.pins, { 'dingtalk:ding0123456789:userid:manager4220': 'zhangwei' });
     const kubectl = config.clients.find((c) => c.client_id === 'kubectl');
-    assert.deepEqual(kubectl?.groups, { prefix: 'dingtalk:', max: 50 });
+    assert.deepEqual(kubectl?.groups, { prefix: '', max: 50 });
   });
 
   it('accepts the Kubernetes base config (deploy/base/config.yaml)', () => {
