@@ -22,14 +22,22 @@ import {
 export interface AccountsDeps {
   store: Store;
   usernames: UsernamesConfig;
+  /** Upstreams that do not vouch for usernames, id → the prefix their people's names carry (`usernamePrefixesOf`). */
+  unvouchedUpstreams?: ReadonlyMap<string, string>;
   log: AccountsLog;
   /** Clock in epoch seconds (tests). */
   now?: () => number;
 }
 
 /** Builds the accounts library; throws UsernameConfigError for unusable `usernames.pins`. */
-export function createAccounts({ store, usernames, log, now = () => Math.floor(Date.now() / 1000) }: AccountsDeps): Accounts {
-  const policy = usernamePolicy(usernames);
+export function createAccounts({
+  store,
+  usernames,
+  unvouchedUpstreams,
+  log,
+  now = () => Math.floor(Date.now() / 1000),
+}: AccountsDeps): Accounts {
+  const policy = usernamePolicy(usernames, unvouchedUpstreams);
   const { durable } = store;
 
   const get = (sub: string) => readAccount(durable, sub);

@@ -1,6 +1,6 @@
 // `oidc-bridge accounts list | show | rename | revoke | reactivate`: the operator's view of the durable accounts.
 import { parseArgs } from 'node:util';
-import { createAccounts, UnknownAccountError, type Account, type Accounts } from '../accounts/index.js';
+import { createAccounts, UnknownAccountError, unvouchedUpstreamsOf, type Account, type Accounts } from '../accounts/index.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { openStore, storeOptionsOf } from '../store/index.js';
@@ -161,7 +161,12 @@ export async function runAccountsFromConfig(
   try {
     // Audit lines (rename, revoke) reach the log whatever logging.level says.
     const audit = createLogger({ level: 'info', name: 'oidc-bridge-audit' });
-    const accounts = createAccounts({ store, usernames: config.usernames, log: audit });
+    const accounts = createAccounts({
+      store,
+      usernames: config.usernames,
+      unvouchedUpstreams: unvouchedUpstreamsOf(config.upstreams),
+      log: audit,
+    });
     return await runAccountsCommand(argv, { accounts, ...io });
   } finally {
     await store.close();

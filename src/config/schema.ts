@@ -188,6 +188,20 @@ const upstreamCommon = {
   groupsPrefix: z.string().optional(),
 };
 
+/**
+ * Whether new people of this upstream take usernames from what it says as they are: a DingTalk
+ * upstream that enforces its organisation (`corpId`, not `allowAnyDingTalkUser`), or an oauth2/oidc
+ * upstream marked `vouchesForUsernames`. The others' names carry `usernamePrefixOf`.
+ */
+export function vouchesForUsernames(upstream: UpstreamConfig): boolean {
+  return upstream.type === 'dingtalk' ? !upstream.allowAnyDingTalkUser : upstream.vouchesForUsernames;
+}
+
+/** What the usernames of an upstream that does not vouch for them begin with: `<id>-`. */
+export function usernamePrefixOf(upstream: { id: string }): string {
+  return `${upstream.id}-`;
+}
+
 /** An upstream's group namespace: its `groupsPrefix`, else `<id>:`. */
 export function groupsPrefixOf(upstream: { id: string; groupsPrefix?: string | undefined }): string {
   return upstream.groupsPrefix ?? `${upstream.id}:`;
@@ -292,6 +306,13 @@ export const oauth2UpstreamSchema = z
     /** Send PKCE (S256) to upstreams that support it. */
     pkce: z.boolean().default(false),
     /**
+     * The upstream vouches for the names it gives (a corporate directory whose `preferred_username`
+     * or email people cannot choose themselves): new people get their usernames from it as they are.
+     * Default false: a generic IdP's names are self-asserted, so its people's usernames carry the
+     * prefix `<id>-` (`idaas-zhangwei`) and can never take a name the organisation's directory would give.
+     */
+    vouchesForUsernames: z.boolean().default(false),
+    /**
      * The upstream only holds email addresses it verified (e.g. a corporate directory behind an
      * IDaaS): treat a mapped email as verified when the upstream does not say otherwise, so clients
      * with `emitEmail: verified` receive it. Default: false (the aliyun-idaas preset included): an unverified email never links or verifies.
@@ -321,6 +342,13 @@ export const oidcUpstreamSchema = z.strictObject({
   clientAuth: clientAuth.default('client_secret_basic'),
   /** PKCE S256; on by default (OAuth 2.1), turn off only for an upstream that rejects it. */
   pkce: z.boolean().default(true),
+  /**
+   * The upstream vouches for the names it gives (a corporate directory whose `preferred_username`
+   * or email people cannot choose themselves): new people get their usernames from it as they are.
+   * Default false: a generic IdP's names are self-asserted, so its people's usernames carry the
+   * prefix `<id>-` (`idaas-zhangwei`) and can never take a name the organisation's directory would give.
+   */
+  vouchesForUsernames: z.boolean().default(false),
   /** Also call the userinfo endpoint and merge its claims over the ID token's. */
   userInfo: z.boolean().default(false),
   /**

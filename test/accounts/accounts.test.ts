@@ -149,6 +149,31 @@ for (const kind of STORE_KINDS) {
       assert.equal((await byUnionId.accounts.link(dingtalkIdentity('k9', { name: '老板' }))).username, 'boss');
     });
 
+    it('names from an upstream that does not vouch for them carry its prefix and never take a directory name', async (t) => {
+      const replicas = kind.fresh();
+      t.after(() => replicas.close());
+      const unvouched = new Map([['dingtalk-any', 'dingtalk-any-']]);
+      const accounts = createAccounts({
+        store: replicas.open(),
+        usernames: usernamesConfig({ candidates: ['orgEmail', 'pinyin', 'hash'] }),
+        unvouchedUpstreams: unvouched,
+        log: captureLog(),
+        now: () => T0,
+      });
+      // An outsider whose DingTalk nick is 张伟 arrives first, through the permissive upstream.
+      const outsider = dingtalkIdentity('outsider', { upstream: 'dingtalk-any', linkDomain: 'dingtalk-any:ding0123456789', name: '张伟' });
+      assert.equal((await accounts.link(outsider)).username, 'dingtalk-any-zhangwei');
+      // The employee, through the organisation's upstream, still gets the directory's name.
+      assert.equal((await accounts.link(dingtalkIdentity('employee', { name: '张伟' }))).username, 'zhangwei');
+      // A directory name can never be one of the outsiders' names.
+      const tricky = dingtalkIdentity('tricky', { name: '李雷', hints: [{ source: 'orgEmail', value: 'dingtalk-any-boss@corp.example' }] });
+      assert.equal((await accounts.link(tricky)).username, 'lilei');
+      const nothingElse = dingtalkIdentity('nothing', { hints: [{ source: 'orgEmail', value: 'dingtalk-any-x@corp.example' }] });
+      assert.match((await accounts.link(nothingElse)).username, /^u-[a-z2-7]{8}$/);
+      const anonymous = dingtalkIdentity('anon', { upstream: 'dingtalk-any', linkDomain: 'dingtalk-any:ding0123456789' });
+      assert.match((await accounts.link(anonymous)).username, /^dingtalk-any-u-[a-z2-7]{8}$/);
+    });
+
     it('warns and falls back when a pinned name was given out before the pin existed', async (t) => {
       const { accounts, replica, log } = setup(kind, t, { candidates: ['pinyin'] });
       assert.equal((await accounts.link(dingtalkIdentity('k1', { name: '张伟' }))).username, 'zhangwei');
