@@ -202,6 +202,18 @@ export function usernamePrefixOf(upstream: { id: string }): string {
   return `${upstream.id}-`;
 }
 
+/**
+ * A DingTalk upstream's link domain: its `linkDomain`, else the organisation (`dingtalk:<corpId>`).
+ * One with `allowAnyDingTalkUser` checks no membership, so it gets a domain of its own
+ * (`dingtalk-any:<corpId>`, or `dingtalk:any` without a corpId): a person who left could otherwise
+ * sign in through it and take back the account, `sub` and username the enforcing upstream gave them.
+ */
+export function dingtalkLinkDomainOf(config: Pick<DingTalkUpstreamConfig, 'linkDomain' | 'corpId' | 'allowAnyDingTalkUser'>): string {
+  if (config.linkDomain) return config.linkDomain;
+  if (!config.corpId) return 'dingtalk:any';
+  return config.allowAnyDingTalkUser ? `dingtalk-any:${config.corpId}` : `dingtalk:${config.corpId}`;
+}
+
 /** An upstream's group namespace: its `groupsPrefix`, else `<id>:`. */
 export function groupsPrefixOf(upstream: { id: string; groupsPrefix?: string | undefined }): string {
   return upstream.groupsPrefix ?? `${upstream.id}:`;
@@ -474,6 +486,18 @@ export const configSchema = z
           code: 'custom',
           path: ['upstreams', i, 'groupsPrefix'],
           message: `"${prefix}" would share a groups namespace with upstream "${shared.id}" ("${groupsPrefixOf(shared)}"): give each upstream its own prefix`,
+        });
+    });
+    // A permissive DingTalk upstream never links in an enforcing one's domain (see dingtalkLinkDomainOf).
+    cfg.upstreams.forEach((u, i) => {
+      if (u.type !== 'dingtalk' || !u.allowAnyDingTalkUser) return;
+      const domain = dingtalkLinkDomainOf(u);
+      const enforcing = cfg.upstreams.find((e) => e.type === 'dingtalk' && !e.allowAnyDingTalkUser && dingtalkLinkDomainOf(e) === domain);
+      if (enforcing)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', i, 'linkDomain'],
+          message: `"${domain}" is the link domain of upstream "${enforcing.id}", which checks membership: an upstream with allowAnyDingTalkUser needs its own (the default is dingtalk-any:<corpId>)`,
         });
     });
     const clientIds = new Set<string>();

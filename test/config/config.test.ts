@@ -144,6 +144,19 @@ clients:
     assert.match(dup.join('\n'), /duplicate upstream id "dingtalk"/);
   });
 
+  it('refuses a permissive DingTalk upstream in the link domain of an enforcing one', () => {
+    const permissive = (extra: string) =>
+      minimal.replace(
+        'upstreams:\n',
+        `upstreams:\n  - { id: anyone, type: dingtalk, clientId: k2, clientSecret: s2, corpId: ding1, allowAnyDingTalkUser: true${extra} }\n`,
+      );
+    assert.equal(parseConfig(permissive(''), {}).upstreams.length, 2, 'the default dingtalk-any:ding1 is its own');
+    assert.match(
+      problemsOf(permissive(', linkDomain: "dingtalk:ding1"')).join(),
+      /upstreams\[0\]\.linkDomain.*link domain of upstream "dingtalk", which checks membership/,
+    );
+  });
+
   it('refuses upstreams that would share a groups namespace', () => {
     const two = (extra: string) =>
       minimal.replace(
