@@ -6,22 +6,38 @@ import type { Store } from '../store/types.js';
 import type { UpstreamIdentity } from '../upstreams/types.js';
 import { ACCOUNT_PREFIX, accountKey, claimUsername, readAccount, updateAccount, usernameKey, usernameOwner } from './account-records.js';
 import { assignUsername } from './assign-username.js';
-import { AccountDisabledError, InvalidUsernameError, UnknownAccountError, UsernameTakenError } from './errors.js';
+import { AccountDisabledError, AccountLeftError, InvalidUsernameError, UnknownAccountError, UsernameTakenError } from './errors.js';
 import { subjectFor } from './subject.js';
 import { usernamePolicy, usernameProblem, type UsernamesConfig } from './usernames.js';
-import { ACCOUNT_SCHEMA_VERSION, type Account, type AccountStatus, type Accounts, type AccountsLog, type RevokeResult } from './types.js';
+import {
+  ACCOUNT_SCHEMA_VERSION,
+  type Account,
+  type AccountStatus,
+  type Accounts,
+  type AccountsLog,
+  type LinkOptions,
+  type RevokeResult,
+} from './types.js';
 
 export interface AccountsDeps {
   store: Store;
   usernames: UsernamesConfig;
+  /** Upstreams that do not vouch for usernames, id → the prefix their people's names carry (`usernamePrefixesOf`). */
+  unvouchedUpstreams?: ReadonlyMap<string, string>;
   log: AccountsLog;
   /** Clock in epoch seconds (tests). */
   now?: () => number;
 }
 
 /** Builds the accounts library; throws UsernameConfigError for unusable `usernames.pins`. */
-export function createAccounts({ store, usernames, log, now = () => Math.floor(Date.now() / 1000) }: AccountsDeps): Accounts {
-  const policy = usernamePolicy(usernames);
+export function createAccounts({
+  store,
+  usernames,
+  unvouchedUpstreams,
+  log,
+  now = () => Math.floor(Date.now() / 1000),
+}: AccountsDeps): Accounts {
+  const policy = usernamePolicy(usernames, unvouchedUpstreams);
   const { durable } = store;
 
   const get = (sub: string) => readAccount(durable, sub);
@@ -62,15 +78,21 @@ export function createAccounts({ store, usernames, log, now = () => Math.floor(D
     return winner;
   }
 
-  async function link(identity: UpstreamIdentity): Promise<Account> {
+  /** A left account comes back only when the login's upstream confirmed membership just now. */
+  function refuseInactive(account: Account, options: LinkOptions): void {
+    if (account.status === 'tombstoned') throw new AccountDisabledError(account.sub);
+    if (account.status === 'left' && options.confirmsMembership !== true) throw new AccountLeftError(account.sub);
+  }
+
+  async function link(identity: UpstreamIdentity, options: LinkOptions = {}): Promise<Account> {
     if (!identity.linkDomain || !identity.linkKey)
       throw new TypeError(`upstream ${identity.upstream} gave an identity without linkDomain/linkKey`);
     const sub = subjectFor(identity.linkDomain, identity.linkKey);
     const existing = await get(sub);
     if (!existing) return create(identity, sub);
-    if (existing.status === 'tombstoned') throw new AccountDisabledError(sub);
+    refuseInactive(existing, options);
     return updateAccount(store, sub, (account) => {
-      if (account.status === 'tombstoned') throw new AccountDisabledError(sub);
+      refuseInactive(account, options);
       if (account.status !== 'active') log.info({ audit: 'account.reactivate', sub, username: account.username, from: account.status });
       const t = now();
       return { ...account, status: 'active', upstream: identity.upstream, profile: identity, updatedAt: t, checkedAt: t };
@@ -112,6 +134,16 @@ export function createAccounts({ store, usernames, log, now = () => Math.floor(D
     return revoke(sub, { reason });
   }
 
+  async function reactivate(ref: string): Promise<Account> {
+    const { sub } = await mustFind(ref);
+    return updateAccount(store, sub, (current) => {
+      if (current.status === 'tombstoned') throw new AccountDisabledError(sub);
+      if (current.status === 'active') return current;
+      log.info({ audit: 'account.reactivate', sub, username: current.username, from: current.status, reason: 'operator' });
+      return { ...current, status: 'active', updatedAt: now() };
+    });
+  }
+
   async function markChecked(sub: string, identity: UpstreamIdentity): Promise<Account> {
     if (subjectFor(identity.linkDomain, identity.linkKey) !== sub) {
       throw new TypeError(`identity of ${identity.upstream} does not belong to account ${sub}`);
@@ -129,6 +161,7 @@ export function createAccounts({ store, usernames, log, now = () => Math.floor(D
     find,
     rename,
     revoke,
+    reactivate,
     markChecked,
     async list() {
       const subs = (await durable.keys(ACCOUNT_PREFIX)).map((key) => key.slice(ACCOUNT_PREFIX.length));

@@ -11,8 +11,16 @@ export const DINGTALK_CLAIMS = ['dingtalk_userid', 'dingtalk_unionid', 'dingtalk
 // KubeSphere's User webhook rejects an address net/mail cannot parse: better no email than a failed login.
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
+/** An upstream's group namespace by id (the config's `groupsPrefixOf`); default `<id>:`. */
+export type GroupsPrefixOf = (upstreamId: string) => string;
+const defaultGroupsPrefix: GroupsPrefixOf = (upstreamId) => `${upstreamId}:`;
+
 /** Every claim of the account, for every scope, shaped by the client's policy. */
-export function claimsFor(account: Account, policy: ClaimPolicy): Record<string, unknown> {
+export function claimsFor(
+  account: Account,
+  policy: ClaimPolicy,
+  groupsPrefixOf: GroupsPrefixOf = defaultGroupsPrefix,
+): Record<string, unknown> {
   const { profile } = account;
   const claims: Record<string, unknown> = { sub: account.sub, preferred_username: account.username };
   if (profile.name) claims.name = profile.name;
@@ -23,7 +31,7 @@ export function claimsFor(account: Account, policy: ClaimPolicy): Record<string,
     claims.phone_number = profile.phoneNumber;
     claims.phone_number_verified = profile.phoneNumberVerified === true;
   }
-  claims.groups = shapeGroups(profile.groups ?? [], policy.groups);
+  claims.groups = shapeGroups(profile.groups ?? [], policy.groups, groupsPrefixOf(account.upstream));
   for (const name of DINGTALK_CLAIMS) {
     const value = profile.extra?.[name];
     if (typeof value === 'string' && value !== '') claims[name] = value;
@@ -45,12 +53,21 @@ function emailClaims(account: Account, emitEmail: ClaimPolicy['emitEmail']): Rec
   return { email, email_verified: verified };
 }
 
-/** `allow` (exact, or a prefix with a trailing `*`) is matched before `prefix` is added; then at most `max`. */
-export function shapeGroups(groups: readonly string[], policy: ClaimPolicy['groups']): string[] {
-  const unique = [...new Set(groups.filter((g) => typeof g === 'string' && g !== ''))];
-  if (!policy) return unique;
-  const allowed = policy.allow === undefined ? unique : unique.filter((g) => policy.allow!.some((p) => matches(p, g)));
-  return allowed.map((g) => policy.prefix + g).slice(0, policy.max);
+// Kubernetes reserves `system:` (system:masters is cluster-admin); no upstream or prefix may produce one.
+// https://kubernetes.io/docs/reference/access-authn-authz/authentication/#users-in-kubernetes
+const isSystemGroup = (group: string) => group.toLowerCase().startsWith('system:');
+
+/**
+ * `allow` (exact, or a prefix with a trailing `*`) matches a group as its upstream gave it, as it
+ * did before groups had namespaces; then the upstream's namespace (`upstreamPrefix`) and the
+ * client's `prefix` go before it, so upstreams never share a namespace; then the list is cut to
+ * `max`. A group beginning with `system:`, as the upstream gave it or as emitted, is always dropped.
+ */
+export function shapeGroups(groups: readonly string[], policy: ClaimPolicy['groups'], upstreamPrefix = ''): string[] {
+  const unique = [...new Set(groups.filter((g) => typeof g === 'string' && g !== '' && !isSystemGroup(g)))];
+  const allowed = policy?.allow === undefined ? unique : unique.filter((g) => policy.allow!.some((p) => matches(p, g)));
+  const emitted = allowed.map((g) => (policy?.prefix ?? '') + upstreamPrefix + g).filter((g) => !isSystemGroup(g));
+  return policy ? emitted.slice(0, policy.max) : emitted;
 }
 
 function matches(pattern: string, group: string): boolean {

@@ -8,6 +8,17 @@ export class AccountDisabledError extends Error {
   }
 }
 
+/**
+ * The account was marked left and this login's upstream cannot confirm the person is back (e.g.
+ * `allowAnyDingTalkUser`, or an oauth2/oidc upstream): the enforcing upstream or an operator must.
+ */
+export class AccountLeftError extends Error {
+  override name = 'AccountLeftError';
+  constructor(readonly sub: string) {
+    super(`account ${sub} was marked left; only a membership check or an operator brings it back`);
+  }
+}
+
 /** No account has this sub or username. */
 export class UnknownAccountError extends Error {
   override name = 'UnknownAccountError';

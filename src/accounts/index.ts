@@ -12,6 +12,7 @@ export {
   hashUsername,
   usernameCandidates,
   usernamePolicy,
+  unvouchedUpstreamsOf,
   type UsernameCandidates,
   usernameProblem,
   type UsernamePolicy,

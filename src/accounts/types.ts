@@ -51,9 +51,22 @@ export interface RevokeResult {
  * records (`account:<sub>` → Account, `username:<name>` → sub), never process memory.
  * `ref` is a sub or a username (current or former).
  */
+/** What the upstream a login came through vouches for (the interactions module derives it from the upstream). */
+export interface LinkOptions {
+  /**
+   * The upstream checked, at this login, that the person belongs (an enforcing DingTalk upstream:
+   * the organisation's contacts). Only then does an account marked `left` become active again;
+   * otherwise link throws AccountLeftError. Default false.
+   */
+  confirmsMembership?: boolean;
+}
+
 export interface Accounts {
-  /** Login: finds or creates the account of (linkDomain, linkKey); throws AccountDisabledError when tombstoned. */
-  link(identity: UpstreamIdentity): Promise<Account>;
+  /**
+   * Login: finds or creates the account of (linkDomain, linkKey); throws AccountDisabledError when
+   * tombstoned, AccountLeftError when marked left and the upstream did not confirm membership.
+   */
+  link(identity: UpstreamIdentity, options?: LinkOptions): Promise<Account>;
   get(sub: string): Promise<Account | undefined>;
   /** By current or former username (a former name stays its person's). */
   findByUsername(username: string): Promise<Account | undefined>;
@@ -65,10 +78,15 @@ export interface Accounts {
   rename(ref: string, newUsername: string): Promise<Account>;
   /** Ends every grant (with its tokens) and every browser session of the person now; status unchanged. */
   revoke(ref: string, options?: { reason?: string }): Promise<RevokeResult>;
-  /** The person left the organisation: status `left` (unless tombstoned), then revoke. A later login reactivates. */
+  /**
+   * The person left the organisation: status `left` (unless tombstoned), then revoke. A later login
+   * reactivates only through an upstream that confirms membership (LinkOptions), or `reactivate`.
+   */
   markLeft(ref: string, options?: { reason?: string }): Promise<RevokeResult>;
   /** Disables the account for good: status `tombstoned`, then revoke. Later logins are refused. */
   tombstone(ref: string, options?: { reason?: string }): Promise<RevokeResult>;
+  /** The operator brings back an account marked left (`oidc-bridge accounts reactivate`); a tombstone stays. */
+  reactivate(ref: string): Promise<Account>;
   /** A recheck confirmed the person: refreshes checkedAt and the profile snapshot. */
   markChecked(sub: string, identity: UpstreamIdentity): Promise<Account>;
 }

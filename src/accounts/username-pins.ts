@@ -1,8 +1,10 @@
 /**
- * `usernames.pins`: fixed usernames for named people, keyed `"<type>:<attribute>:<value>"`, e.g.
- * `"dingtalk:userid:manager4220": zhangwei`. `<type>` is the link domain's prefix before ':'
- * ("dingtalk" for "dingtalk:<corpId>"), so a pin survives renaming the upstream's config id.
+ * `usernames.pins`: fixed usernames for named people, keyed `"<linkDomain>:<attribute>:<value>"`,
+ * e.g. `"dingtalk:ding0123456789:userid:manager4220": zhangwei`. The link domain is matched whole
+ * (tenant included), so a person of another organisation with the same userid never gets the
+ * name; it survives renaming the upstream's config id, which is no part of it.
  */
+import { BARE_LINK_DOMAIN_TYPES, PIN_KEY } from '../config/schema.js';
 import type { UpstreamIdentity } from '../upstreams/types.js';
 import { UsernameConfigError } from './errors.js';
 
@@ -18,7 +20,7 @@ const ATTRIBUTES: Record<string, (identity: UpstreamIdentity) => unknown> = {
 export interface UsernamePin {
   /** The config key, for messages. */
   key: string;
-  type: string;
+  linkDomain: string;
   attribute: string;
   value: string;
   username: string;
@@ -27,26 +29,27 @@ export interface UsernamePin {
 /** Parses the pin map; throws UsernameConfigError naming the key of a malformed entry. */
 export function parsePins(pins: Record<string, string>): UsernamePin[] {
   return Object.entries(pins).map(([key, username]) => {
-    const first = key.indexOf(':');
-    const second = key.indexOf(':', first + 1);
-    const attribute = key.slice(first + 1, second).toLowerCase();
-    if (first <= 0 || second <= first + 1 || second === key.length - 1) {
-      throw new UsernameConfigError(`usernames.pins["${key}"]`, 'expected <type>:<attribute>:<value>');
-    }
-    if (!(attribute in ATTRIBUTES)) {
+    const match = PIN_KEY.exec(key);
+    if (!match) {
       throw new UsernameConfigError(
         `usernames.pins["${key}"]`,
-        `unknown attribute "${key.slice(first + 1, second)}" (expected userid, unionId, subject, jobNumber or linkKey)`,
+        'expected <linkDomain>:<attribute>:<value> (attribute: userid, unionId, subject, jobNumber or linkKey)',
       );
     }
-    return { key, type: key.slice(0, first).toLowerCase(), attribute, value: key.slice(second + 1), username };
+    const [, linkDomain, attribute, value] = match as unknown as [string, string, string, string];
+    if (BARE_LINK_DOMAIN_TYPES.includes(linkDomain)) {
+      throw new UsernameConfigError(
+        `usernames.pins["${key}"]`,
+        `"${linkDomain}" is only the upstream type and matches every tenant: key the pin on the full link domain, e.g. "${linkDomain}:<tenant>:${attribute}:${value}"`,
+      );
+    }
+    return { key, linkDomain, attribute: attribute.toLowerCase(), value, username };
   });
 }
 
-/** True when the pin names this person. */
+/** True when the pin names this person: the same link domain, tenant included, and attribute value. */
 export function pinMatches(pin: UsernamePin, identity: UpstreamIdentity): boolean {
-  const type = identity.linkDomain.split(':', 1)[0]!.toLowerCase();
-  if (type !== pin.type) return false;
+  if (identity.linkDomain !== pin.linkDomain) return false;
   const actual = ATTRIBUTES[pin.attribute]!(identity);
   return (typeof actual === 'string' || typeof actual === 'number') && String(actual) === pin.value;
 }

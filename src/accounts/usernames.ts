@@ -7,7 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { pinyin } from 'pinyin-pro';
-import { DEFAULT_RESERVED_USERNAMES, type Config, type UsernameCandidate } from '../config/schema.js';
+import {
+  DEFAULT_RESERVED_USERNAMES,
+  usernamePrefixOf,
+  vouchesForUsernames,
+  type Config,
+  type UpstreamConfig,
+  type UsernameCandidate,
+} from '../config/schema.js';
 import type { UpstreamIdentity } from '../upstreams/types.js';
 import { UsernameConfigError } from './errors.js';
 import { base32 } from './subject.js';
@@ -26,10 +33,20 @@ export interface UsernamePolicy {
   readonly pins: readonly UsernamePin[];
   /** Every pinned username: given to its pinned person only. */
   readonly pinned: ReadonlySet<string>;
+  /**
+   * Upstreams that do not vouch for the names they give (config's `vouchesForUsernames`), by id →
+   * the prefix their people's usernames carry (`idaas-`). Nobody else's name may begin with one.
+   */
+  readonly unvouched: ReadonlyMap<string, string>;
+}
+
+/** The upstreams that do not vouch for usernames, id → the prefix their people's names carry. */
+export function unvouchedUpstreamsOf(upstreams: readonly UpstreamConfig[]): Map<string, string> {
+  return new Map(upstreams.filter((u) => !vouchesForUsernames(u)).map((u) => [u.id, usernamePrefixOf(u)]));
 }
 
 /** Builds the policy; throws UsernameConfigError for pins that cannot work. */
-export function usernamePolicy(config: UsernamesConfig): UsernamePolicy {
+export function usernamePolicy(config: UsernamesConfig, unvouched: ReadonlyMap<string, string> = new Map()): UsernamePolicy {
   const reserved = new Set([...DEFAULT_RESERVED_USERNAMES, ...config.reserved].map((r) => r.toLowerCase()));
   const pins = parsePins(config.pins);
   const pinned = new Set<string>();
@@ -44,7 +61,7 @@ export function usernamePolicy(config: UsernamesConfig): UsernamePolicy {
     if (pinned.has(pin.username)) throw new UsernameConfigError(path, `"${pin.username}" is pinned twice`);
     pinned.add(pin.username);
   }
-  return { candidates: config.candidates, reserved, pins, pinned };
+  return { candidates: config.candidates, reserved, pins, pinned, unvouched };
 }
 
 export function isValidUsername(name: string): boolean {
@@ -56,6 +73,9 @@ export function usernameProblem(name: string, policy: UsernamePolicy, identity?:
   if (!isValidUsername(name))
     return `expected lowercase letters, digits, '-' and '.' (DNS-1123), at most ${USERNAME_MAX_LENGTH} characters`;
   if (policy.reserved.has(name)) return 'reserved';
+  for (const [upstream, prefix] of policy.unvouched) {
+    if (name.startsWith(prefix) && identity?.upstream !== upstream) return `"${prefix}" names are kept for people of upstream ${upstream}`;
+  }
   if (policy.pinned.has(name) && !policy.pins.some((p) => p.username === name && identity && pinMatches(p, identity))) {
     return 'pinned to someone else in usernames.pins';
   }
@@ -138,17 +158,23 @@ export interface UsernameCandidates {
  * (only the pinned name to go on) gets the pinned name with a suffix rather than a hash.
  */
 export function usernameCandidates(identity: UpstreamIdentity, sub: string, policy: UsernamePolicy): UsernameCandidates {
+  // An upstream that does not vouch for its names: everything its people are called carries its prefix.
+  const prefix = policy.unvouched.get(identity.upstream) ?? '';
   const names = new Set<string>();
   let pinnedToOther: string | undefined;
   for (const source of policy.candidates) {
     for (const raw of rawCandidates(source, identity, sub)) {
-      const name = normaliseUsername(raw);
+      const plain = normaliseUsername(raw);
+      const name = plain === undefined ? undefined : normaliseUsername(prefix + plain);
       if (name === undefined || policy.reserved.has(name)) continue;
       if (usernameProblem(name, policy, identity) === undefined) names.add(name);
-      else pinnedToOther ??= name;
+      else if (policy.pinned.has(name)) pinnedToOther ??= name;
     }
   }
   const first = [...names][0] ?? pinnedToOther;
-  if (first === undefined) return { names: [hashUsername(sub)], suffixBase: hashUsername(sub) };
+  if (first === undefined) {
+    const hashed = normaliseUsername(prefix + hashUsername(sub))!;
+    return { names: [hashed], suffixBase: hashed };
+  }
   return { names: [...names], suffixBase: first };
 }

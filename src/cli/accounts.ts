@@ -1,6 +1,6 @@
-// `oidc-bridge accounts list | show | rename | revoke`: the operator's view of the durable accounts.
+// `oidc-bridge accounts list | show | rename | revoke | reactivate`: the operator's view of the durable accounts.
 import { parseArgs } from 'node:util';
-import { createAccounts, UnknownAccountError, type Account, type Accounts } from '../accounts/index.js';
+import { createAccounts, UnknownAccountError, unvouchedUpstreamsOf, type Account, type Accounts } from '../accounts/index.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { openStore, storeOptionsOf } from '../store/index.js';
@@ -19,6 +19,8 @@ Commands:
   rename <username|sub> <new>      give a person a new username; the old one stays reserved for them
   revoke <username|sub> [--reason <text>]
                                    end every grant (with its tokens) and browser session of the person now
+  reactivate <username|sub>        bring back an account marked left (a login through an upstream that
+                                   does not check membership never does); a disabled account stays disabled
 `;
 
 const ARITY: Record<string, { args: number; options: readonly string[] }> = {
@@ -26,6 +28,7 @@ const ARITY: Record<string, { args: number; options: readonly string[] }> = {
   show: { args: 1, options: [] },
   rename: { args: 2, options: [] },
   revoke: { args: 1, options: ['reason'] },
+  reactivate: { args: 1, options: [] },
 };
 
 /** Runs an `accounts` subcommand; resolves to the process exit code (0 ok, 1 failed, 2 usage). */
@@ -71,6 +74,7 @@ export async function runAccountsCommand(args: string[], ctx: AccountsCommandCon
     if (command === 'list') return await list(ctx, values.json === true);
     if (command === 'show') return await show(ctx, rest[0]!);
     if (command === 'rename') return await rename(ctx, rest[0]!, rest[1]!);
+    if (command === 'reactivate') return await reactivate(ctx, rest[0]!);
     return await revoke(ctx, rest[0]!, values.reason);
   } catch (err) {
     // Account errors (unknown person, invalid or taken name) and store errors carry a message
@@ -102,6 +106,12 @@ async function rename(ctx: AccountsCommandContext, ref: string, newName: string)
   ctx.stdout(
     `Renamed ${before.username} to ${after.username} (sub ${after.sub}). ` + `"${before.username}" stays reserved for this person.\n`,
   );
+  return 0;
+}
+
+async function reactivate(ctx: AccountsCommandContext, ref: string): Promise<number> {
+  const account = await ctx.accounts.reactivate(ref);
+  ctx.stdout(`${account.username} (sub ${account.sub}) is ${account.status}.\n`);
   return 0;
 }
 
@@ -151,7 +161,12 @@ export async function runAccountsFromConfig(
   try {
     // Audit lines (rename, revoke) reach the log whatever logging.level says.
     const audit = createLogger({ level: 'info', name: 'oidc-bridge-audit' });
-    const accounts = createAccounts({ store, usernames: config.usernames, log: audit });
+    const accounts = createAccounts({
+      store,
+      usernames: config.usernames,
+      unvouchedUpstreams: unvouchedUpstreamsOf(config.upstreams),
+      log: audit,
+    });
     return await runAccountsCommand(argv, { accounts, ...io });
   } finally {
     await store.close();

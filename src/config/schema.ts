@@ -105,6 +105,14 @@ export const keysSchema = z.strictObject({
 const usernameCandidate = z.enum(['orgEmail', 'email', 'pinyin', 'jobNumber', 'userid', 'hash']);
 export type UsernameCandidate = z.infer<typeof usernameCandidate>;
 
+/** A `usernames.pins` key: the link domain (may hold colons), the attribute, the value. */
+export const PIN_KEY = /^(.+?):(userid|unionId|subject|jobNumber|linkKey):(.+)$/i;
+/**
+ * Link-domain types that are never a whole link domain by default: a pin keyed on one alone (the
+ * form documented before pins named the tenant) would match every tenant of that type.
+ */
+export const BARE_LINK_DOMAIN_TYPES: readonly string[] = ['dingtalk', 'dingtalk-any', 'oauth2', 'oidc'];
+
 /** Built-in reserved usernames; `usernames.reserved` adds to them. */
 export const DEFAULT_RESERVED_USERNAMES = ['admin', 'root', 'system', 'kubesphere'];
 
@@ -114,10 +122,25 @@ export const usernamesSchema = z.strictObject({
   /** Names nobody may get, in addition to admin, root, system and kubesphere. */
   reserved: z.array(z.string()).default([]),
   /**
-   * Fixed usernames: `"<linkDomain-type>:<attribute>:<value>": username`, e.g.
-   * `"dingtalk:userid:manager4220": zhangwei`. A pin that collides with another is a config error.
+   * Fixed usernames: `"<linkDomain>:<attribute>:<value>": username`, e.g.
+   * `"dingtalk:ding0123456789:userid:manager4220": zhangwei`. The whole link domain, tenant included,
+   * so a person of another organisation with the same userid never gets the name. A pin that
+   * collides with another is a config error.
    */
-  pins: z.record(z.string().regex(/^[a-z0-9]+:[A-Za-z]+:.+$/, 'expected <type>:<attribute>:<value>'), z.string()).default({}),
+  pins: z
+    .record(
+      z
+        .string()
+        .regex(PIN_KEY, 'expected <linkDomain>:<attribute>:<value>, attribute one of userid, unionId, subject, jobNumber, linkKey')
+        .refine((key) => !BARE_LINK_DOMAIN_TYPES.includes(PIN_KEY.exec(key)?.[1] ?? ''), {
+          error: (issue) =>
+            `"${String(issue.input)}" names only the upstream type, which matches people of every tenant: key the pin on the ` +
+            `upstream's full link domain, e.g. "${String(issue.input).replace(/^([^:]+):/, '$1:<tenant>:')}" ` +
+            '(dingtalk:<corpId>, oauth2:<authorization host>, oidc:<issuer>, or the configured linkDomain)',
+        }),
+      z.string(),
+    )
+    .default({}),
 });
 
 export const ttlSchema = z.strictObject({
@@ -218,7 +241,46 @@ const upstreamCommon = {
   linkDomain: z.string().min(1).optional(),
   /** Milliseconds before a call to the upstream gives up. */
   timeoutMs: z.number().int().positive().default(5000),
+  /**
+   * Put before each of this upstream's groups, so upstreams never share a group namespace: a person
+   * of a generic OIDC upstream who can name their own groups cannot receive `dingtalk:研发中心`.
+   * Default `<id>:` (resolved by `groupsPrefixOf`; e.g. `dingtalk:研发中心/平台组`). Set it to keep
+   * RBAC bindings when renaming the upstream's id. No prefix may begin another upstream's, and
+   * groups beginning with `system:` are always dropped.
+   */
+  groupsPrefix: z.string().optional(),
 };
+
+/**
+ * Whether new people of this upstream take usernames from what it says as they are: a DingTalk
+ * upstream that enforces its organisation (`corpId`, not `allowAnyDingTalkUser`), or an oauth2/oidc
+ * upstream marked `vouchesForUsernames`. The others' names carry `usernamePrefixOf`.
+ */
+export function vouchesForUsernames(upstream: UpstreamConfig): boolean {
+  return upstream.type === 'dingtalk' ? !upstream.allowAnyDingTalkUser : upstream.vouchesForUsernames;
+}
+
+/** What the usernames of an upstream that does not vouch for them begin with: `<id>-`. */
+export function usernamePrefixOf(upstream: { id: string }): string {
+  return `${upstream.id}-`;
+}
+
+/**
+ * A DingTalk upstream's link domain: its `linkDomain`, else the organisation (`dingtalk:<corpId>`).
+ * One with `allowAnyDingTalkUser` checks no membership, so it gets a domain of its own
+ * (`dingtalk-any:<corpId>`, or `dingtalk:any` without a corpId): a person who left could otherwise
+ * sign in through it and take back the account, `sub` and username the enforcing upstream gave them.
+ */
+export function dingtalkLinkDomainOf(config: Pick<DingTalkUpstreamConfig, 'linkDomain' | 'corpId' | 'allowAnyDingTalkUser'>): string {
+  if (config.linkDomain) return config.linkDomain;
+  if (!config.corpId) return 'dingtalk:any';
+  return config.allowAnyDingTalkUser ? `dingtalk-any:${config.corpId}` : `dingtalk:${config.corpId}`;
+}
+
+/** An upstream's group namespace: its `groupsPrefix`, else `<id>:`. */
+export function groupsPrefixOf(upstream: { id: string; groupsPrefix?: string | undefined }): string {
+  return upstream.groupsPrefix ?? `${upstream.id}:`;
+}
 
 const deptGroups = z.strictObject({
   source: z.literal('departments'),
@@ -334,6 +396,13 @@ export const oauth2UpstreamSchema = z
      */
     pkce: z.boolean().optional(),
     /**
+     * The upstream vouches for the names it gives (a corporate directory whose `preferred_username`
+     * or email people cannot choose themselves): new people get their usernames from it as they are.
+     * Default false: a generic IdP's names are self-asserted, so its people's usernames carry the
+     * prefix `<id>-` (`idaas-zhangwei`) and can never take a name the organisation's directory would give.
+     */
+    vouchesForUsernames: z.boolean().default(false),
+    /**
      * The upstream only holds email addresses it verified (e.g. a corporate directory behind an
      * IDaaS): treat a mapped email as verified when the upstream does not say otherwise, so clients
      * with `emitEmail: verified` receive it. Default: false (the aliyun-idaas preset included): an unverified email never links or verifies.
@@ -364,6 +433,13 @@ export const oidcUpstreamSchema = z.strictObject({
   clientAuth: clientAuth.default('client_secret_basic'),
   /** PKCE S256; on by default (OAuth 2.1), turn off only for an upstream that rejects it. */
   pkce: z.boolean().default(true),
+  /**
+   * The upstream vouches for the names it gives (a corporate directory whose `preferred_username`
+   * or email people cannot choose themselves): new people get their usernames from it as they are.
+   * Default false: a generic IdP's names are self-asserted, so its people's usernames carry the
+   * prefix `<id>-` (`idaas-zhangwei`) and can never take a name the organisation's directory would give.
+   */
+  vouchesForUsernames: z.boolean().default(false),
   /** Also call the userinfo endpoint and merge its claims over the ID token's. */
   userInfo: z.boolean().default(false),
   /**
@@ -392,11 +468,15 @@ export const clientExtrasSchema = {
   upstreams: z.array(upstreamId).min(1).optional(),
   /** `verified`: only emails the upstream vouches for; `any`: also admin-entered ones; `never`. */
   emitEmail: z.enum(['verified', 'any', 'never']).default('verified'),
-  /** Group claim shaping for this client, applied when tokens are issued. */
+  /**
+   * Group claim shaping for this client, applied when tokens are issued to the upstream-namespaced
+   * groups (`dingtalk:研发中心`, see the upstream's `groupsPrefix`): `allow` patterns match a group as
+   * its upstream gave it, then the namespace and `prefix` go before it, then the list is cut to `max`.
+   */
   groups: z
     .strictObject({
       prefix: z.string().default(''),
-      /** Only groups matching these (before the prefix is added) are emitted; a trailing `*` matches any rest. */
+      /** Only groups matching these (as the upstream gave them, before namespace and prefix) are emitted; a trailing `*` matches any rest. */
       allow: z.array(z.string()).optional(),
       /** At most this many groups; kube-apiserver and cookies have limits. */
       max: z.number().int().positive().default(100),
@@ -530,6 +610,29 @@ export const configSchema = z
     cfg.upstreams.forEach((u, i) => {
       if (ids.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicate upstream id "${u.id}"` });
       ids.add(u.id);
+    });
+    // One namespace per upstream: no prefix may begin another's ('' begins every one).
+    cfg.upstreams.forEach((u, i) => {
+      const prefix = groupsPrefixOf(u);
+      const shared = cfg.upstreams.find((other, j) => j !== i && groupsPrefixOf(other).startsWith(prefix));
+      if (shared)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', i, 'groupsPrefix'],
+          message: `"${prefix}" would share a groups namespace with upstream "${shared.id}" ("${groupsPrefixOf(shared)}"): give each upstream its own prefix`,
+        });
+    });
+    // A permissive DingTalk upstream never links in an enforcing one's domain (see dingtalkLinkDomainOf).
+    cfg.upstreams.forEach((u, i) => {
+      if (u.type !== 'dingtalk' || !u.allowAnyDingTalkUser) return;
+      const domain = dingtalkLinkDomainOf(u);
+      const enforcing = cfg.upstreams.find((e) => e.type === 'dingtalk' && !e.allowAnyDingTalkUser && dingtalkLinkDomainOf(e) === domain);
+      if (enforcing)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', i, 'linkDomain'],
+          message: `"${domain}" is the link domain of upstream "${enforcing.id}", which checks membership: an upstream with allowAnyDingTalkUser needs its own (the default is dingtalk-any:<corpId>)`,
+        });
     });
     const clientIds = new Set<string>();
     cfg.clients.forEach((c, i) => {

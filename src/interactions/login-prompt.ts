@@ -42,7 +42,15 @@ export const recheckSession: Step = async (ctx, _req, res, next) => {
           { uid: view.uid, upstream: upstream.id, sub: account.sub },
           'upstream could not recheck; last check within its grace: session reused',
         );
-      return seeOther(res, await ctx.interactions.finishLogin(view.uid, { accountId: account.sub, amr: [upstream.type] }));
+      // Nobody authenticated just now: auth_time stays the session's login time.
+      return seeOther(
+        res,
+        await ctx.interactions.finishLogin(view.uid, {
+          accountId: account.sub,
+          amr: [upstream.type],
+          ...(view.session!.loginTs === undefined ? {} : { authTime: view.session!.loginTs }),
+        }),
+      );
     case 'revoked':
       throw account.status === 'tombstoned'
         ? new UpstreamError(upstream.id, 'not_allowed', 'the account is disabled', { hint: 'accountDisabled' })

@@ -6,7 +6,7 @@
  * to that path, identifies it to oidc-provider.
  */
 import type { Request } from 'express';
-import { AccountDisabledError } from '../accounts/errors.js';
+import { AccountDisabledError, AccountLeftError } from '../accounts/errors.js';
 import { InteractionExpiredError } from '../oidc/interaction-view.js';
 import { applyPageHeaders } from '../pages/index.js';
 import { StoreUnavailableError } from '../store/types.js';
@@ -79,12 +79,15 @@ export const linkAccount: Step = async (ctx, _req, res, next) => {
   const state = stateOf(res);
   const upstream = state.upstream!;
   try {
-    state.account = await ctx.accounts.link(state.identity!);
+    // An upstream that rechecks membership checked it at this login too: only it brings back an account marked left.
+    state.account = await ctx.accounts.link(state.identity!, { confirmsMembership: upstream.recheck !== undefined });
   } catch (err) {
     const refused =
       err instanceof AccountDisabledError
         ? new UpstreamError(upstream.id, 'not_allowed', 'the account is disabled', { hint: 'accountDisabled' }, { cause: err })
-        : err;
+        : err instanceof AccountLeftError
+          ? new UpstreamError(upstream.id, 'not_allowed', 'the account was marked left', { hint: 'leftOrganisation' }, { cause: err })
+          : err;
     if (refused instanceof UpstreamError) ctx.metrics.loginFinished(upstream.id, refused.reason);
     throw refused;
   }

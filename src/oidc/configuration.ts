@@ -184,7 +184,7 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     rotateRefreshToken: true,
     findAccount: deps.findAccount,
     interactions: {
-      policy: createInteractionPolicy(deps.needsRecheck, {
+      policy: createInteractionPolicy(deps.needsRecheck, (clientId) => allowedUpstreams(config, extrasOf(clientId)), {
         absoluteSeconds: config.ttl.sessionAbsolute,
         now: deps.now ?? (() => Date.now() / 1000),
       }),

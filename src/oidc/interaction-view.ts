@@ -47,4 +47,10 @@ export interface LoginResult {
   acr?: string;
   /** false: the browser session ends with the browser (a transient cookie). Default true. */
   remember?: boolean;
+  /**
+   * When the person actually authenticated (epoch seconds; becomes `auth_time`). Default: now. A
+   * silent recheck of a reused session passes the session's own login time, so relying parties'
+   * `max_age` still counts from the real authentication (OIDC Core 1.0 §2, `auth_time`).
+   */
+  authTime?: number;
 }

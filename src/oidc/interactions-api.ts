@@ -120,7 +120,7 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
             ...(login.amr ? { amr: login.amr } : {}),
             ...(login.acr ? { acr: login.acr } : {}),
             remember: login.remember ?? true,
-            ts: epochNow(),
+            ts: login.authTime ?? epochNow(),
           },
         },
         true,

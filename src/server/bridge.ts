@@ -6,9 +6,9 @@
  */
 import type { RequestListener } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Config } from '../config/schema.js';
+import { groupsPrefixOf, type Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
-import { createAccounts, claimsFor, type Accounts } from '../accounts/index.js';
+import { createAccounts, claimsFor, unvouchedUpstreamsOf, type Accounts } from '../accounts/index.js';
 import { createMembership, type Membership } from '../accounts/membership.js';
 import { loadKeys, maxSignedTokenLifetime } from '../oidc/keys.js';
 import { createProvider, type ProviderBundle } from '../oidc/provider.js';
@@ -68,7 +68,10 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     upstreamIds: config.upstreams.map((u) => u.id),
   });
 
-  const accounts = createAccounts({ store, usernames: config.usernames, log });
+  const accounts = createAccounts({ store, usernames: config.usernames, unvouchedUpstreams: unvouchedUpstreamsOf(config.upstreams), log });
+  const groupsPrefixByUpstream = new Map(config.upstreams.map((u) => [u.id, groupsPrefixOf(u)]));
+  // An account of an upstream no longer configured keeps the default namespace, `<id>:`.
+  const groupsPrefixes = (id: string) => groupsPrefixByUpstream.get(id) ?? groupsPrefixOf({ id });
   const upstreams = await openUpstreams(config.upstreams, {
     log,
     store,
@@ -92,7 +95,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
       store,
       jwks: keys.jwks,
       accounts,
-      claimsFor,
+      claimsFor: (account, policy) => claimsFor(account, policy, groupsPrefixes),
       recheck: (account, grant) => membership.onRefresh(account, grant.authTime),
       needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
       pages,

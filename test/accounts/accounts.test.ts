@@ -2,7 +2,13 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createAccounts } from '../../src/accounts/accounts.js';
-import { AccountDisabledError, InvalidUsernameError, UnknownAccountError, UsernameTakenError } from '../../src/accounts/errors.js';
+import {
+  AccountDisabledError,
+  AccountLeftError,
+  InvalidUsernameError,
+  UnknownAccountError,
+  UsernameTakenError,
+} from '../../src/accounts/errors.js';
 import { subjectFor } from '../../src/accounts/subject.js';
 import type { Account } from '../../src/accounts/types.js';
 import { isValidUsername, type UsernamesConfig } from '../../src/accounts/usernames.js';
@@ -132,21 +138,46 @@ for (const kind of STORE_KINDS) {
     });
 
     it('honours pins: the pinned person gets the name, nobody else ever does', async (t) => {
-      const pins = { 'dingtalk:userid:manager4220': 'zhangwei' };
+      const pins = { [`${CORP}:userid:manager4220`]: 'zhangwei' };
       const { accounts } = setup(kind, t, { candidates: ['pinyin'], pins });
       const namesake = await accounts.link(dingtalkIdentity('k1', { name: '张伟', userid: 'dev1' }));
       const pinned = await accounts.link(dingtalkIdentity('k2', { name: '张伟', userid: 'manager4220' }));
       assert.equal(pinned.username, 'zhangwei');
       assert.equal(namesake.username, 'zhangwei2');
       await assert.rejects(accounts.rename(namesake.username, 'zhangwei'), InvalidUsernameError);
-      const byUnionId = setup(kind, t, { pins: { 'dingtalk:unionId:k9': 'boss' } });
+      const byUnionId = setup(kind, t, { pins: { [`${CORP}:unionId:k9`]: 'boss' } });
       assert.equal((await byUnionId.accounts.link(dingtalkIdentity('k9', { name: '老板' }))).username, 'boss');
+    });
+
+    it('names from an upstream that does not vouch for them carry its prefix and never take a directory name', async (t) => {
+      const replicas = kind.fresh();
+      t.after(() => replicas.close());
+      const unvouched = new Map([['dingtalk-any', 'dingtalk-any-']]);
+      const accounts = createAccounts({
+        store: replicas.open(),
+        usernames: usernamesConfig({ candidates: ['orgEmail', 'pinyin', 'hash'] }),
+        unvouchedUpstreams: unvouched,
+        log: captureLog(),
+        now: () => T0,
+      });
+      // An outsider whose DingTalk nick is 张伟 arrives first, through the permissive upstream.
+      const outsider = dingtalkIdentity('outsider', { upstream: 'dingtalk-any', linkDomain: 'dingtalk-any:ding0123456789', name: '张伟' });
+      assert.equal((await accounts.link(outsider)).username, 'dingtalk-any-zhangwei');
+      // The employee, through the organisation's upstream, still gets the directory's name.
+      assert.equal((await accounts.link(dingtalkIdentity('employee', { name: '张伟' }))).username, 'zhangwei');
+      // A directory name can never be one of the outsiders' names.
+      const tricky = dingtalkIdentity('tricky', { name: '李雷', hints: [{ source: 'orgEmail', value: 'dingtalk-any-boss@corp.example' }] });
+      assert.equal((await accounts.link(tricky)).username, 'lilei');
+      const nothingElse = dingtalkIdentity('nothing', { hints: [{ source: 'orgEmail', value: 'dingtalk-any-x@corp.example' }] });
+      assert.match((await accounts.link(nothingElse)).username, /^u-[a-z2-7]{8}$/);
+      const anonymous = dingtalkIdentity('anon', { upstream: 'dingtalk-any', linkDomain: 'dingtalk-any:ding0123456789' });
+      assert.match((await accounts.link(anonymous)).username, /^dingtalk-any-u-[a-z2-7]{8}$/);
     });
 
     it('warns and falls back when a pinned name was given out before the pin existed', async (t) => {
       const { accounts, replica, log } = setup(kind, t, { candidates: ['pinyin'] });
       assert.equal((await accounts.link(dingtalkIdentity('k1', { name: '张伟' }))).username, 'zhangwei');
-      const pinnedLater = replica({ candidates: ['pinyin'], pins: { 'dingtalk:subject:k2': 'zhangwei' } });
+      const pinnedLater = replica({ candidates: ['pinyin'], pins: { [`${CORP}:subject:k2`]: 'zhangwei' } });
       assert.equal((await pinnedLater.link(dingtalkIdentity('k2', { name: '张伟' }))).username, 'zhangwei2');
       assert.equal(log.lines.filter((l) => l.level === 'warn' && l.obj.username === 'zhangwei').length, 1);
     });
@@ -224,7 +255,7 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(accounts.revoke('nobody'), UnknownAccountError);
     });
 
-    it('markLeft sets left and revokes; the next login reactivates', async (t) => {
+    it('markLeft sets left and revokes; only a login that confirmed membership reactivates', async (t) => {
       const { accounts, store, log } = setup(kind, t);
       const account = await accounts.link(dingtalkIdentity('k1', { name: '张伟' }));
       await store.model('Grant').upsert('grant-1', { accountId: account.sub }, 600);
@@ -233,8 +264,24 @@ for (const kind of STORE_KINDS) {
       assert.equal((await accounts.get(account.sub))?.status, 'left');
       assert.equal(log.audits('account.left').length, 1);
       assert.equal(log.audits('account.revoke')[0]?.reason, 'left');
-      assert.equal((await accounts.link(dingtalkIdentity('k1', { name: '张伟' }))).status, 'active');
+      await assert.rejects(accounts.link(dingtalkIdentity('k1', { name: '张伟' })), AccountLeftError);
+      await assert.rejects(accounts.link(dingtalkIdentity('k1', { name: '张伟' }), { confirmsMembership: false }), AccountLeftError);
+      assert.equal((await accounts.get(account.sub))?.status, 'left', 'an upstream that checks no membership brings nobody back');
+      const back = await accounts.link(dingtalkIdentity('k1', { name: '张伟' }), { confirmsMembership: true });
+      assert.equal(back.status, 'active');
       assert.equal(log.audits('account.reactivate').length, 1);
+    });
+
+    it('reactivate: the operator brings back a left account, never a tombstoned one', async (t) => {
+      const { accounts, log } = setup(kind, t);
+      const left = await accounts.link(dingtalkIdentity('k1', { name: '张伟' }));
+      await accounts.markLeft(left.sub);
+      assert.equal((await accounts.reactivate('zhangwei')).status, 'active');
+      assert.equal(log.audits('account.reactivate')[0]?.reason, 'operator');
+      assert.equal((await accounts.link(dingtalkIdentity('k1', { name: '张伟' }))).status, 'active');
+      const gone = await accounts.link(dingtalkIdentity('k2', { name: '李雷' }));
+      await accounts.tombstone(gone.sub);
+      await assert.rejects(accounts.reactivate(gone.sub), AccountDisabledError);
     });
 
     it('a tombstoned account is refused at login and stays tombstoned', async (t) => {

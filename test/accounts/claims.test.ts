@@ -55,7 +55,7 @@ describe('claimsFor', () => {
       locale: 'zh-CN',
       phone_number: '+8613800000000',
       phone_number_verified: true,
-      groups: ['研发中心', '研发中心/平台组'],
+      groups: ['dingtalk:研发中心', 'dingtalk:研发中心/平台组'],
       dingtalk_userid: 'manager4220',
       dingtalk_unionid: 'union-1',
       dingtalk_corp_id: 'ding0123456789',
@@ -106,9 +106,34 @@ describe('claimsFor', () => {
 describe('groups policy', () => {
   const groups = ['研发中心', '研发中心/平台组', '市场部', 'ops'];
 
-  it('emits every group when the client has no policy', () => {
-    assert.deepEqual(claimsFor(account({ groups }), verified).groups, groups);
+  it("emits every group, in its upstream's namespace, when the client has no policy", () => {
+    assert.deepEqual(
+      claimsFor(account({ groups }), verified).groups,
+      groups.map((g) => `dingtalk:${g}`),
+    );
     assert.deepEqual(claimsFor(account({ groups: [] }), verified).groups, []);
+  });
+
+  it('namespaces groups per upstream: a self-named group of another upstream never looks like a DingTalk one', () => {
+    const dingtalk = account({ groups: ['研发中心/平台组'] });
+    const oidc = { ...account({ groups: ['dingtalk:研发中心/平台组', 'ops'] }), upstream: 'eiam' };
+    assert.deepEqual(claimsFor(dingtalk, verified).groups, ['dingtalk:研发中心/平台组']);
+    assert.deepEqual(claimsFor(oidc, verified).groups, ['eiam:dingtalk:研发中心/平台组', 'eiam:ops']);
+    // The configured groupsPrefix of the account's upstream.
+    const prefixes = (id: string) => (id === 'eiam' ? 'idaas/' : `${id}:`);
+    assert.deepEqual(claimsFor(oidc, verified, prefixes).groups, ['idaas/dingtalk:研发中心/平台组', 'idaas/ops']);
+    // allow matches the group as its upstream gave it; the namespace, then the client prefix, go before it.
+    const policy = { emitEmail: 'never' as const, groups: { prefix: 'k8s-', allow: ['研发中心*', 'dingtalk:*'], max: 10 } };
+    assert.deepEqual(claimsFor(dingtalk, policy).groups, ['k8s-dingtalk:研发中心/平台组']);
+    assert.deepEqual(claimsFor(oidc, policy).groups, ['k8s-eiam:dingtalk:研发中心/平台组'], 'still in its own namespace');
+  });
+
+  it('always drops system: groups, as the upstream gave them and as emitted', () => {
+    const hostile = account({ groups: ['system:masters', 'System:Masters', 'ops'] });
+    assert.deepEqual(claimsFor(hostile, verified).groups, ['dingtalk:ops']);
+    assert.deepEqual(claimsFor(hostile, verified, () => '').groups, ['ops'], 'also without a namespace');
+    assert.deepEqual(shapeGroups(['masters'], { prefix: 'system:', max: 5 }), [], 'a client prefix cannot make one');
+    assert.deepEqual(shapeGroups(['masters', 'ops'], undefined, 'system:'), [], 'nor an upstream prefix');
   });
 
   it('matches allow before prefixing (exact or trailing *), then prefixes, then caps', () => {
@@ -117,10 +142,16 @@ describe('groups policy', () => {
       'dingtalk:研发中心/平台组',
       'dingtalk:ops',
     ]);
-    assert.deepEqual(shapeGroups(groups, { prefix: 'dingtalk:', allow: ['dingtalk:ops'], max: 50 }), [], 'allow sees unprefixed names');
+    assert.deepEqual(
+      shapeGroups(groups, { prefix: 'dingtalk:', allow: ['dingtalk:ops'], max: 50 }),
+      [],
+      'allow never sees the client prefix',
+    );
     assert.deepEqual(shapeGroups(groups, { prefix: 'dingtalk:', allow: ['研发中心'], max: 50 }), ['dingtalk:研发中心'], 'no * means exact');
     assert.deepEqual(shapeGroups(groups, { prefix: '', max: 2 }), ['研发中心', '研发中心/平台组']);
-    assert.deepEqual(claimsFor(account({ groups }), { emitEmail: 'never', groups: { prefix: 'dt:', max: 1 } }).groups, ['dt:研发中心']);
+    assert.deepEqual(claimsFor(account({ groups }), { emitEmail: 'never', groups: { prefix: 'dt:', max: 1 } }).groups, [
+      'dt:dingtalk:研发中心',
+    ]);
   });
 
   it('never emits more than max, and every emitted group carries the prefix and passed allow', () => {

@@ -98,6 +98,15 @@ describe('oidc-bridge accounts', () => {
     assert.match(unknown.err, /no account "nobody"/);
   });
 
+  it('reactivate brings back an account marked left', async (t) => {
+    const { run, accounts, lei } = await setup(t);
+    await accounts.markLeft(lei.sub);
+    const { code, out } = await run('reactivate', 'lilei');
+    assert.equal(code, 0);
+    assert.equal(out, `lilei (sub ${lei.sub}) is active.\n`);
+    assert.equal((await accounts.get(lei.sub))?.status, 'active');
+  });
+
   it('usage errors exit 2 and print the usage', async (t) => {
     const { run } = await setup(t);
     for (const args of [[], ['frobnicate'], ['show'], ['rename', 'a'], ['list', 'extra'], ['show', 'x', '--json'], ['list', '--bogus']]) {

@@ -135,7 +135,7 @@ describe('usernames: sources', () => {
 });
 
 describe('usernames: pins', () => {
-  const pins = { 'dingtalk:userid:manager4220': 'zhangwei', 'dingtalk:jobNumber:007': 'bond' };
+  const pins = { [`${CORP}:userid:manager4220`]: 'zhangwei', [`${CORP}:jobNumber:007`]: 'bond' };
 
   it('a pinned name is offered only to its person', () => {
     const policy = usernamePolicy(usernamesConfig({ pins }));
@@ -149,16 +149,26 @@ describe('usernames: pins', () => {
     assert.deepEqual(usernameCandidates(other, 'sub2', onlyPinyin), { names: [], suffixBase: 'zhangwei' });
     const bond = dingtalkIdentity('u3', { extra: { job_number: '007' } });
     assert.equal(usernameProblem('bond', policy, bond), undefined);
-    // The type must match the link domain's prefix.
+    // The link domain must match whole: another organisation's person with the same userid is someone else.
     assert.match(usernameProblem('bond', policy, { ...bond, linkDomain: 'https://idaas.example' })!, /pinned/);
+    const otherTenant = { ...pinned, linkDomain: 'dingtalk:ding-other-org' };
+    assert.match(usernameProblem('zhangwei', policy, otherTenant)!, /pinned/);
+    assert.ok(!names(otherTenant, 'sub4', policy).includes('zhangwei'));
+    const permissive = { ...pinned, linkDomain: `dingtalk-any:${CORP.slice('dingtalk:'.length)}` };
+    assert.match(usernameProblem('zhangwei', policy, permissive)!, /pinned/, 'nor the same person through a permissive upstream');
   });
 
   it('rejects pins that cannot work, naming the key', () => {
     const cases: [Record<string, string>, RegExp][] = [
-      [{ 'dingtalk:email:a@b.c': 'abc' }, /usernames\.pins\["dingtalk:email:a@b\.c"\].*unknown attribute "email"/],
-      [{ 'dingtalk:userid:x': 'Not_Valid' }, /not a valid username/],
-      [{ 'dingtalk:userid:x': 'root' }, /reserved/],
-      [{ 'dingtalk:userid:x': 'same', 'dingtalk:unionId:y': 'same' }, /pinned twice/],
+      [
+        { [`${CORP}:email:a@b.c`]: 'abc' },
+        /usernames\.pins\["dingtalk:ding0123456789:email:a@b\.c"\].*expected <linkDomain>:<attribute>:<value>/,
+      ],
+      [{ [`${CORP}:userid:x`]: 'Not_Valid' }, /not a valid username/],
+      [{ [`${CORP}:userid:x`]: 'root' }, /reserved/],
+      [{ [`${CORP}:userid:x`]: 'same', [`${CORP}:unionId:y`]: 'same' }, /pinned twice/],
+      // The form documented before pins named the tenant matches every organisation: an error naming the new form.
+      [{ 'dingtalk:userid:manager4220': 'zhangwei' }, /matches every tenant.*"dingtalk:<tenant>:userid:manager4220"/],
     ];
     for (const [bad, message] of cases) {
       assert.throws(

@@ -46,9 +46,9 @@ describe('config', () => {
     assert.equal(config.keys.rotationLead, 3600);
     assert.equal(config.ttl.refreshToken, 30 * 86400);
     assert.equal(config.store.type, 'redis');
-    assert.deepEqual(config.usernames.pins, { 'dingtalk:userid:manager4220': 'zhangwei' });
+    assert.deepEqual(config.usernames.pins, { 'dingtalk:ding0123456789:userid:manager4220': 'zhangwei' });
     const kubectl = config.clients.find((c) => c.client_id === 'kubectl');
-    assert.deepEqual(kubectl?.groups, { prefix: 'dingtalk:', max: 50 });
+    assert.deepEqual(kubectl?.groups, { prefix: '', max: 50 });
   });
 
   it('accepts the Kubernetes base config (deploy/base/config.yaml)', () => {
@@ -144,18 +144,55 @@ clients:
     assert.match(dup.join('\n'), /duplicate upstream id "dingtalk"/);
   });
 
+  it('refuses a permissive DingTalk upstream in the link domain of an enforcing one', () => {
+    const permissive = (extra: string) =>
+      minimal.replace(
+        'upstreams:\n',
+        `upstreams:\n  - { id: anyone, type: dingtalk, clientId: k2, clientSecret: s2, corpId: ding1, allowAnyDingTalkUser: true${extra} }\n`,
+      );
+    assert.equal(parseConfig(permissive(''), {}).upstreams.length, 2, 'the default dingtalk-any:ding1 is its own');
+    assert.match(
+      problemsOf(permissive(', linkDomain: "dingtalk:ding1"')).join(),
+      /upstreams\[0\]\.linkDomain.*link domain of upstream "dingtalk", which checks membership/,
+    );
+  });
+
+  it('refuses upstreams that would share a groups namespace', () => {
+    const two = (extra: string) =>
+      minimal.replace(
+        'upstreams:\n',
+        `upstreams:\n  - { id: eiam, type: oidc, issuer: "https://eiam.example.com", clientId: c${extra} }\n`,
+      );
+    assert.equal(parseConfig(two(''), {}).upstreams.length, 2, 'the defaults eiam: and dingtalk: differ');
+    assert.match(
+      problemsOf(two(', groupsPrefix: "dingtalk:"')).join(),
+      /upstreams\[0\]\.groupsPrefix.*share a groups namespace with upstream "dingtalk"/,
+    );
+    assert.match(problemsOf(two(', groupsPrefix: ""')).join(), /share a groups namespace/, 'no prefix shares every namespace');
+    assert.equal(
+      parseConfig(minimal.replace('corpId: ding1', 'corpId: ding1, groupsPrefix: ""'), {}).upstreams[0]?.groupsPrefix,
+      '',
+      'alone, an upstream may go without',
+    );
+  });
+
   it('rejects username pins that are invalid, reserved or collide', () => {
     const withPins = (pins: string) => minimal + `usernames:\n  reserved: [ops]\n  pins: ${pins}\n`;
-    assert.match(problemsOf(withPins('{ "dingtalk:userid:a": Bad_Name }')).join(), /not a valid username/);
-    assert.match(problemsOf(withPins('{ "dingtalk:userid:a": ops }')).join(), /reserved username/);
-    assert.match(problemsOf(withPins('{ "dingtalk:userid:a": admin }')).join(), /reserved username/);
+    assert.match(problemsOf(withPins('{ "dingtalk:ding1:userid:a": Bad_Name }')).join(), /not a valid username/);
+    assert.match(problemsOf(withPins('{ "dingtalk:ding1:userid:a": ops }')).join(), /reserved username/);
+    assert.match(problemsOf(withPins('{ "dingtalk:ding1:userid:a": admin }')).join(), /reserved username/);
     assert.match(
-      problemsOf(withPins('{ "dingtalk:userid:a": zw, "dingtalk:userid:b": zw }')).join(),
-      /already pinned to dingtalk:userid:a/,
+      problemsOf(withPins('{ "dingtalk:ding1:userid:a": zw, "dingtalk:ding1:userid:b": zw }')).join(),
+      /already pinned to dingtalk:ding1:userid:a/,
     );
     assert.match(
       problemsOf(withPins('{ "nonsense": zw }')).join(),
-      /usernames\.pins\.nonsense: invalid key: expected <type>:<attribute>:<value>/,
+      /usernames\.pins\.nonsense: invalid key: expected <linkDomain>:<attribute>:<value>/,
+    );
+    // The form documented before pins named the tenant: an error that names the new form.
+    assert.match(
+      problemsOf(withPins('{ "dingtalk:userid:manager4220": zw }')).join(),
+      /invalid key: "dingtalk:userid:manager4220" names only the upstream type.*"dingtalk:<tenant>:userid:manager4220"/,
     );
   });
 

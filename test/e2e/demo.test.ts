@@ -59,7 +59,7 @@ describe('demo (npm start without a config)', () => {
     const claims = JSON.parse(await page.locator('pre').first().innerText()) as Record<string, unknown>;
     assert.equal(claims.name, '李娜');
     assert.equal(claims.email_verified, true);
-    assert.ok(Array.isArray(claims.groups) && claims.groups.includes('研发中心'));
+    assert.ok(Array.isArray(claims.groups) && claims.groups.includes('dingtalk:研发中心'));
     assert.equal(claims.dingtalk_corp_id, 'dingsandbox0001');
     assert.match(String(claims.sub), /^[a-z2-7]{52}$/);
     const body = await page.content();

@@ -21,6 +21,7 @@ export const KUBESPHERE_SECRET = 'kubesphere-client-secret-0123456789';
 export const KUBESPHERE_STATE = 'dingtalk';
 export const KUBESPHERE_REDIRECT = 'https://ks.example.test/oauth/redirect/dingtalk';
 export const KUBECTL_REDIRECT = 'http://localhost:8000';
+/** What kubectl's groups begin with: the dingtalk upstream's groups namespace (its default `groupsPrefix`, `<id>:`). */
 export const KUBECTL_GROUPS_PREFIX = 'dingtalk:';
 
 /** KubeSphere-style: confidential (client_secret_basic), no PKCE, no nonce, constant state, skipConsent. */
@@ -37,7 +38,7 @@ export function kubesphereClient(redirectUri = KUBESPHERE_REDIRECT): ClientInput
   };
 }
 
-/** kubelogin-style: public, native (loopback redirect, any port), PKCE, groups prefixed. */
+/** kubelogin-style: public, native (loopback redirect, any port), PKCE, groups capped. */
 export function kubectlClient(): ClientInput {
   return {
     client_id: 'kubectl',
@@ -46,7 +47,7 @@ export function kubectlClient(): ClientInput {
     redirect_uris: [KUBECTL_REDIRECT, 'http://localhost:18000'],
     grant_types: ['authorization_code', 'refresh_token'],
     skipConsent: true,
-    groups: { prefix: KUBECTL_GROUPS_PREFIX, max: 50 },
+    groups: { max: 50 },
   };
 }
 

@@ -112,7 +112,8 @@ for (const storeKind of ['memory', 'redis'] as const) {
       assert.equal(claims.email_verified, true);
       assert.equal(claims.phone_number, '+8613800000002');
       assert.match(String(claims.phone_number), E164);
-      assert.deepEqual(claims.groups, ['研发中心/平台组', '研发中心']);
+      // In the dingtalk upstream's namespace (its default groupsPrefix), for every client.
+      assert.deepEqual(claims.groups, ['dingtalk:研发中心/平台组', 'dingtalk:研发中心']);
       for (const name of DINGTALK_CLAIMS) assert.equal(claims[name], undefined, `${name} needs the dingtalk scope`);
     });
 

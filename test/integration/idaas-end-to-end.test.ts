@@ -32,9 +32,11 @@ const OTHER: Record<UpstreamId, UpstreamId> = { idaas: 'oidc', oidc: 'idaas', ei
 
 /** The upstream person each double signs in, as the bridge should present them. */
 const EXPECTED: Record<UpstreamId, { subject: string; name: string; username: string }> = {
-  idaas: { subject: '42', name: '张伟', username: 'zhangwei' },
-  oidc: { subject: 'user-1', name: 'Li Na', username: 'lina' },
-  eiam: { subject: 'user_01hzx9k3m2v7q8r4t6y0w1e5bn', name: '王芳', username: 'wangfang' },
+  // Generic upstreams do not vouch for the names they give (vouchesForUsernames: false by default):
+  // their people's usernames carry the upstream's prefix.
+  idaas: { subject: '42', name: '张伟', username: 'idaas-zhangwei' },
+  oidc: { subject: 'user-1', name: 'Li Na', username: 'oidc-lina' },
+  eiam: { subject: 'user_01hzx9k3m2v7q8r4t6y0w1e5bn', name: '王芳', username: 'eiam-wangfang' },
 };
 
 const isInvalidGrant = (err: unknown) => (err as { error?: string }).error === 'invalid_grant';

@@ -73,7 +73,7 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.equal(payload.email, 'alice@example.test');
       assert.equal(payload.email_verified, true);
       assert.equal(payload.phone_number, '+8613800000000');
-      assert.deepEqual(payload.groups, ['ding:研发中心', 'ding:研发中心/平台组']);
+      assert.deepEqual(payload.groups, ['ding:test:研发中心', 'ding:test:研发中心/平台组']);
       assert.equal(payload.dingtalk_userid, 'manager4220');
       assert.ok(!JSON.stringify(payload).includes('never-in-a-token'), 'connectorData stays server-side');
       assert.ok(tokens.refresh_token, 'a client with the refresh_token grant gets one without offline_access');

@@ -281,6 +281,15 @@ describe('dingtalk upstream: configuration variants', () => {
     assert.equal(departed.extra.dingtalk_userid, undefined);
     assert.deepEqual(departed.groups, []);
   });
+
+  it("allowAnyDingTalkUser with corpId never shares the enforcing upstream's link domain", async () => {
+    const enforced = bench.add();
+    const permissive = bench.add({ allowAnyDingTalkUser: true });
+    const fromEnforced = identityOf(await enforced.signIn(sampleUserids.manager));
+    const fromPermissive = identityOf(await permissive.signIn(sampleUserids.manager));
+    assert.equal(fromEnforced.linkDomain, `dingtalk:${SANDBOX_CORP_ID}`);
+    assert.equal(fromPermissive.linkDomain, `dingtalk-any:${SANDBOX_CORP_ID}`);
+  });
 });
 
 describe('dingtalk upstream: recheck', () => {

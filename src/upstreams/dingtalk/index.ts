@@ -4,7 +4,7 @@
  * organisation's contacts with the app token; `recheck` asks the contacts again on refresh and
  * when a browser session is reused. Vendor facts: docs/reference/dingtalk.md.
  */
-import type { DingTalkUpstreamConfig } from '../../config/schema.js';
+import { dingtalkLinkDomainOf, type DingTalkUpstreamConfig } from '../../config/schema.js';
 import type { SealedRecords } from '../../store/sealed-records.js';
 import type { Store } from '../../store/types.js';
 import { safeCode } from '../fetch-json.js';
@@ -35,11 +35,6 @@ export { dingtalkError, causeOf, type Cause } from './messages.js';
 export type { DingTalkLog } from './client.js';
 
 const DEFAULT_DISPLAY_NAME = { 'zh-CN': '钉钉', en: 'DingTalk' };
-
-/** Default link domain: the organisation (`dingtalk:<corpId>`); never the config id. */
-export function linkDomainOf(config: DingTalkUpstreamConfig): string {
-  return config.linkDomain ?? (config.corpId ? `dingtalk:${config.corpId}` : 'dingtalk:any');
-}
 
 /** Parameters the bridge sets itself; `extra` cannot override them (DingTalk's `prompt` is fixed to consent). */
 const PROTOCOL_PARAMS = new Set(['client_id', 'redirect_uri', 'response_type', 'scope', 'corpId', 'prompt', 'state']);
@@ -86,7 +81,7 @@ export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps)
     departments: createDepartments({ org, store, scope: config.corpId ?? config.clientId }),
     groups: config.groups,
   };
-  const settings: IdentitySettings = { upstream, linkDomain: linkDomainOf(config), linkKey: config.linkKey };
+  const settings: IdentitySettings = { upstream, linkDomain: dingtalkLinkDomainOf(config), linkKey: config.linkKey };
   const loginCtx: LoginContext = {
     upstream,
     clientId: config.clientId,
