@@ -82,7 +82,7 @@ for (const store of STORES) {
           headingOf(leg.page.html),
           message('zh-CN', 'errors.upstreamFailed.title', { upstream: DISPLAY_NAMES[c.upstream]['zh-CN'] }),
         );
-        assert.ok(elapsed < 3000, `answered in ${elapsed} ms: nothing hangs`);
+        assert.ok(elapsed < 6000, `answered in ${elapsed} ms: nothing hangs`);
         if (c.fault.endsWith('_slow')) {
           assert.ok(leg.page.html.includes(message('zh-CN', 'common.detailCode', { code: 'timeout' })), 'the page says it timed out');
         }
