@@ -4,6 +4,7 @@ import { createAccounts, UnknownAccountError, unvouchedUpstreamsOf, type Account
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { openStore, storeOptionsOf } from '../store/index.js';
+import { formatTable } from './format-table.js';
 
 export interface AccountsCommandContext {
   accounts: Accounts;
@@ -130,17 +131,7 @@ function withoutSecrets(account: Account): Account {
 function table(accounts: Account[]): string {
   const header = ['USERNAME', 'SUB', 'STATUS', 'UPSTREAM', 'CREATED', 'LAST CHECKED'];
   const cells = accounts.map((a) => [a.username, a.sub, a.status, a.upstream, iso(a.createdAt), iso(a.checkedAt)]);
-  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
-  return (
-    [header, ...cells]
-      .map((line) =>
-        line
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return formatTable(header, cells);
 }
 
 function iso(epochSeconds: number): string {

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateKeys, listKeys, rotateKeys, type KeyInfo, type KeyRow } from '../oidc/keys.js';
+import { formatTable } from './format-table.js';
 
 export interface KeysCommandContext {
   keysDir: string;
@@ -140,17 +141,7 @@ function table(rows: KeyRow[]): string {
     row.retiresAt ? iso(row.retiresAt) : '-',
     row.state,
   ]);
-  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
-  return (
-    [header, ...cells]
-      .map((line) =>
-        line
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return formatTable(header, cells);
 }
 
 function iso(at: Date): string {
