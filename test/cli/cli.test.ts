@@ -13,22 +13,13 @@ import { openRedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { dingtalkIdentity, usernamesConfig, captureLog } from '../accounts/fixtures.js';
 import { cleanupPrefix, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { runProcess, type ProcessResult } from '../helpers/run-process.js';
 import { listen } from '../../src/server/listen.js';
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['bin/oidc-bridge.js', ...args], {
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessResult> {
+  return runProcess(process.execPath, ['bin/oidc-bridge.js', ...args], {
     env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 /** `serve` until its "oidc-bridge listening" line (or its exit): that line's fields, and a stop that sends SIGTERM. */

@@ -9,13 +9,8 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { cleanupPrefix, freePort, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js';
+import { runProcess, type ProcessResult } from '../helpers/run-process.js';
 import { replayDockerfile, type ReplayedImage } from './dockerfile-replay.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('the production install (the Dockerfile, replayed)', () => {
   const prefix = testPrefix('production');
@@ -33,22 +28,9 @@ describe('the production install (the Dockerfile, replayed)', () => {
     COOKIE_SECRET: 'p'.repeat(40),
   });
 
-  function cli(args: string[]): Promise<Run> {
+  function cli(args: string[]): Promise<ProcessResult> {
     const [command = 'node', ...entry] = image.entrypoint;
-    const child = spawn(command === 'node' ? process.execPath : command, [...entry, ...args], {
-      cwd: image.dir,
-      env: env(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+    return runProcess(command === 'node' ? process.execPath : command, [...entry, ...args], { cwd: image.dir, env: env() });
   }
 
   before(
