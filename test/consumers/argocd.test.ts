@@ -106,7 +106,7 @@ describe('Argo CD with the documented oidc.config and RBAC', () => {
     const claims = await argoVerify(tokens.id_token!);
     assert.equal(claims.aud, 'argocd');
     assert.ok(Array.isArray(claims.groups) && claims.groups.every((g) => typeof g === 'string'), JSON.stringify(claims.groups));
-    assert.ok((claims.groups as string[]).includes('dingtalk:研发中心/平台组'));
+    assert.ok(claims.groups.includes('dingtalk:研发中心/平台组'));
     assert.deepEqual(rolesOf(claims).sort(), ['role:admin', 'role:readonly']);
     // The RBAC subject is sub: stable, never the name.
     assert.match(String(claims.sub), /^[a-z2-7]{52}$/);

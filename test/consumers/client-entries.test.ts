@@ -69,7 +69,13 @@ describe('docs/connect-your-tools.md client entries', () => {
 
   it('cites only sources a reader can open (the reference page names repository, path and commit)', () => {
     const reference = readFileSync(fileURLToPath(new URL('../../docs/reference/consumers.md', import.meta.url)), 'utf8');
-    for (const repo of ['grafana/grafana', 'argoproj/argo-cd', 'goharbor/harbor', 'omniauth/omniauth_openid_connect', 'gitlabhq/gitlabhq']) {
+    for (const repo of [
+      'grafana/grafana',
+      'argoproj/argo-cd',
+      'goharbor/harbor',
+      'omniauth/omniauth_openid_connect',
+      'gitlabhq/gitlabhq',
+    ]) {
       assert.ok(reference.includes(`https://github.com/${repo}`), repo);
     }
     assert.ok(readFileSync(DOC_PATH, 'utf8').includes('reference/consumers.md'));

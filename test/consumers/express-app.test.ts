@@ -81,7 +81,11 @@ describe('the documented express + openid-client application', () => {
   async function signIn(userid: string, browser = new Browser()) {
     const sandboxAuthorize = `${fb.sandboxUrl}/oauth2/auth`;
     const toSandbox = await browser.follow(`${base}/login`, (u) => `${u.origin}${u.pathname}` === sandboxAuthorize);
-    assert.equal(`${toSandbox.url.origin}${toSandbox.url.pathname}`, sandboxAuthorize, 'the app sent the browser through the bridge to DingTalk');
+    assert.equal(
+      `${toSandbox.url.origin}${toSandbox.url.pathname}`,
+      sandboxAuthorize,
+      'the app sent the browser through the bridge to DingTalk',
+    );
     const callback = await fb.chooseAtSandbox(
       { clientId: 'reports', browser, redirectUri: `${base}/callback`, state: '', upstreamUrl: toSandbox.url },
       userid,

@@ -57,7 +57,10 @@ describe('GitLab openid_connect with the documented provider', () => {
     });
     assert.equal(payload.nonce, login.checks.nonce);
     assert.equal(protectedHeader.alg, 'RS256');
-    const userinfo = (await client.fetchUserInfo(await fb.rp('gitlab'), tokens.access_token, String(payload.sub))) as Record<string, unknown>;
+    const userinfo = (await client.fetchUserInfo(await fb.rp('gitlab'), tokens.access_token, String(payload.sub))) as Record<
+      string,
+      unknown
+    >;
     // user_info: userinfo's raw attributes merged with the ID token's (the ID token wins).
     const raw: Record<string, unknown> = { ...userinfo, ...payload };
     return { raw, idToken: payload, tokens };
@@ -120,7 +123,7 @@ describe('GitLab openid_connect with the documented provider', () => {
     assert.equal(marketing.allowed, false);
   });
 
-  it('accepts the secret in the body too (client_auth_method: query, as GitLab\'s docs show)', async () => {
+  it("accepts the secret in the body too (client_auth_method: query, as GitLab's docs show)", async () => {
     const login = await fb.loginAs(sampleUserids.manager, 'gitlab', { scope: 'openid', pkce: true });
     const exchange = (secret: string) =>
       fetch(`${fb.issuer}/token`, {

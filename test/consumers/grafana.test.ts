@@ -101,7 +101,10 @@ describe('Grafana generic OAuth with the documented settings', () => {
     assert.equal(onBridge(settings.auth_url!), discovery.authorization_endpoint);
     assert.equal(onBridge(settings.token_url!), discovery.token_endpoint);
     assert.equal(onBridge(settings.api_url!), discovery.userinfo_endpoint);
-    assert.equal(new URL(onBridge(settings.signout_redirect_url!)).origin + new URL(onBridge(settings.signout_redirect_url!)).pathname, discovery.end_session_endpoint);
+    assert.equal(
+      new URL(onBridge(settings.signout_redirect_url!)).origin + new URL(onBridge(settings.signout_redirect_url!)).pathname,
+      discovery.end_session_endpoint,
+    );
     // Grafana adds id_token_hint only when the URL carries post_logout_redirect_uri, which must be registered.
     const postLogout = new URL(settings.signout_redirect_url!).searchParams.get('post_logout_redirect_uri');
     assert.deepEqual(fb.config.clients[0]!.post_logout_redirect_uris, [postLogout]);
@@ -134,9 +137,17 @@ describe('Grafana generic OAuth with the documented settings', () => {
     const viewer = grafanaUser(settings, [marketing.idToken, marketing.userinfo]);
     assert.ok(!('refused' in viewer));
     assert.equal(viewer.role, 'Viewer');
-    assert.ok(viewer.groups.every((g) => g.startsWith('dingtalk:')), viewer.groups.join());
+    assert.ok(
+      viewer.groups.every((g) => g.startsWith('dingtalk:')),
+      viewer.groups.join(),
+    );
     // Two people named 王芳: Grafana keeps them apart by sub and login.
-    assert.notEqual(viewer.login, grafanaUser(settings, [manager.idToken]).login);
+    const platform = await claimSources(sampleUserids.wangFangPlatform);
+    const admin = grafanaUser(settings, [platform.idToken, platform.userinfo]);
+    assert.ok(!('refused' in admin));
+    assert.equal(admin.name, viewer.name);
+    assert.notEqual(admin.login, viewer.login);
+    assert.notEqual(admin.id, viewer.id);
   });
 
   it('puts every claim Grafana reads in the ID token, so userinfo is only a second source', async () => {

@@ -28,7 +28,7 @@ interface HarborUser {
 function harborUser(idToken: JWTPayload, userinfo: Record<string, unknown>): HarborUser {
   if (userinfo.sub !== idToken.sub) throw new Error('the subject from userinfo does not match the subject from ID token');
   const userClaim = harbor.oidc_user_claim as string;
-  const claimed = typeof idToken[userClaim] === 'string' ? (idToken[userClaim] as string) : '';
+  const claimed = typeof idToken[userClaim] === 'string' ? idToken[userClaim] : '';
   const username = (claimed || (userinfo.name as string) || (idToken.name as string) || '').replaceAll(' ', '_');
   const groupsOf = (claims: Record<string, unknown>) => {
     const value = claims[harbor.oidc_groups_claim as string];
@@ -67,7 +67,7 @@ describe('Harbor OIDC auth mode with the documented configuration', () => {
     const login = await fb.loginAs(userid, 'harbor', { scope, pkce: true, extra: params });
     const tokens = await fb.tokens(login);
     // parseIDToken: signature and issuer (go-oidc), no client id or expiry check.
-    const { payload } = await jwtVerify(tokens.id_token!, jwks, { issuer: harbor.oidc_endpoint.toString().replace(DOC_ISSUER, fb.issuer) });
+    const { payload } = await jwtVerify(tokens.id_token!, jwks, { issuer: String(harbor.oidc_endpoint).replace(DOC_ISSUER, fb.issuer) });
     const userinfo = await client.fetchUserInfo(await fb.rp('harbor'), tokens.access_token, client.skipSubjectCheck);
     return { tokens, idToken: payload, userinfo: userinfo as Record<string, unknown> };
   }
@@ -87,7 +87,7 @@ describe('Harbor OIDC auth mode with the documented configuration', () => {
   it('would take the display name without oidc_user_claim, which is why the page sets it', async () => {
     const { idToken, userinfo } = await harborLogin(sampleUserids.manager);
     assert.equal(idToken.name, '张伟');
-    const withoutClaim = (userinfo.name as string) || (idToken.name as string);
+    const withoutClaim = (userinfo.name as string) || idToken.name;
     assert.equal(withoutClaim, '张伟');
     assert.notEqual(harborUser(idToken, userinfo).username, '张伟');
     assert.equal(harborUser(idToken, userinfo).admin, false);

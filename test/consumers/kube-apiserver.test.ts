@@ -33,7 +33,12 @@ function documentedScopes(): string {
 /** The extra authorization parameters of the documented kubeconfig. */
 function documentedExtraParams(): Record<string, string> {
   const params = /--oidc-auth-request-extra-params=(\S+?)[,\]\s]/.exec(CLIENTS_DOC)?.[1] ?? '';
-  return Object.fromEntries(params.split(',').filter(Boolean).map((p) => p.split('=') as [string, string]));
+  return Object.fromEntries(
+    params
+      .split(',')
+      .filter(Boolean)
+      .map((p) => p.split('=') as [string, string]),
+  );
 }
 
 interface ApiServerUser {
@@ -48,7 +53,11 @@ describe('kube-apiserver OIDC rules with the documented flags', () => {
 
   before(async () => {
     // One client per cluster: a second cluster's client, to show its tokens are refused here.
-    fb = await startBridge({ upstream: 'dingtalk', store: 'memory', clients: [kubectlClient(), { ...kubectlClient(), client_id: 'kubectl-prod' }] });
+    fb = await startBridge({
+      upstream: 'dingtalk',
+      store: 'memory',
+      clients: [kubectlClient(), { ...kubectlClient(), client_id: 'kubectl-prod' }],
+    });
     jwks = createRemoteJWKSet(new URL(`${fb.issuer}/jwks`));
   });
   after(async () => {
@@ -117,7 +126,7 @@ describe('kube-apiserver OIDC rules with the documented flags', () => {
     assert.deepEqual(after, before);
   });
 
-  it('refuses a token of another cluster\'s client, and one whose iss differs by a trailing slash', async () => {
+  it("refuses a token of another cluster's client, and one whose iss differs by a trailing slash", async () => {
     const other = await kubelogin(sampleUserids.manager, 'kubectl-prod');
     await assert.rejects(authenticate(other.id_token!), /aud/);
     const own = await kubelogin(sampleUserids.manager);
