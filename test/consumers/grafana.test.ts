@@ -163,6 +163,21 @@ describe('Grafana generic OAuth with the documented settings', () => {
     assert.deepEqual(grafanaUser(settings, [idToken, userinfo]), { refused: "Provider didn't return an email address" });
   });
 
+  it("refuses people outside the listed departments with role_attribute_strict and no final 'Viewer'", async () => {
+    assert.match(settings.role_attribute_path!, / \|\| 'Viewer'$/);
+    const strict = {
+      ...settings,
+      role_attribute_path: settings.role_attribute_path!.replace(/ \|\| 'Viewer'$/, ''),
+      role_attribute_strict: 'true',
+    };
+    const outside = await claimSources(sampleUserids.wangFangMarketing);
+    assert.deepEqual(grafanaUser(strict, [outside.idToken, outside.userinfo]), { refused: 'idP did not return a role attribute' });
+    const inside = await claimSources(sampleUserids.manager);
+    const editor = grafanaUser(strict, [inside.idToken, inside.userinfo]);
+    assert.ok(!('refused' in editor));
+    assert.equal(editor.role, 'Editor');
+  });
+
   it('admits only the listed groups with allowed_groups, as the page suggests', async () => {
     const restricted = { ...settings, allowed_groups: 'dingtalk:研发中心' };
     const inside = await claimSources(sampleUserids.manager);
