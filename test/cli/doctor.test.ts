@@ -4,7 +4,10 @@
 // found with its id and a fix; a healthy config passes with exit status 0.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAccounts } from '../../src/accounts/index.js';
@@ -58,6 +61,8 @@ describe('oidc-bridge doctor', () => {
   let bridge: DingTalkBridge;
   let oidc: FakeOidcIssuer;
   let slashed: HttpDouble;
+  let selfSigned: HttpsServer;
+  let selfSignedUrl: string;
   let evicting: RedisServer;
   let noRs256Keys: string;
   let closedPort: number;
@@ -105,6 +110,20 @@ describe('oidc-bridge doctor', () => {
       'GET /.well-known/openid-configuration': (_req, res) =>
         json(res, 200, { issuer: `${slashed.url}/`, jwks_uri: `${bridge.issuer}/jwks` }),
     });
+    // An issuer behind a certificate nobody trusts: what a private CA looks like to a process without it.
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'],
+        ...['-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')],
+      ],
+      { stdio: 'ignore' },
+    );
+    selfSigned = createHttpsServer({ key: readFileSync(join(dir, 'tls.key')), cert: readFileSync(join(dir, 'tls.crt')) }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => selfSigned.listen(0, '127.0.0.1', resolve));
+    selfSignedUrl = `https://127.0.0.1:${(selfSigned.address() as AddressInfo).port}`;
     evicting = await startRedisServer({ args: () => ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] });
     noRs256Keys = await freshKeysDir();
     for (const name of readdirSync(noRs256Keys).filter((n) => n.includes('-rs256-'))) rmSync(join(noRs256Keys, name));
@@ -119,6 +138,8 @@ describe('oidc-bridge doctor', () => {
     await bridge?.close();
     await oidc?.close();
     await slashed?.close();
+    selfSigned?.closeAllConnections();
+    await new Promise((resolve) => (selfSigned ? selfSigned.close(resolve) : resolve(undefined)));
     await evicting?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -169,7 +190,7 @@ describe('oidc-bridge doctor', () => {
     name: string;
     seed: (config: ConfigInput) => void;
     before?: () => void;
-    expect: { id: string; subject?: string; message?: RegExp };
+    expect: { id: string; subject?: string; message?: RegExp; fix?: RegExp };
   }[] = [
     {
       name: 'issuer string differs from what discovery names (trailing slash)',
@@ -177,6 +198,18 @@ describe('oidc-bridge doctor', () => {
         c.issuer = slashed.url;
       },
       expect: { id: 'issuer.match', subject: 'issuer', message: /ends with a slash/ },
+    },
+    {
+      name: "issuer's TLS certificate not trusted (self-signed or a private CA)",
+      seed: (c) => {
+        c.issuer = selfSignedUrl;
+      },
+      expect: {
+        id: 'issuer.discovery',
+        subject: 'issuer',
+        message: /TLS failed \(DEPTH_ZERO_SELF_SIGNED_CERT\)/,
+        fix: /NODE_EXTRA_CA_CERTS/,
+      },
     },
     {
       name: 'no RS256 key in keys.dir',
@@ -291,6 +324,7 @@ describe('oidc-bridge doctor', () => {
       if (row.expect.subject) assert.equal(finding.subject, row.expect.subject);
       if (row.expect.message) assert.match(finding.message, row.expect.message);
       assert.ok(finding.fix && finding.fix.length > 20, 'says how to fix it');
+      if (row.expect.fix) assert.match(finding.fix, row.expect.fix);
       // Only the seeded problem is an error: the check is precise, not a cascade.
       assert.deepEqual(
         findings.filter((f) => f.severity === 'error').map((f) => f.id),
