@@ -84,7 +84,12 @@ describe('oidc-bridge doctor', () => {
       dingtalkUpstream(bridge.sandboxUrl),
       { id: 'corp', type: 'oidc', issuer: oidc.issuer, clientId: oidc.clientId, clientSecret: oidc.clientSecret },
     ],
-    clients: [kubesphereClient(), kubectlClient()],
+    clients: [
+      kubesphereClient(),
+      kubectlClient(),
+      // A web application in development: a loopback redirect with a path, confidential, and fine.
+      { client_id: 'web-dev', client_secret: KUBESPHERE_SECRET, redirect_uris: ['http://localhost:3000/callback'] },
+    ],
   });
 
   let files = 0;

@@ -98,13 +98,22 @@ function redirectUriProblem(client: ClientConfig, uri: string): Finding | undefi
   );
 }
 
-/** kubelogin and the device flow: loopback redirects, a kubectl-ish name, or the device grant. */
+/**
+ * kubelogin and the device flow: the device grant, a kubectl-ish name, or a command-line redirect:
+ * a loopback URI of a native client, or one without a path (kubelogin's `http://localhost:8000`).
+ * A web application in development (`http://localhost:3000/callback`) is not one.
+ */
 export function isKubectlStyle(client: ClientConfig): boolean {
   const grants: readonly string[] = client.grant_types ?? [];
+  const commandLine = (uri: string) => {
+    if (!URL.canParse(uri)) return false;
+    const url = new URL(uri);
+    return url.protocol === 'http:' && isLoopbackHost(url.hostname) && (client.application_type === 'native' || url.pathname === '/');
+  };
   return (
     grants.includes(DEVICE_GRANT) ||
     /kubectl|kubelogin|kubeconfig/i.test(`${client.client_id} ${client.client_name ?? ''}`) ||
-    client.redirect_uris.some((uri) => URL.canParse(uri) && new URL(uri).protocol === 'http:' && isLoopbackHost(new URL(uri).hostname))
+    client.redirect_uris.some(commandLine)
   );
 }
 
