@@ -1,5 +1,5 @@
 /**
- * `oidc-bridge serve | check | keys | accounts | clients | demo`. Parses the command line, loads the config
+ * `oidc-bridge serve | check | keys | accounts | clients | doctor | demo`. Parses the command line, loads the config
  * and hands over to one command. Every failure ends as a message and an exit code, never a stack.
  */
 import { readFileSync } from 'node:fs';
@@ -18,6 +18,9 @@ Commands:
   accounts list|show|rename|revoke
                                 manage accounts (oidc-bridge accounts --help)
   clients hash-secret           a new client secret and its sha256: form for the config
+  doctor [--json]               check the config against the running issuer, keys, clients,
+                                upstreams (DingTalk permissions, IP allow-list) and store
+                                (oidc-bridge doctor --help)
   demo                          run the demo: a simulated DingTalk and a demo client
 
 The config file comes from --config, then OIDC_BRIDGE_CONFIG, then ./config.yaml.
@@ -79,6 +82,11 @@ async function accounts(argv: string[]): Promise<number> {
   return runAccountsFromConfig(loaded.config, argv, { stdout: out, stderr: err });
 }
 
+async function doctor(argv: string[]): Promise<number> {
+  const { runDoctorCommand } = await import('./cli/doctor.js');
+  return runDoctorCommand(argv, resolveConfigPath(argv, process.env), { stdout: out, stderr: err, production: isProduction() });
+}
+
 /** `clients hash-secret`: the hash only ever stands for a fresh random secret, never a chosen one. */
 function clients(argv: string[]): number {
   if (argv[0] !== 'hash-secret') {
@@ -137,6 +145,8 @@ export async function main(argv: string[]): Promise<number> {
       return accounts(rest);
     case 'clients':
       return clients(rest);
+    case 'doctor':
+      return doctor(rest);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -89,7 +89,7 @@ export function configWarnings(config: Config): string[] {
 }
 
 /** Hosts whose traffic never leaves the machine: a plain-http issuer there exposes nothing on the network. */
-function isLoopbackHost(hostname: string): boolean {
+export function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 

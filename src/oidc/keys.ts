@@ -17,7 +17,7 @@ import {
 } from './keys-file.js';
 import { nextChange, publicationOrder, scheduleKeys, type KeySchedule, type KeyState } from './keys-schedule.js';
 
-export { KeyFileError, KeysError, type KeyAlg } from './keys-file.js';
+export { KeyFileError, KeysError, looseKeyFiles, type KeyAlg } from './keys-file.js';
 export type { KeyState } from './keys-schedule.js';
 
 /** No keys where production expects them; the message names the command that creates them. */
@@ -189,15 +189,21 @@ export async function loadKeys(options: LoadKeysOptions): Promise<LoadedKeys> {
   return nextChangeAt ? { jwks, nextChangeAt, generated } : { jwks, generated };
 }
 
+/** How to tighten key files that `looseKeyFiles` found (the start-up warning and `doctor` say the same). */
+export function looseKeyFilesFix(dir: string): string {
+  return (
+    `Run \`chmod 600 ${resolve(dir)}/*.key.json\` (owned by the user the bridge runs as); in Kubernetes mount the ` +
+    "Secret with `defaultMode: 0400` and set the pod's `securityContext.fsGroup` so the non-root user can still read it"
+  );
+}
+
 /** Private keys others can read: a warning at every start that names the fix, not a refusal (the operator may not own the mount). */
 async function warnLooseKeyFiles(dir: string, log: KeysLogger): Promise<void> {
   const loose = await looseKeyFiles(dir);
   if (loose.length === 0) return;
   log.warn(
     { dir: resolve(dir), files: loose },
-    `signing key files readable by other users or writable by the group: ${loose.join(', ')}. ` +
-      `Run \`chmod 600 ${resolve(dir)}/*.key.json\` (owned by the user the bridge runs as); in Kubernetes mount the ` +
-      "Secret with `defaultMode: 0400` and set the pod's `securityContext.fsGroup` so the non-root user can still read it",
+    `signing key files readable by other users or writable by the group: ${loose.join(', ')}. ${looseKeyFilesFix(dir)}`,
   );
 }
 

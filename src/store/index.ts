@@ -32,3 +32,4 @@ export { openMemoryStore, type MemoryStore, type MemoryStoreOptions } from './me
 export { openRedisStore, type RedisNode, type RedisStoreOptions } from './redis.js';
 export * from './types.js';
 export { sealRecords, SealedRecordError, type Opened, type SealedRecords } from './sealed-records.js';
+export { inspectRedis, type RedisInspection, type RedisNodeInfo } from './inspect.js';

@@ -183,6 +183,19 @@ clients:
     assert.match(help.stdout, /Usage: oidc-bridge/);
   });
 
+  it('doctor --json: runs every check from dist/, exit 1 while the issuer and DingTalk are down', async () => {
+    const users = join(image.dir, 'users.yaml');
+    writeFileSync(users, 'kind: List\nitems:\n- { kind: User, metadata: { name: admin } }\n');
+    const run = await cli(['doctor', '--json', '--timeout', '2s', '--kubesphere-users', users, '--config', config]);
+    assert.equal(run.code, 1, run.stderr);
+    const report = JSON.parse(run.stdout) as { findings: { id: string; severity: string }[] };
+    const severity = (id: string) => report.findings.find((f) => f.id === id)?.severity;
+    assert.equal(severity('store.reachable'), 'ok');
+    assert.equal(severity('keys.rs256'), 'ok');
+    assert.equal(severity('kubesphere.reserved-names'), 'ok');
+    assert.equal(severity('issuer.discovery'), 'error');
+  });
+
   it('accounts list', async () => {
     const run = await cli(['accounts', 'list', '--config', config]);
     assert.equal(run.code, 0, run.stderr);
