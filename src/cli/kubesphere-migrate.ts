@@ -135,16 +135,15 @@ export function parseCsv(text: string, file: string): Map<string, { upstream: st
 
 /** The identity provider link being migrated: `--from-idp`, else the user's only one (not the new name). */
 function oldLinkOf(user: KubesphereUser, options: MigrateOptions): { idp: string; sub: string } | string {
+  if (user.links.size === 0) {
+    return 'linked to no identity provider (a local user: reserve the name with oidc-bridge accounts reserve --from-kubesphere)';
+  }
   if (options.fromIdp !== undefined) {
     const sub = user.links.get(options.fromIdp);
     return sub === undefined ? `not linked to identity provider ${options.fromIdp}` : { idp: options.fromIdp, sub };
   }
   const links = [...user.links].filter(([idp]) => idp !== options.name);
-  if (links.length === 0) {
-    return user.links.has(options.name)
-      ? `already linked to ${options.name} only`
-      : 'linked to no identity provider (a local user: reserve the name with oidc-bridge accounts reserve --from-kubesphere)';
-  }
+  if (links.length === 0) return `already linked to ${options.name} only`;
   if (links.length > 1) return `linked to several identity providers (${links.map(([idp]) => idp).join(', ')}): pass --from-idp`;
   const [idp, sub] = links[0]!;
   return { idp, sub };
