@@ -75,11 +75,16 @@ export function createAccounts({
    * upstream gave it (found through the `link:` alias). Refuses an account of another person.
    */
   async function existingAccountOf(identity: UpstreamIdentity): Promise<Account | undefined> {
-    const derived = subjectFor(identity.linkDomain, identity.linkKey);
-    const alias = await durable.get<string>(linkAliasKey(derived));
-    const account = await get(typeof alias === 'string' ? alias : derived);
+    const account = await get(await currentSubOf(identity));
     if (account) assertSamePerson(account, identity);
     return account;
+  }
+
+  /** The derived sub, or the `legacySubject` one its `link:` alias names. */
+  async function currentSubOf(identity: UpstreamIdentity): Promise<string> {
+    const derived = subjectFor(identity.linkDomain, identity.linkKey);
+    const alias = await durable.get<string>(linkAliasKey(derived));
+    return typeof alias === 'string' ? alias : derived;
   }
 
   /** The sub of a new account: derived, or the upstream's own subject under `legacySubject`. */
@@ -237,7 +242,7 @@ export function createAccounts({
   }
 
   async function markChecked(sub: string, identity: UpstreamIdentity): Promise<Account> {
-    if ((await existingAccountOf(identity))?.sub !== sub) {
+    if ((await currentSubOf(identity)) !== sub) {
       throw new TypeError(`identity of ${identity.upstream} does not belong to account ${sub}`);
     }
     return updateAccount(store, sub, (account) => {

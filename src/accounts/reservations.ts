@@ -11,22 +11,7 @@
 import type { Records } from '../store/types.js';
 import { USERNAME_PREFIX, reservationOf, reservationSource, usernameKey, usernameOwner } from './account-records.js';
 import { isValidUsername } from './usernames.js';
-
-export interface Reservation {
-  username: string;
-  /** Where the name came from: `kubesphere`, `list`, … */
-  source: string;
-}
-
-/** What `reserve` did with each name. */
-export interface ReserveResult {
-  reserved: string[];
-  /** Reserved before (by any source). */
-  already: string[];
-  /** A person of the bridge has (or had) the name: nothing to reserve, it is never given to anyone else. */
-  owned: string[];
-  invalid: string[];
-}
+import type { Reservation, ReserveResult } from './types.js';
 
 /** Reserves each name unless a person holds it; first writer wins, as for every username claim. */
 export async function reserveUsernames(durable: Records, names: readonly string[], source: string): Promise<ReserveResult> {

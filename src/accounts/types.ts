@@ -3,9 +3,23 @@
  * sessions, codes, tokens and grants are ephemeral and live in the store's `op:` namespace.
  */
 import type { UpstreamIdentity } from '../upstreams/types.js';
-import type { Reservation, ReserveResult } from './reservations.js';
 
-export type { Reservation, ReserveResult } from './reservations.js';
+/** A username reserved in the store (src/accounts/reservations.ts). */
+export interface Reservation {
+  username: string;
+  /** Where the name came from: `kubesphere`, `list`, … */
+  source: string;
+}
+
+/** What `reserve` did with each name. */
+export interface ReserveResult {
+  reserved: string[];
+  /** Reserved before (by any source). */
+  already: string[];
+  /** A person of the bridge has (or had) the name: nothing to reserve, it is never given to anyone else. */
+  owned: string[];
+  invalid: string[];
+}
 
 /**
  * What `adopt` did: `created` (or `would-create` in a dry run) the account with that name, found it
