@@ -1,5 +1,5 @@
 /**
- * `oidc-bridge serve | check | keys | accounts | clients | doctor | demo`. Parses the command line, loads the config
+ * `oidc-bridge serve | check | keys | accounts | clients | kubesphere | doctor | demo`. Parses the command line, loads the config
  * and hands over to one command. Every failure ends as a message and an exit code, never a stack.
  */
 import { readFileSync } from 'node:fs';
@@ -15,8 +15,10 @@ Commands:
   serve                         run the bridge (the default)
   check                         validate the config and exit (non-zero with every problem)
   keys generate|rotate|list     manage the signing keys (oidc-bridge keys --help)
-  accounts list|show|rename|revoke
+  accounts list|show|rename|revoke|reserve|unreserve|reserved
                                 manage accounts (oidc-bridge accounts --help)
+  kubesphere [migrate]          KubeSphere's identity provider entry for a client; move users from
+                                another identity provider (oidc-bridge kubesphere --help)
   clients hash-secret           a new client secret and its sha256: form for the config
   doctor [--json]               check the config against the running issuer, keys, clients,
                                 upstreams (DingTalk permissions, IP allow-list) and store
@@ -87,6 +89,21 @@ async function doctor(argv: string[]): Promise<number> {
   return runDoctorCommand(argv, resolveConfigPath(argv, process.env), { stdout: out, stderr: err, production: isProduction() });
 }
 
+async function kubesphere(argv: string[]): Promise<number> {
+  const loaded = await requireConfig(argv);
+  if (!loaded) {
+    err('kubesphere needs the config of the bridge (--config <file>)');
+    return 1;
+  }
+  const io = { stdout: out, stderr: err };
+  if (argv[0] === 'migrate') {
+    const { runMigrateFromConfig } = await import('./cli/kubesphere-migrate.js');
+    return runMigrateFromConfig(loaded.config, argv.slice(1), io);
+  }
+  const { runKubesphereCommand } = await import('./cli/kubesphere.js');
+  return runKubesphereCommand(loaded.config, argv, io);
+}
+
 /** `clients hash-secret`: the hash only ever stands for a fresh random secret, never a chosen one. */
 function clients(argv: string[]): number {
   if (argv[0] !== 'hash-secret') {
@@ -147,6 +164,8 @@ export async function main(argv: string[]): Promise<number> {
       return clients(rest);
     case 'doctor':
       return doctor(rest);
+    case 'kubesphere':
+      return kubesphere(rest);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -2,7 +2,9 @@
  * The durable record layout of accounts, in the store's `acct:` namespace:
  *
  *   account:<sub>      → Account JSON (with schemaVersion)
- *   username:<name>    → sub of the person the name belongs to (now or formerly; never released)
+ *   username:<name>    → sub of the person the name belongs to (now or formerly; never released),
+ *                        or `reserved:<source>`: a name kept from everyone (`accounts reserve`)
+ *   link:<derived sub> → the sub of an account created with its upstream's own sub (`legacySubject`)
  *
  * Read-modify-write of an account runs under a store lock, so a login on one replica cannot
  * overwrite a tombstone or a rename made at the same moment on another.
@@ -14,7 +16,20 @@ import { ACCOUNT_SCHEMA_VERSION, type Account } from './types.js';
 
 export const ACCOUNT_PREFIX = 'account:';
 export const accountKey = (sub: string): string => `${ACCOUNT_PREFIX}${sub}`;
-export const usernameKey = (name: string): string => `username:${name}`;
+export const USERNAME_PREFIX = 'username:';
+export const usernameKey = (name: string): string => `${USERNAME_PREFIX}${name}`;
+/** The account a (linkDomain, linkKey) belongs to when its sub is not the derived one (`legacySubject`). */
+export const linkAliasKey = (derivedSub: string): string => `link:${derivedSub}`;
+/**
+ * What a reserved name's `username:` record holds instead of a sub. A sub never contains ':', so the
+ * marker can never be mistaken for one, and every claim of a reserved name fails like a taken one.
+ */
+const RESERVATION_MARKER = 'reserved:';
+export const reservationOf = (source: string): string => `${RESERVATION_MARKER}${source}`;
+/** The source of a reservation (e.g. `kubesphere`), undefined when the value is a sub. */
+export function reservationSource(owner: string | undefined): string | undefined {
+  return owner?.startsWith(RESERVATION_MARKER) ? owner.slice(RESERVATION_MARKER.length) : undefined;
+}
 
 /** Longest a holder may keep an account's lock (a crashed holder frees it after this). */
 const LOCK_TTL_SECONDS = 10;

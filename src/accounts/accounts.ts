@@ -4,16 +4,28 @@
  */
 import type { Store } from '../store/types.js';
 import type { UpstreamIdentity } from '../upstreams/types.js';
-import { ACCOUNT_PREFIX, accountKey, claimUsername, readAccount, updateAccount, usernameKey, usernameOwner } from './account-records.js';
+import {
+  ACCOUNT_PREFIX,
+  accountKey,
+  claimUsername,
+  linkAliasKey,
+  readAccount,
+  reservationSource,
+  updateAccount,
+  usernameKey,
+  usernameOwner,
+} from './account-records.js';
 import { assignUsername } from './assign-username.js';
 import { AccountDisabledError, AccountLeftError, InvalidUsernameError, UnknownAccountError, UsernameTakenError } from './errors.js';
-import { subjectFor } from './subject.js';
+import { listReservations, reserveUsernames, unreserveUsername } from './reservations.js';
+import { legacySubjectOf, subjectFor } from './subject.js';
 import { usernamePolicy, usernameProblem, type UsernamesConfig } from './usernames.js';
 import {
   ACCOUNT_SCHEMA_VERSION,
   type Account,
   type AccountStatus,
   type Accounts,
+  type AdoptResult,
   type AccountsLog,
   type LinkOptions,
   type RevokeResult,
@@ -25,6 +37,11 @@ export interface AccountsDeps {
   /** Upstreams that do not vouch for usernames, id → the prefix their people's names carry (`usernamePrefixesOf`). */
   unvouchedUpstreams?: ReadonlyMap<string, string>;
   log: AccountsLog;
+  /**
+   * Upstreams (by id) with `legacySubject`: an account first seen through one of them keeps the
+   * upstream's own subject as its `sub`, for relying parties that stored it and cannot be relabelled.
+   */
+  legacySubjectUpstreams?: ReadonlySet<string>;
   /** Clock in epoch seconds (tests). */
   now?: () => number;
 }
@@ -35,6 +52,7 @@ export function createAccounts({
   usernames,
   unvouchedUpstreams,
   log,
+  legacySubjectUpstreams = new Set(),
   now = () => Math.floor(Date.now() / 1000),
 }: AccountsDeps): Accounts {
   const policy = usernamePolicy(usernames, unvouchedUpstreams);
@@ -52,8 +70,45 @@ export function createAccounts({
     return account;
   };
 
-  async function create(identity: UpstreamIdentity, sub: string): Promise<Account> {
-    const { username, fresh } = await assignUsername(durable, policy, log, identity, sub);
+  /**
+   * The sub of this person's account, if they have one: the derived sub, or the one a `legacySubject`
+   * upstream gave it (found through the `link:` alias). Refuses an account of another person.
+   */
+  async function existingAccountOf(identity: UpstreamIdentity): Promise<Account | undefined> {
+    const account = await get(await currentSubOf(identity));
+    if (account) assertSamePerson(account, identity);
+    return account;
+  }
+
+  /** The derived sub, or the `legacySubject` one its `link:` alias names. */
+  async function currentSubOf(identity: UpstreamIdentity): Promise<string> {
+    const derived = subjectFor(identity.linkDomain, identity.linkKey);
+    const alias = await durable.get<string>(linkAliasKey(derived));
+    return typeof alias === 'string' ? alias : derived;
+  }
+
+  /** The sub of a new account: derived, or the upstream's own subject under `legacySubject`. */
+  function newSubjectOf(identity: UpstreamIdentity): string {
+    const derived = subjectFor(identity.linkDomain, identity.linkKey);
+    if (!legacySubjectUpstreams.has(identity.upstream)) return derived;
+    const legacy = legacySubjectOf(identity.subject);
+    if (legacy === undefined) log.warn({ upstream: identity.upstream }, 'legacySubject: subject unusable as a sub; using the derived sub');
+    return legacy ?? derived;
+  }
+
+  /** Two upstreams giving one subject value (legacySubject) must never share an account. */
+  function assertSamePerson(account: Account, identity: UpstreamIdentity): void {
+    if (account.linkDomain !== identity.linkDomain || account.linkKey !== identity.linkKey) {
+      throw new Error(
+        `upstream ${identity.upstream}: sub ${account.sub} already belongs to a person of ${account.linkDomain}; ` +
+          'legacySubject needs subjects no other upstream gives',
+      );
+    }
+  }
+
+  async function create(identity: UpstreamIdentity, sub: string, fixed?: string): Promise<Account> {
+    const { username, fresh } =
+      fixed === undefined ? await assignUsername(durable, policy, log, identity, sub) : { username: fixed, fresh: true };
     const t = now();
     const account: Account = {
       schemaVersion: ACCOUNT_SCHEMA_VERSION,
@@ -68,14 +123,56 @@ export function createAccounts({
       updatedAt: t,
       checkedAt: t,
     };
+    const derived = subjectFor(identity.linkDomain, identity.linkKey);
     if (await durable.add(accountKey(sub), account)) {
+      if (sub !== derived) await durable.set(linkAliasKey(derived), sub);
       log.info({ audit: 'account.create', sub, username, upstream: identity.upstream });
       return account;
     }
     // The same person arrived twice at once and the other call stored the account first.
     const winner = (await get(sub))!;
-    if (fresh && winner.username !== username) await durable.delete(usernameKey(username));
+    if (fresh && winner.username !== username && fixed === undefined) await durable.delete(usernameKey(username));
+    assertSamePerson(winner, identity);
+    if (sub !== derived) await durable.set(linkAliasKey(derived), sub);
     return winner;
+  }
+
+  async function adopt(identity: UpstreamIdentity, username: string, { dryRun = false } = {}): Promise<AdoptResult> {
+    const problem = usernameProblem(username, policy, identity);
+    const existing = await existingAccountOf(identity);
+    const sub = existing?.sub ?? newSubjectOf(identity);
+    if (problem !== undefined) return { outcome: 'clash', sub, username, reason: `"${username}" cannot be given: ${problem}` };
+    if (existing) {
+      return existing.username === username
+        ? { outcome: 'exists', sub, username }
+        : {
+            outcome: 'clash',
+            sub,
+            username,
+            reason: `this person already has the account "${existing.username}" (oidc-bridge accounts rename ${existing.username} ${username})`,
+          };
+    }
+    const owner = await usernameOwner(durable, username);
+    if (owner !== undefined && owner !== sub && reservationSource(owner) === undefined) {
+      const holder = await get(owner);
+      return {
+        outcome: 'clash',
+        sub,
+        username,
+        reason: `"${username}" belongs to another account (${holder?.username ?? owner}, sub ${owner})`,
+      };
+    }
+    if (dryRun) return { outcome: 'would-create', sub, username };
+    // The name was free, reserved for migration, or already this sub's: it goes to this person.
+    if (!(await durable.add(usernameKey(username), sub))) {
+      const holder = await usernameOwner(durable, username);
+      if (reservationSource(holder) !== undefined) await durable.set(usernameKey(username), sub);
+      else if (holder !== sub) throw new UsernameTakenError(username);
+    }
+    const account = await create(identity, sub, username);
+    if (account.username !== username) return { outcome: 'clash', sub, username, reason: `created meanwhile as "${account.username}"` };
+    log.info({ audit: 'account.adopt', sub, username, upstream: identity.upstream });
+    return { outcome: 'created', sub, username };
   }
 
   /** A left account comes back only when the login's upstream confirmed membership just now. */
@@ -87,9 +184,9 @@ export function createAccounts({
   async function link(identity: UpstreamIdentity, options: LinkOptions = {}): Promise<Account> {
     if (!identity.linkDomain || !identity.linkKey)
       throw new TypeError(`upstream ${identity.upstream} gave an identity without linkDomain/linkKey`);
-    const sub = subjectFor(identity.linkDomain, identity.linkKey);
-    const existing = await get(sub);
-    if (!existing) return create(identity, sub);
+    const existing = await existingAccountOf(identity);
+    if (!existing) return create(identity, newSubjectOf(identity));
+    const { sub } = existing;
     refuseInactive(existing, options);
     return updateAccount(store, sub, (account) => {
       refuseInactive(account, options);
@@ -145,7 +242,7 @@ export function createAccounts({
   }
 
   async function markChecked(sub: string, identity: UpstreamIdentity): Promise<Account> {
-    if (subjectFor(identity.linkDomain, identity.linkKey) !== sub) {
+    if ((await currentSubOf(identity)) !== sub) {
       throw new TypeError(`identity of ${identity.upstream} does not belong to account ${sub}`);
     }
     return updateAccount(store, sub, (account) => {
@@ -163,6 +260,10 @@ export function createAccounts({
     revoke,
     reactivate,
     markChecked,
+    adopt,
+    reserve: (names, source) => reserveUsernames(durable, names, source),
+    unreserve: (name) => unreserveUsername(durable, name),
+    reservations: () => listReservations(durable),
     async list() {
       const subs = (await durable.keys(ACCOUNT_PREFIX)).map((key) => key.slice(ACCOUNT_PREFIX.length));
       const accounts = await Promise.all(subs.map(get));

@@ -51,3 +51,13 @@ export function base32(bytes: Uint8Array): string {
   if (bits > 0) out += BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
   return out;
 }
+
+/**
+ * The upstream's own subject as an account's `sub` (`legacySubject`), when it can be one: printable
+ * ASCII without spaces, at most 255 characters (OpenID Connect Core 1.0 §2, `sub`:
+ * https://openid.net/specs/openid-connect-core-1_0.html#IDToken). Undefined otherwise; the caller
+ * then keeps the derived sub.
+ */
+export function legacySubjectOf(subject: string): string | undefined {
+  return /^[\x21-\x7e]{1,255}$/.test(subject) ? subject : undefined;
+}

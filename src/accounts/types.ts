@@ -4,6 +4,34 @@
  */
 import type { UpstreamIdentity } from '../upstreams/types.js';
 
+/** A username reserved in the store (src/accounts/reservations.ts). */
+export interface Reservation {
+  username: string;
+  /** Where the name came from: `kubesphere`, `list`, … */
+  source: string;
+}
+
+/** What `reserve` did with each name. */
+export interface ReserveResult {
+  reserved: string[];
+  /** Reserved before (by any source). */
+  already: string[];
+  /** A person of the bridge has (or had) the name: nothing to reserve, it is never given to anyone else. */
+  owned: string[];
+  invalid: string[];
+}
+
+/**
+ * What `adopt` did: `created` (or `would-create` in a dry run) the account with that name, found it
+ * already `exists` with that name, or a `clash` it leaves to the operator, with the reason.
+ */
+export interface AdoptResult {
+  outcome: 'created' | 'would-create' | 'exists' | 'clash';
+  sub: string;
+  username: string;
+  reason?: string;
+}
+
 export const ACCOUNT_SCHEMA_VERSION = 1;
 
 export type AccountStatus = 'active' | 'left' | 'tombstoned';
@@ -89,4 +117,17 @@ export interface Accounts {
   reactivate(ref: string): Promise<Account>;
   /** A recheck confirmed the person: refreshes checkedAt and the profile snapshot. */
   markChecked(sub: string, identity: UpstreamIdentity): Promise<Account>;
+  /**
+   * Migration: creates the account of this identity, before their first login, with the name they
+   * already have elsewhere. A name reserved in the store may be adopted; a name of another person,
+   * a reserved or invalid one in the config, or a person who already has another name is a clash.
+   * `dryRun` only reads.
+   */
+  adopt(identity: UpstreamIdentity, username: string, options?: { dryRun?: boolean }): Promise<AdoptResult>;
+  /** Keeps names from every new person (they exist elsewhere already); see src/accounts/reservations.ts. */
+  reserve(names: readonly string[], source: string): Promise<ReserveResult>;
+  /** Lifts a reservation; false when the name was not reserved. */
+  unreserve(name: string): Promise<boolean>;
+  /** Every name reserved in the store. */
+  reservations(): Promise<Reservation[]>;
 }

@@ -1,10 +1,13 @@
-// `oidc-bridge accounts list | show | rename | revoke | reactivate`: the operator's view of the durable accounts.
+// `oidc-bridge accounts list | show | rename | revoke | reactivate | reserve | unreserve | reserved`:
+// the operator's view of the durable accounts and of the usernames reserved in the store.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createAccounts, UnknownAccountError, unvouchedUpstreamsOf, type Account, type Accounts } from '../accounts/index.js';
-import type { Config } from '../config/schema.js';
+import { legacySubjectUpstreamsOf, type Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { openStore, storeOptionsOf } from '../store/index.js';
 import { formatTable } from './format-table.js';
+import { parseKubesphereUsers } from './kubesphere-users.js';
 
 export interface AccountsCommandContext {
   accounts: Accounts;
@@ -22,6 +25,12 @@ Commands:
                                    end every grant (with its tokens) and browser session of the person now
   reactivate <username|sub>        bring back an account marked left (a login through an upstream that
                                    does not check membership never does); a disabled account stays disabled
+  reserve --from-kubesphere <users.yaml> | --from-list <names.txt>
+                                   keep every existing KubeSphere user name (kubectl get users -o yaml), or
+                                   every name of a list (one a line), from new people; every replica sees it.
+                                   kubesphere migrate may still give a name to the person it belongs to
+  unreserve <name>                 lift a reservation (a person's name is never released)
+  reserved [--json]                every reserved name and where it came from
 `;
 
 const ARITY: Record<string, { args: number; options: readonly string[] }> = {
@@ -30,6 +39,9 @@ const ARITY: Record<string, { args: number; options: readonly string[] }> = {
   rename: { args: 2, options: [] },
   revoke: { args: 1, options: ['reason'] },
   reactivate: { args: 1, options: [] },
+  reserve: { args: 0, options: ['from-kubesphere', 'from-list'] },
+  unreserve: { args: 1, options: [] },
+  reserved: { args: 0, options: ['json'] },
 };
 
 /** Runs an `accounts` subcommand; resolves to the process exit code (0 ok, 1 failed, 2 usage). */
@@ -43,6 +55,8 @@ export async function runAccountsCommand(args: string[], ctx: AccountsCommandCon
       options: {
         json: { type: 'boolean' },
         reason: { type: 'string' },
+        'from-kubesphere': { type: 'string' },
+        'from-list': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         // Read by main.ts to open the store; tolerated here so the whole argv may be passed through.
         config: { type: 'string', short: 'c' },
@@ -76,6 +90,9 @@ export async function runAccountsCommand(args: string[], ctx: AccountsCommandCon
     if (command === 'show') return await show(ctx, rest[0]!);
     if (command === 'rename') return await rename(ctx, rest[0]!, rest[1]!);
     if (command === 'reactivate') return await reactivate(ctx, rest[0]!);
+    if (command === 'reserve') return await reserve(ctx, values['from-kubesphere'], values['from-list']);
+    if (command === 'unreserve') return await unreserve(ctx, rest[0]!);
+    if (command === 'reserved') return await reserved(ctx, values.json === true);
     return await revoke(ctx, rest[0]!, values.reason);
   } catch (err) {
     // Account errors (unknown person, invalid or taken name) and store errors carry a message
@@ -122,6 +139,53 @@ async function revoke(ctx: AccountsCommandContext, ref: string, reason: string |
   return 0;
 }
 
+async function reserve(ctx: AccountsCommandContext, kubesphere: string | undefined, list: string | undefined): Promise<number> {
+  if ((kubesphere === undefined) === (list === undefined)) {
+    ctx.stderr(`"accounts reserve" takes one of --from-kubesphere <users.yaml> or --from-list <names.txt>\n\n${USAGE}`);
+    return 2;
+  }
+  const names =
+    kubesphere !== undefined
+      ? parseKubesphereUsers(readFileSync(kubesphere, 'utf8'), kubesphere).map((u) => u.name)
+      : readFileSync(list!, 'utf8')
+          .split(/\r?\n/)
+          .map((line) => line.replace(/#.*$/, '').trim())
+          .filter((line) => line !== '');
+  const result = await ctx.accounts.reserve(names, kubesphere !== undefined ? 'kubesphere' : 'list');
+  ctx.stdout(
+    `Reserved ${plural(result.reserved.length, 'name')}; ${result.already.length} already reserved; ` +
+      `${result.owned.length} already a person's (never given to anyone else).\n`,
+  );
+  if (result.invalid.length > 0) {
+    // KubeSphere allows names the bridge never gives (longer than 32, say): nothing can collide with them.
+    ctx.stdout(`Not reserved, the bridge never gives such names: ${result.invalid.join(', ')}\n`);
+  }
+  return 0;
+}
+
+async function unreserve(ctx: AccountsCommandContext, name: string): Promise<number> {
+  if (await ctx.accounts.unreserve(name)) {
+    ctx.stdout(`"${name}" is no longer reserved.\n`);
+    return 0;
+  }
+  ctx.stderr(`error: "${name}" is not reserved (a name a person has or had is never released)\n`);
+  return 1;
+}
+
+async function reserved(ctx: AccountsCommandContext, json: boolean): Promise<number> {
+  const rows = await ctx.accounts.reservations();
+  if (json) ctx.stdout(`${JSON.stringify(rows, null, 2)}\n`);
+  else if (rows.length === 0) ctx.stdout('No reserved names.\n');
+  else
+    ctx.stdout(
+      formatTable(
+        ['USERNAME', 'SOURCE'],
+        rows.map((r) => [r.username, r.source]),
+      ),
+    );
+  return 0;
+}
+
 /** The account without the upstream's connectorData (refresh tokens, ids meant for the server only). */
 function withoutSecrets(account: Account): Account {
   const { connectorData: _omitted, ...profile } = account.profile;
@@ -142,24 +206,34 @@ function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
-/** `oidc-bridge accounts …` against the configured store. */
-export async function runAccountsFromConfig(
+/** Runs `fn` with the accounts library on the configured store, closing the store after. */
+export async function withConfiguredAccounts<T>(
   config: Config,
-  argv: string[],
-  io: { stdout: (s: string) => void; stderr: (s: string) => void },
-): Promise<number> {
+  fn: (accounts: Accounts) => Promise<T>,
+  auditTo?: { write(line: string): unknown },
+): Promise<T> {
   const store = openStore(storeOptionsOf(config.store));
   try {
-    // Audit lines (rename, revoke) reach the log whatever logging.level says.
-    const audit = createLogger({ level: 'info', name: 'oidc-bridge-audit' });
+    // Audit lines (rename, revoke, adopt) reach the log whatever logging.level says.
+    const audit = createLogger({ level: 'info', name: 'oidc-bridge-audit' }, auditTo);
     const accounts = createAccounts({
       store,
       usernames: config.usernames,
       unvouchedUpstreams: unvouchedUpstreamsOf(config.upstreams),
+      legacySubjectUpstreams: legacySubjectUpstreamsOf(config.upstreams),
       log: audit,
     });
-    return await runAccountsCommand(argv, { accounts, ...io });
+    return await fn(accounts);
   } finally {
     await store.close();
   }
+}
+
+/** `oidc-bridge accounts …` against the configured store. */
+export function runAccountsFromConfig(
+  config: Config,
+  argv: string[],
+  io: { stdout: (s: string) => void; stderr: (s: string) => void },
+): Promise<number> {
+  return withConfiguredAccounts(config, (accounts) => runAccountsCommand(argv, { accounts, ...io }));
 }

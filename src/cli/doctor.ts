@@ -159,9 +159,9 @@ async function kubesphereFindings(config: Config, file: string, storeFindings: F
       unvouchedUpstreams: unvouchedUpstreamsOf(config.upstreams),
       log: { info() {}, warn() {} },
     });
-    // TODO(accounts reserve): once src/accounts exports the reservations `accounts reserve` stores,
-    // answer 'reserved' for them here; until then only accounts' own names count as held.
-    const names: StoreNames = async (name) => ((await accounts.findByUsername(name)) ? 'account' : undefined);
+    const reserved = new Set((await accounts.reservations()).map((r) => r.username));
+    const names: StoreNames = async (name) =>
+      reserved.has(name) ? 'reserved' : (await accounts.findByUsername(name)) ? 'account' : undefined;
     return await checkKubeSphereUsers(config, file, names);
   } finally {
     await store.close();

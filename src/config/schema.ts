@@ -249,7 +249,19 @@ const upstreamCommon = {
    * groups beginning with `system:` are always dropped.
    */
   groupsPrefix: z.string().optional(),
+  /**
+   * An account first seen through this upstream keeps the upstream's own `sub` (e.g. the IDaaS
+   * `sub`) instead of the derived one, for relying parties that stored the old value and cannot be
+   * relabelled. Default false: the derived sub never changes when upstreams are added or replaced.
+   * Turning it on or off later changes nothing for existing accounts (README.md, "Switching from IDaaS").
+   */
+  legacySubject: z.boolean().default(false),
 };
+
+/** The upstreams whose new people keep the upstream's own subject as `sub`. */
+export function legacySubjectUpstreamsOf(upstreams: readonly { id: string; legacySubject: boolean }[]): Set<string> {
+  return new Set(upstreams.filter((u) => u.legacySubject).map((u) => u.id));
+}
 
 /**
  * Whether new people of this upstream take usernames from what it says as they are: a DingTalk

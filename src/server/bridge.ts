@@ -6,7 +6,7 @@
  */
 import type { RequestListener } from 'node:http';
 import type { Registry } from 'prom-client';
-import { groupsPrefixOf, type Config } from '../config/schema.js';
+import { groupsPrefixOf, legacySubjectUpstreamsOf, type Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { createAccounts, claimsFor, unvouchedUpstreamsOf, type Accounts } from '../accounts/index.js';
 import { createMembership, type Membership } from '../accounts/membership.js';
@@ -68,7 +68,13 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     upstreamIds: config.upstreams.map((u) => u.id),
   });
 
-  const accounts = createAccounts({ store, usernames: config.usernames, unvouchedUpstreams: unvouchedUpstreamsOf(config.upstreams), log });
+  const accounts = createAccounts({
+    store,
+    usernames: config.usernames,
+    unvouchedUpstreams: unvouchedUpstreamsOf(config.upstreams),
+    legacySubjectUpstreams: legacySubjectUpstreamsOf(config.upstreams),
+    log,
+  });
   const groupsPrefixByUpstream = new Map(config.upstreams.map((u) => [u.id, groupsPrefixOf(u)]));
   // An account of an upstream no longer configured keeps the default namespace, `<id>:`.
   const groupsPrefixes = (id: string) => groupsPrefixByUpstream.get(id) ?? groupsPrefixOf({ id });

@@ -1,5 +1,8 @@
 // Proves src/cli/accounts.ts against the real accounts library on the memory store.
 import { describe, it, type TestContext } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { createAccounts } from '../../src/accounts/accounts.js';
 import { runAccountsCommand } from '../../src/cli/accounts.js';
@@ -105,6 +108,32 @@ describe('oidc-bridge accounts', () => {
     assert.equal(code, 0);
     assert.equal(out, `lilei (sub ${lei.sub}) is active.\n`);
     assert.equal((await accounts.get(lei.sub))?.status, 'active');
+  });
+
+  it('reserve from a KubeSphere export or a list, reserved lists them, unreserve lifts one', async (t) => {
+    const { run } = await setup(t);
+    const dir = mkdtempSync(join(tmpdir(), 'cli-reserve-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'names.txt'), 'ops\n# a comment\n\nwangfang\nNot_Valid\n');
+    const list = await run('reserve', '--from-list', join(dir, 'names.txt'));
+    assert.equal(list.code, 0, list.err);
+    assert.match(list.out, /^Reserved 1 name; 0 already reserved; 1 already a person's/);
+    assert.match(list.out, /never gives such names: not_valid/);
+    const ks = await run('reserve', '--from-kubesphere', 'test/fixtures/kubesphere/users-3x.yaml');
+    assert.equal(ks.code, 0, ks.err);
+    const reserved = await run('reserved', '--json');
+    assert.deepEqual(
+      (JSON.parse(reserved.out) as { username: string; source: string }[]).map((r) => `${r.username}:${r.source}`),
+      ['admin:kubesphere', 'ldapuser:kubesphere', 'lisi:kubesphere', 'ops:list', 'zhangsan:kubesphere', 'zhangsan-old:kubesphere'],
+    );
+    assert.equal((await run('unreserve', 'ops')).code, 0);
+    const notReserved = await run('unreserve', 'wangfang');
+    assert.equal(notReserved.code, 1);
+    assert.match(notReserved.err, /"wangfang" is not reserved/);
+    assert.equal((await run('reserve')).code, 2, 'one source is needed');
+    const missing = await run('reserve', '--from-list', join(dir, 'nope.txt'));
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /^error: ENOENT/);
   });
 
   it('usage errors exit 2 and print the usage', async (t) => {

@@ -362,6 +362,13 @@ describe('oidc-bridge doctor', () => {
     assert.match(names.message, /2 of 4 .*: zhangwei, lina$/);
     assert.match(names.fix ?? '', /accounts reserve --from-kubesphere/);
 
+    // A reservation in the store (`accounts reserve`) covers a name as well as the config does.
+    const accounts = createAccounts({ store, usernames: usernamesConfig(), log: captureLog() });
+    await accounts.reserve(['lina'], 'kubesphere');
+    const reservedInStore = await doctor(healthy(), ['--kubesphere-users', users]);
+    assert.match(reservedInStore.report.findings.find((f) => f.id === 'kubesphere.reserved-names')?.message ?? '', /1 of 4 .*: zhangwei$/);
+    assert.equal(await accounts.unreserve('lina'), true);
+
     const config = healthy();
     config.usernames = { reserved: ['zhangwei'], pins: { [`dingtalk:${SANDBOX_CORP_ID}:userid:lina01`]: 'lina' } };
     const covered = await doctor(config, ['--kubesphere-users', users]);

@@ -200,4 +200,32 @@ clients:
     const run = await cli(['accounts', 'list', '--config', config]);
     assert.equal(run.code, 0, run.stderr);
   });
+
+  it('kubesphere, kubesphere migrate --dry-run, accounts reserve and reserved', async () => {
+    const fixtures = join(process.cwd(), 'test/fixtures/kubesphere');
+    const secret = await cli(['kubesphere', '--client', 'kubesphere', '--name', 'dingtalk', '--version', '4', '--config', config]);
+    assert.equal(secret.code, 0, secret.stderr);
+    assert.match(secret.stdout, /type: config\.kubesphere\.io\/identityprovider/);
+    const migrate = await cli([
+      'kubesphere',
+      'migrate',
+      '--config',
+      config,
+      '--users',
+      join(fixtures, 'users-4x.yaml'),
+      '--name',
+      'dingtalk',
+      '--map-by',
+      'csv',
+      '--csv',
+      join(fixtures, 'mapping.csv'),
+      '--dry-run',
+    ]);
+    assert.equal(migrate.code, 1, 'sunqi is not in the CSV');
+    assert.match(migrate.stdout, /^kubectl annotate user wangfang --overwrite iam\.kubesphere\.io\/identity-provider\.dingtalk=/m);
+    const reserve = await cli(['accounts', 'reserve', '--from-kubesphere', join(fixtures, 'users-4x.yaml'), '--config', config]);
+    assert.equal(reserve.code, 0, reserve.stderr);
+    const reserved = await cli(['accounts', 'reserved', '--config', config]);
+    assert.match(reserved.stdout, /^wangfang\s+kubesphere$/m);
+  });
 });

@@ -6,9 +6,9 @@
  * (`usernames.pins`), or already held in the store (an account's name, or a stored reservation).
  */
 import { readFile } from 'node:fs/promises';
-import { parseAllDocuments } from 'yaml';
 import { usernamePolicy } from '../../accounts/index.js';
 import type { Config } from '../../config/schema.js';
+import { parseKubesphereUsers } from '../kubesphere-users.js';
 import { error, ok, warning, type Finding } from './findings.js';
 
 const SUBJECT = 'kubesphere users';
@@ -20,25 +20,10 @@ const SHOWN = 20;
  */
 export type StoreNames = ((name: string) => Promise<'account' | 'reserved' | undefined>) | undefined;
 
-/** The `metadata.name` of every User object in the file: a List, several documents, or one User. */
-export function kubesphereUserNames(text: string): string[] {
-  const names: string[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    if ('errors' in doc && doc.errors.length > 0) throw new Error(`not YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
-    const value = doc.toJS() as unknown;
-    const objects = isObject(value) && Array.isArray(value.items) ? (value.items as unknown[]) : [value];
-    for (const object of objects) {
-      if (!isObject(object) || object.kind !== 'User' || !isObject(object.metadata)) continue;
-      if (typeof object.metadata.name === 'string') names.push(object.metadata.name);
-    }
-  }
-  return names;
-}
-
 export async function checkKubeSphereUsers(config: Config, file: string, storeNames: StoreNames): Promise<Finding[]> {
   let names: string[];
   try {
-    names = kubesphereUserNames(await readFile(file, 'utf8'));
+    names = parseKubesphereUsers(await readFile(file, 'utf8'), file).map((user) => user.name);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
     return [
@@ -93,8 +78,4 @@ export async function checkKubeSphereUsers(config: Config, file: string, storeNa
     ),
   );
   return findings;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
