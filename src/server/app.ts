@@ -9,7 +9,7 @@ import type { Store } from '../store/types.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRouter } from './health.js';
 import { providerHolder } from './provider-mount.js';
-import { createRateLimits, rateLimitMiddleware, type RateLimitMetrics } from './rate-limit.js';
+import { createRateLimits, rateLimitMiddleware, type RateLimitCheck, type RateLimitMetrics } from './rate-limit.js';
 import { requestIds } from './request-id.js';
 import { securityHeaders } from './security-headers.js';
 import { watchStoreHealth } from './store-health.js';
@@ -37,6 +37,11 @@ export interface App {
   setShuttingDown(): void;
   /** Routes new requests to another provider instance (e.g. rebuilt with new signing keys). */
   swapProvider(bundle: ProviderBundle): void;
+  /**
+   * The rate limits the app runs before its routes (src/server/rate-limit.ts), for a dispatcher that
+   * reaches oidc-provider without express: call it first; when it resolves true it has answered.
+   */
+  rateLimits: RateLimitCheck;
 }
 
 /** express `trust proxy` from config: hop count, CIDR list, or nothing (a client cannot spoof its address). */
@@ -94,5 +99,6 @@ export function createApp(deps: AppDeps): App {
       shuttingDown = true;
     },
     swapProvider: (bundle) => holder.swap(bundle),
+    rateLimits,
   };
 }

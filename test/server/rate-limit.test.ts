@@ -126,6 +126,28 @@ for (const store of ['memory', 'redis'] as const) {
       assert.ok(tokens.access_token);
     });
 
+    it("runs as a plain function over node's request and response, before any engine, without express", async () => {
+      const plain = await listen(
+        (req, res) => {
+          void bridge.app.rateLimits(req, res).then((answered) => {
+            if (!answered) res.end('engine');
+          });
+        },
+        { host: '127.0.0.1', port: 0 },
+      );
+      try {
+        const prefix = new URL(bridge.issuer).pathname.replace(/\/$/, '');
+        const answers: string[] = [];
+        for (let i = 0; i < 4; i += 1) {
+          const res = await postForm(`${plain.url}${prefix}/token`, { grant_type: 'client_credentials', client_id: 'plain' });
+          answers.push(`${res.status} ${res.status === 429 ? ((await res.json()) as { error: string }).error : await res.text()}`);
+        }
+        assert.deepEqual(answers, ['200 engine', '200 engine', '200 engine', '429 temporarily_unavailable']);
+      } finally {
+        await plain.close();
+      }
+    });
+
     it('keys an IPv6 client on its /64, so rotating addresses within it does not renew the budget', async () => {
       const answers: number[] = [];
       for (let i = 1; i <= 4; i += 1) answers.push((await authorizationStart(bridge.issuer, from(`2001:db8:b:1::${i}`))).status);
