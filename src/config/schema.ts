@@ -4,6 +4,7 @@
  * left out is `.prefault({})`, which parses to the same defaults. Key names are fixed: later work
  * adds keys in the same style and never renames these.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { hashedSecretDigest, isHashedSecret } from './hashed-secret.js';
 
@@ -190,6 +191,61 @@ export const requestLimitsSchema = z.strictObject({
    */
   maxAuthorizationRequestBytes: z.number().int().min(1024).max(49152).default(10240),
 });
+
+/** `address/prefix`, IPv4 (`203.0.113.0/24`) or IPv6 (`2001:db8::/48`); the prefix fits the family. */
+export const cidrSchema = z.string().refine((value) => {
+  const slash = value.indexOf('/');
+  if (slash < 0) return false;
+  const family = isIP(value.slice(0, slash));
+  const prefix = value.slice(slash + 1);
+  return family !== 0 && /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}, 'expected a CIDR range such as 203.0.113.0/24 or 2001:db8::/48');
+
+/** One rate limit: at most `points` requests per key in any window of `duration` (seconds or `1m`). */
+const rateLimitSchema = (points: number, duration: number) =>
+  z.strictObject({
+    points: z.number().int().min(1).default(points),
+    duration: durationSchema.pipe(z.number().int().min(1)).default(duration),
+  });
+
+/**
+ * Rate limits in front of oidc-provider (src/server/rate-limit.ts; docs/security.md, "Rate
+ * limits"), shared by every replica through the store (per process with the memory store). Each
+ * rule counts requests per key within its window and answers 429 with `Retry-After` beyond it.
+ * Keys are a claimed client id and the client address (`trustProxy` decides it), or the address
+ * alone: never a person, so a limit cannot lock a named person out. While Redis is down every
+ * request passes (the routes behind answer 503 by themselves).
+ *
+ * The defaults are for a company of 5,000 behind one NAT address at 9 a.m. with an empty
+ * `allowCidrs`: if all of them sign in to five applications within ten minutes, that is 2,500
+ * authorization requests and 500 upstream callbacks a minute from one address; the limits leave
+ * more than twice that. Behind a shared egress, list it in `allowCidrs` rather than raise them.
+ */
+export const rateLimitsSchema = z.strictObject({
+  /** Off: no limits at all (e.g. when a gateway in front already limits). */
+  enabled: z.boolean().default(true),
+  /**
+   * Client networks never limited: the office egress ranges a whole company shares. Matched
+   * against the trusted client address, so a `trustProxy` that covers the ingress is needed.
+   */
+  allowCidrs: z.array(cidrSchema).default([]),
+  /** `POST /token` per claimed client id and client address (a relying party's server, or one person's kubectl). */
+  token: rateLimitSchema(3000, 60).prefault({}),
+  /** `POST /token/introspection`, keyed like /token (resource servers check each incoming token). */
+  introspection: rateLimitSchema(3000, 60).prefault({}),
+  /** `POST /token/revocation`, keyed like /token. */
+  revocation: rateLimitSchema(600, 60).prefault({}),
+  /** `POST /device/auth` (RFC 8628 device authorization), keyed like /token; only where device flow is on. */
+  deviceAuthorization: rateLimitSchema(600, 60).prefault({}),
+  /** `GET`/`POST /auth`, per address: each one stores an Interaction for `ttl.interaction`. */
+  authorization: rateLimitSchema(6000, 60).prefault({}),
+  /** `POST /device`, the user-code form, per address: a brake on guessing user codes. */
+  deviceVerification: rateLimitSchema(300, 60).prefault({}),
+  /** `/upstream/<id>/callback`, per address: one per sign-in. */
+  upstreamCallback: rateLimitSchema(3000, 60).prefault({}),
+});
+export type RateLimitsConfig = z.infer<typeof rateLimitsSchema>;
+export type RateLimitRuleName = Exclude<keyof RateLimitsConfig, 'enabled' | 'allowCidrs'>;
 
 /** The languages of the pages (views/locales has one message file each). */
 export const SUPPORTED_LOCALES = ['zh-CN', 'en'] as const;
@@ -605,6 +661,7 @@ export const configSchema = z
     refreshGraceSeconds: z.number().int().min(0).max(120).default(10),
     ui: uiSchema.prefault({}),
     requestLimits: requestLimitsSchema.prefault({}),
+    rateLimits: rateLimitsSchema.prefault({}),
     logging: loggingSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),

@@ -56,8 +56,11 @@ export interface ProtocolPages {
    */
   logout(input: { formHtml: string; clientName?: string; locale: string }): string;
   logoutSuccess(input: { clientName?: string; locale: string }): string;
-  /** An OAuth error that cannot go back to the client (bad redirect_uri, unknown client …); never a stack trace. */
-  error(input: { error: string; description?: string; locale: string; status: number }): string;
+  /**
+   * An OAuth error that cannot go back to the client (bad redirect_uri, unknown client …); never a
+   * stack trace. Status 429 (a rate limit) says to wait `retryAfterSeconds` and try again.
+   */
+  error(input: { error: string; description?: string; locale: string; status: number; retryAfterSeconds?: number }): string;
 }
 
 export interface Pages extends ProtocolPages {
@@ -118,7 +121,14 @@ export function createPages(config: Pick<Config, 'issuer' | 'ui'>, options: { vi
       return render('logout', { formHtml, formId, clientName }, locale);
     },
     logoutSuccess: ({ clientName, locale }) => render('logout-success', { clientName }, locale),
-    error({ error, description, locale, status }) {
+    error({ error, description, locale, status, retryAfterSeconds }) {
+      if (status === 429) {
+        return render(
+          'errors/generic',
+          { messageKey: 'errors.tooManyRequests', messageParams: { seconds: retryAfterSeconds ?? 60 } },
+          locale,
+        );
+      }
       const messageKey =
         status === 503 || error === 'temporarily_unavailable'
           ? 'errors.unavailable'
@@ -160,7 +170,15 @@ export const plainPages: ProtocolPages = {
     const who = clientName ? ` (${escapeHtml(clientName)})` : '';
     return plainPage(locale, zh(locale) ? '已退出' : 'Signed out', `<h1>${zh(locale) ? '已退出登录' : 'You are signed out'}${who}</h1>`);
   },
-  error({ error, description, locale, status }) {
+  error({ error, description, locale, status, retryAfterSeconds }) {
+    if (status === 429) {
+      const seconds = retryAfterSeconds ?? 60;
+      return plainPage(
+        locale,
+        zh(locale) ? '请求过多' : 'Too many requests',
+        `<h1>${zh(locale) ? '请求过多' : 'Too many requests'}</h1><p>${zh(locale) ? `请等待 ${seconds} 秒后重试。` : `Wait ${seconds} seconds, then try again.`}</p>`,
+      );
+    }
     return plainPage(
       locale,
       zh(locale) ? '出错了' : 'Something went wrong',

@@ -1,4 +1,4 @@
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
@@ -9,6 +9,7 @@ import type { Store } from '../store/types.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRouter } from './health.js';
 import { providerHolder } from './provider-mount.js';
+import { createRateLimits, rateLimitMiddleware, type RateLimitCheck, type RateLimitMetrics } from './rate-limit.js';
 import { requestIds } from './request-id.js';
 import { securityHeaders } from './security-headers.js';
 import { watchStoreHealth } from './store-health.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   metricsRegistry?: Registry;
   /** Error pages for requests that fail outside oidc-provider (defaults: plain pages). */
   pages?: ProtocolPages;
+  /** Counts rate-limit refusals and uncounted requests (src/server/metrics.ts). */
+  metrics?: RateLimitMetrics;
 }
 
 export interface App {
@@ -34,6 +37,11 @@ export interface App {
   setShuttingDown(): void;
   /** Routes new requests to another provider instance (e.g. rebuilt with new signing keys). */
   swapProvider(bundle: ProviderBundle): void;
+  /**
+   * The rate limits the app runs before its routes (src/server/rate-limit.ts), for a dispatcher that
+   * reaches oidc-provider without express: call it first; when it resolves true it has answered.
+   */
+  rateLimits: RateLimitCheck;
 }
 
 /** express `trust proxy` from config: hop count, CIDR list, or nothing (a client cannot spoof its address). */
@@ -66,6 +74,17 @@ export function createApp(deps: AppDeps): App {
   // its own listener (`metrics.listen`, src/cli/serve.ts).
   watchStoreHealth(deps.store, log, deps.metricsRegistry);
 
+  // Before every route it limits (the interactions' upstream callbacks, oidc-provider's endpoints).
+  const rateLimits = createRateLimits({
+    config,
+    store: deps.store,
+    log,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.pages ? { pages: deps.pages } : {}),
+    clientAddress: (req) => (req as Request).ip,
+  });
+  app.use(rateLimitMiddleware(rateLimits));
+
   for (const { path, router } of deps.extraRoutes ?? []) app.use(path, router);
   if (deps.interactionsRouter) app.use(prefix || '/', deps.interactionsRouter);
   app.use(prefix || '/', holder.handle);
@@ -80,5 +99,6 @@ export function createApp(deps: AppDeps): App {
       shuttingDown = true;
     },
     swapProvider: (bundle) => holder.swap(bundle),
+    rateLimits,
   };
 }

@@ -135,6 +135,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     interactionsRouter,
     log,
     metricsRegistry: metrics,
+    metrics: counters,
     pages,
     ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
   });

@@ -1,8 +1,8 @@
 /**
  * The bridge's own Prometheus metrics (README "Metrics"), served on a listener of their own
  * (`metrics.listen`), never on the issuer's: they name clients and the running version. Other modules count through the small
- * interfaces they declare (LoginMetrics, TokenMetrics, MembershipMetrics), so only src/server
- * imports prom-client; this file implements all three on one registry.
+ * interfaces they declare (LoginMetrics, TokenMetrics, MembershipMetrics, RateLimitMetrics), so only
+ * src/server imports prom-client; this file implements them all on one registry.
  *
  * Labels stay low-cardinality and free of personal data: upstream and client ids come from config
  * (anything else is "unknown"), grant types and error codes from fixed lists (anything else is
@@ -14,8 +14,9 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { MembershipMetrics, RecheckOutcome, RecheckTrigger, SweepOutcome } from '../accounts/membership.js';
 import type { LoginMetrics, LoginOutcome } from '../interactions/context.js';
 import type { TokenMetrics } from '../oidc/provider.js';
+import { RATE_LIMIT_RULES, type RateLimitMetrics } from './rate-limit.js';
 
-export type Metrics = LoginMetrics & TokenMetrics & MembershipMetrics;
+export type Metrics = LoginMetrics & TokenMetrics & MembershipMetrics & RateLimitMetrics;
 
 export interface MetricsOptions {
   /** Configured client ids: the only values of the client_id label besides "unknown". */
@@ -145,12 +146,29 @@ export function createMetrics(registry: Registry, options: MetricsOptions): Metr
     registers,
   });
 
+  const rateLimited = new Counter({
+    name: 'oidc_bridge_rate_limited_total',
+    help: 'Requests refused with 429 by a rate limit, by rule (docs/security.md, "Rate limits")',
+    labelNames: ['rule'],
+    registers,
+  });
+  const rateLimitUnavailable = new Counter({
+    name: 'oidc_bridge_rate_limit_unavailable_total',
+    help: 'Requests let through uncounted because the store could not count them (fail open), by rule',
+    labelNames: ['rule'],
+    registers,
+  });
+
   // Zero series from the start, so rate() and absence alerts work before the first event.
   for (const upstream of upstreams) {
     for (const outcome of LOGIN_OUTCOMES) logins.inc({ upstream, outcome }, 0);
     offboarded.inc({ upstream }, 0);
   }
   for (const outcome of SWEEP_OUTCOMES) sweeps.inc({ outcome }, 0);
+  for (const { name: rule } of RATE_LIMIT_RULES) {
+    rateLimited.inc({ rule }, 0);
+    rateLimitUnavailable.inc({ rule }, 0);
+  }
 
   return {
     loginFinished(upstream: string, outcome: LoginOutcome) {
@@ -172,6 +190,12 @@ export function createMetrics(registry: Registry, options: MetricsOptions): Metr
     },
     accountOffboarded(upstream: string) {
       offboarded.inc({ upstream: upstreamOf(upstream) });
+    },
+    rateLimited(rule) {
+      rateLimited.inc({ rule });
+    },
+    rateLimitUnavailable(rule) {
+      rateLimitUnavailable.inc({ rule });
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { StoreHealth } from './types.js';
+import type { RateLimit, RateLimiter, StoreHealth } from './types.js';
 
 /** A stored oidc-provider model: the payload as JSON and, once consumed, when (epoch seconds). */
 export interface StoredDoc {
@@ -45,6 +45,9 @@ export interface Backend {
 
   /** Every key starting with `prefix` (relative, unordered, no duplicates). */
   scan(prefix: string): Promise<string[]>;
+
+  /** A rate limiter whose counters live in this backend (rate-limits.ts). */
+  rateLimiter(name: string, limit: RateLimit): RateLimiter;
 
   health(): StoreHealth;
   onHealthChange(listener: (health: StoreHealth) => void): void;

@@ -77,6 +77,7 @@ export function composeStore(backend: Backend): Store {
     revokeAccount: (accountId) => revokeAccount(backend, accountId),
     accountsWithGrants: () => accountsWithGrants(backend),
     lock: async (name, ttlSeconds) => lock(backend, name, ttlSeconds),
+    rateLimiter: (name, limit) => backend.rateLimiter(name, limit),
     health: () => backend.health(),
     onHealthChange: (listener) => backend.onHealthChange(listener),
     ping: () => backend.ping(),

@@ -10,6 +10,7 @@
  *   idx:accountGrants:<account>   expiring set of Grant ids of the account
  *   idx:accountSessions:<account> expiring set of Session ids of the account
  *   lock:<name>                   random owner token
+ *   rl:<rule>:<digest of key>     rate-limit counter (rate-limits.ts)
  *
  * Every operation touches exactly one key per command or script, so Redis Cluster never sees a
  * cross-slot request and no hash tags are needed. Index members are ids, never full keys, so

@@ -1,5 +1,6 @@
 import type { Backend, ConsumeOutcome, StoredDoc } from './backend.js';
 import { composeStore } from './compose-store.js';
+import { memoryRateLimiter } from './rate-limits.js';
 import type { Store } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -126,6 +127,7 @@ function memoryBackend(options: MemoryStoreOptions) {
     async scan(prefix) {
       return [...entries.keys()].filter((key) => key.startsWith(prefix) && unexpired(key) !== undefined);
     },
+    rateLimiter: memoryRateLimiter,
     health: () => 'up',
     onHealthChange() {
       // Memory is always reachable: health never changes.

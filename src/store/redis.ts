@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Backend, ConsumeOutcome } from './backend.js';
 import { composeStore } from './compose-store.js';
+import { redisRateLimiter } from './rate-limits.js';
 import { createRedisClient, type RedisStoreOptions } from './redis-client.js';
 import { RedisConnection } from './redis-connection.js';
 import { CONSUME_DOC, DEL_IF_EQUALS, INDEX_ADD, TAKE, WRITE_DOC, runScript } from './redis-scripts.js';
@@ -76,6 +77,7 @@ function redisBackend(connection: RedisConnection, keyPrefix: string): Backend {
       const perNode = await run(() => Promise.all(connection.masters().map((node) => scanNode(node, pattern))));
       return [...new Set(perNode.flat())].map((key) => key.slice(keyPrefix.length));
     },
+    rateLimiter: (name, limit) => redisRateLimiter(connection, keyPrefix, name, limit),
     health: () => connection.health(),
     onHealthChange: (listener) => connection.onHealthChange(listener),
     async ping() {

@@ -56,6 +56,22 @@ export interface Records {
 
 export type StoreHealth = 'up' | 'down';
 
+export interface RateLimit {
+  /** Requests allowed per key within one window. */
+  points: number;
+  durationSeconds: number;
+}
+
+export type RateLimitDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+export interface RateLimiter {
+  /**
+   * Counts one request for `key`. Rejects with StoreUnavailableError while the store cannot be
+   * reached: the caller decides what an unknown count means.
+   */
+  consume(key: string): Promise<RateLimitDecision>;
+}
+
 export interface Store {
   readonly kind: 'memory' | 'redis';
   /** oidc-provider model storage; `name` is the model name oidc-provider passes to the adapter. */
@@ -70,6 +86,11 @@ export interface Store {
   accountsWithGrants(): Promise<string[]>;
   /** A best-effort mutual-exclusion lock across replicas; undefined when another holder has it. */
   lock(name: string, ttlSeconds: number): Promise<{ release(): Promise<void> } | undefined>;
+  /**
+   * A rate limiter counting under `rl:<name>:`: shared by every replica on Redis, per process on
+   * memory. Its `consume` rejects with StoreUnavailableError while the store is down.
+   */
+  rateLimiter(name: string, limit: RateLimit): RateLimiter;
   /** Current health; 'down' while the backing store is unreachable. */
   health(): StoreHealth;
   onHealthChange(listener: (health: StoreHealth) => void): void;

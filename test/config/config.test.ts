@@ -14,6 +14,7 @@ const exampleEnv = {
   EIAM_CLIENT_ID: 'eiam',
   EIAM_CLIENT_SECRET: 'eiam-secret',
   KUBESPHERE_CLIENT_SECRET: 'ks-secret',
+  STORE_KEY: 'k'.repeat(44),
 };
 
 const minimal = `
@@ -49,11 +50,13 @@ describe('config', () => {
     assert.deepEqual(config.usernames.pins, { 'dingtalk:ding0123456789:userid:manager4220': 'zhangwei' });
     const kubectl = config.clients.find((c) => c.client_id === 'kubectl');
     assert.deepEqual(kubectl?.groups, { prefix: '', max: 50 });
+    assert.deepEqual(config.rateLimits.authorization, { points: 6000, duration: 60 });
   });
 
   it('accepts the Kubernetes base config (deploy/base/config.yaml)', () => {
     const config = parseConfig(readFileSync('deploy/base/config.yaml', 'utf8'), exampleEnv, 'deploy/base/config.yaml');
     assert.equal(config.keys.dir, '/app/keys');
+    assert.deepEqual(config.store.encryptionKeys, ['k'.repeat(44)]);
   });
 
   it('fills documented defaults', () => {
