@@ -174,7 +174,7 @@ describe('device flow', () => {
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, /frame-ancestors 'none'/);
     assert.equal(page.headers.get('cache-control'), 'no-store');
-    const confirm = await submit(browser, page, { user_code: page.userCode! });
+    const confirm = await submit(browser, page, { user_code: page.userCode });
     assert.equal(headingOf(confirm.html), message('en', 'device.confirm.title', { client: 'Cluster tv' }));
   });
 
