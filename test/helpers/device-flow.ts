@@ -56,7 +56,8 @@ export interface DevicePage {
 }
 
 export async function readPage(url: URL, response: Response): Promise<DevicePage> {
-  const html = await response.text();
+  // Empty when a redirect was stopped at (its body already drained).
+  const html = response.bodyUsed ? '' : await response.text();
   const pick = (re: RegExp) => {
     const m = re.exec(html)?.[1];
     return m === undefined ? undefined : unescapeHtml(m);
