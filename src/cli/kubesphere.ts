@@ -44,7 +44,7 @@ function clientProblem(client: ClientConfig, name: string): string | undefined {
   }
   if (kubesphereRedirect(client, name) === undefined) {
     return (
-      `client "${client.client_id}" has no redirect URI ending in /oauth/redirect/${name} (it has: ${client.redirect_uris.join(', ')}). ` +
+      `client "${client.client_id}" has no redirect URI ending in /oauth/redirect/${name} (it has: ${(client.redirect_uris ?? []).join(', ')}). ` +
       `KubeSphere's console sends https://<ks-console host>/oauth/redirect/${name}: add that to the client's redirect_uris ` +
       'in the bridge config, or pass the --name the existing redirect URI names'
     );
@@ -54,7 +54,7 @@ function clientProblem(client: ClientConfig, name: string): string | undefined {
 
 /** The client's redirect URI for identity provider `name`: `…/oauth/redirect/<name>`, no query. */
 export function kubesphereRedirect(client: ClientConfig, name: string): string | undefined {
-  return client.redirect_uris.find((uri) => {
+  return (client.redirect_uris ?? []).find((uri) => {
     try {
       const url = new URL(uri);
       return /^https?:$/.test(url.protocol) && url.search === '' && url.pathname.endsWith(`/oauth/redirect/${name}`);

@@ -247,6 +247,24 @@ export const rateLimitsSchema = z.strictObject({
 export type RateLimitsConfig = z.infer<typeof rateLimitsSchema>;
 export type RateLimitRuleName = Exclude<keyof RateLimitsConfig, 'enabled' | 'allowCidrs'>;
 
+/**
+ * The device authorization grant (RFC 8628: kubectl on a host without a browser). On only when a
+ * client lists DEVICE_CODE_GRANT in its grant_types; these keys shape it for every such client.
+ */
+export const deviceFlowSchema = z.strictObject({
+  /**
+   * How long a device code and its user code stay valid: the person has this long to open the
+   * verification page, enter the code and finish signing in. Longer gives a guesser of user codes
+   * more live codes to hit (docs/security.md, "The device flow"). 10 min, as RFC 8628's example.
+   */
+  codeTtl: durationSchema.pipe(z.number().int().min(1, 'at least 1s').max(3600, 'at most 1h')).default(600),
+  /**
+   * Seconds a device waits between polls of the token endpoint (the `interval` of RFC 8628 §3.2).
+   * A poll sooner than this after the previous one is answered `slow_down`. 5 is the RFC's default.
+   */
+  interval: z.number().int().min(1).max(60).default(5),
+});
+
 /** The languages of the pages (views/locales has one message file each). */
 export const SUPPORTED_LOCALES = ['zh-CN', 'en'] as const;
 
@@ -571,6 +589,9 @@ export const clientExtrasSchema = {
   requirePkce: z.boolean().default(false),
 };
 
+/** RFC 8628 §3.4: the device authorization grant's grant_type. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
 /** Matched exactly (RFC 6749 §3.1.2); a fragment can never be redirected to. */
 const redirectUri = z
   .string()
@@ -587,9 +608,11 @@ export const clientSchema = z
      */
     client_secret: z.string().min(1).optional(),
     client_name: z.string().optional(),
-    redirect_uris: z.array(redirectUri).min(1),
+    /** Required with the authorization_code grant (the default); a client with only the device grant has none. */
+    redirect_uris: z.array(redirectUri).min(1).optional(),
     post_logout_redirect_uris: z.array(redirectUri).optional(),
-    grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).optional(),
+    /** Default [authorization_code]. DEVICE_CODE_GRANT: the device flow (kubelogin `--grant-type=device-code`). */
+    grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT])).optional(),
     response_types: z.array(z.literal('code')).optional(),
     token_endpoint_auth_method: z
       .enum(['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'])
@@ -616,6 +639,17 @@ export const clientSchema = z
       });
     }
     if (c.client_secret !== undefined && isHashedSecret(c.client_secret)) checkHashedSecret(c, ctx);
+    const grants = c.grant_types ?? ['authorization_code'];
+    if (grants.includes('authorization_code') && !c.redirect_uris) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect_uris'],
+        message: `required with the authorization_code grant (a device-only client lists grant_types: [${DEVICE_CODE_GRANT}])`,
+      });
+    }
+    if (c.response_types?.length && !grants.includes('authorization_code')) {
+      ctx.addIssue({ code: 'custom', path: ['response_types'], message: 'response type code needs the authorization_code grant' });
+    }
   });
 
 /**
@@ -662,6 +696,7 @@ export const configSchema = z
     ui: uiSchema.prefault({}),
     requestLimits: requestLimitsSchema.prefault({}),
     rateLimits: rateLimitsSchema.prefault({}),
+    deviceFlow: deviceFlowSchema.prefault({}),
     logging: loggingSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),

@@ -26,6 +26,13 @@ export function clientMetadataOf(client: ClientConfig): ClientMetadata {
   const metadata: Record<string, unknown> = { ...client };
   for (const key of EXTRA_KEYS) delete metadata[key];
   for (const [key, value] of Object.entries(metadata)) if (value === undefined) delete metadata[key];
+  // oidc-provider adds the authorization_code grant to a client with response type code (its
+  // default): a client configured without that grant (device-only, client_credentials) has no
+  // response types, and no redirect URIs unless it lists some.
+  if (client.grant_types && !client.grant_types.includes('authorization_code')) {
+    metadata.response_types = [];
+    metadata.redirect_uris ??= [];
+  }
   return metadata as ClientMetadata;
 }
 

@@ -5,6 +5,7 @@ import { createAdapter } from './adapter.js';
 import { allowedUpstreams, clientMetadataOf, type ClientExtras } from './clients.js';
 import { createInteractionPolicy, type NeedsRecheck } from './login-policy.js';
 import { SUPPORTED_LOCALES } from '../pages/index.js';
+import { USER_CODE, deviceFlowWanted, type deviceFlowPages } from './device.js';
 import type { providerPages } from './pages.js';
 import { checkParameterSizes } from './request-limits.js';
 import { SCOPES, scopeClaimsConfig } from './scopes.js';
@@ -19,6 +20,7 @@ export interface ConfigurationDeps {
   now?: () => number;
   extrasOf: (clientId: string) => ClientExtras | undefined;
   pages: ReturnType<typeof providerPages>;
+  devicePages: ReturnType<typeof deviceFlowPages>['sources'];
 }
 
 /** The issuer's path without a trailing slash: '' for `https://host`, '/sso' for `https://host/sso`. */
@@ -79,6 +81,7 @@ function ttlFor(config: Config): Configuration['ttl'] {
     Session: ttl.session,
     Interaction: ttl.interaction,
     Grant: ttl.grant,
+    DeviceCode: config.deviceFlow.codeTtl,
   };
 }
 
@@ -129,6 +132,9 @@ function features(deps: ConfigurationDeps): Configuration['features'] {
         return token.clientId === client.clientId || extrasOf(client.clientId)?.resourceServer === true;
       },
     },
+    // RFC 8628 for kubectl on hosts without a browser (src/oidc/device.ts): on when a client lists
+    // the grant; oidc-provider lets only those clients use /device/auth (unauthorized_client).
+    deviceFlow: { enabled: deviceFlowWanted(deps.config), ...USER_CODE, ...deps.devicePages },
     // Off: no RP we serve uses them, and each is more to secure. Turning one on is a config change here.
     resourceIndicators: { enabled: false },
     pushedAuthorizationRequests: { enabled: false },

@@ -1,7 +1,8 @@
 /**
- * The pages oidc-provider renders itself (logout confirmation, logout done, errors), drawn by the
- * shared pages (src/pages) in the language every other page of the request speaks, with the same
- * response headers (CSP, no framing, no caching: src/pages/page-headers.ts).
+ * The pages oidc-provider renders itself (logout confirmation, logout done, errors, and the device
+ * flow's pages in src/oidc/device.ts), drawn by the shared pages (src/pages) in the language every
+ * other page of the request speaks, with the same response headers (CSP, no framing, no caching:
+ * src/pages/page-headers.ts).
  */
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { clientFormActions, negotiateLocale, pageHeaders, plainPages, type Locale, type ProtocolPages } from '../pages/index.js';
@@ -19,38 +20,54 @@ function render<K extends keyof ProtocolPages>(log: Log, pages: ProtocolPages, n
   }
 }
 
-/** oidc-provider's logoutSource / postLogoutSuccessSource / renderError, wired to `pages`. */
-export function providerPages(pages: ProtocolPages, defaultLocale: Locale, log: Log) {
-  const localeOf = (ctx: KoaContextWithOIDC) => {
-    let uiLocales: unknown;
-    try {
-      uiLocales = ctx.oidc?.params?.ui_locales;
-    } catch {
-      uiLocales = undefined; // params are not assembled on every route
-    }
-    return negotiateLocale({ uiLocales, acceptLanguage: ctx.get('accept-language'), defaultLocale });
+/** What every page oidc-provider shows needs: the request's language, and drawing a page into the response. */
+export function pageWriter(pages: ProtocolPages, defaultLocale: Locale, log: Log) {
+  return {
+    localeOf: (ctx: KoaContextWithOIDC): Locale => {
+      let uiLocales: unknown;
+      try {
+        uiLocales = ctx.oidc?.params?.ui_locales;
+      } catch {
+        uiLocales = undefined; // params are not assembled on every route
+      }
+      return negotiateLocale({ uiLocales, acceptLanguage: ctx.get('accept-language'), defaultLocale });
+    },
+    /** Sets the page headers (`formActions` widen form-action) and the HTML of page `name`. */
+    write: <K extends keyof ProtocolPages>(
+      ctx: KoaContextWithOIDC,
+      name: K,
+      opts: Parameters<ProtocolPages[K]>[0],
+      formActions: readonly string[] = [],
+    ): void => {
+      ctx.set(pageHeaders(formActions));
+      ctx.type = 'html';
+      ctx.body = render(log, pages, name, opts);
+    },
   };
-  const clientNameOf = (ctx: KoaContextWithOIDC) => ctx.oidc?.client?.clientName ?? ctx.oidc?.client?.clientId;
+}
+export type PageWriter = ReturnType<typeof pageWriter>;
+
+export const clientNameOf = (ctx: KoaContextWithOIDC) => ctx.oidc?.client?.clientName ?? ctx.oidc?.client?.clientId;
+
+/** oidc-provider's logoutSource / postLogoutSuccessSource / renderError, wired to `pages`. */
+export function providerPages(writer: PageWriter) {
+  const { localeOf, write } = writer;
   return {
     logoutSource: async (ctx: KoaContextWithOIDC, formHtml: string) => {
-      const opts = { formHtml, clientName: clientNameOf(ctx), locale: localeOf(ctx) };
       // The form posts to the issuer's end-session URL ('self'), which answers 303 to the client's
       // post_logout_redirect_uri: form-action covers the whole chain, so the client's origins too.
-      ctx.set(pageHeaders(clientFormActions(ctx.oidc?.client?.metadata())));
-      ctx.type = 'html';
-      ctx.body = render(log, pages, 'logout', opts);
+      write(
+        ctx,
+        'logout',
+        { formHtml, clientName: clientNameOf(ctx), locale: localeOf(ctx) },
+        clientFormActions(ctx.oidc?.client?.metadata()),
+      );
     },
     postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) => {
-      const opts = { clientName: clientNameOf(ctx), locale: localeOf(ctx) };
-      ctx.set(pageHeaders());
-      ctx.type = 'html';
-      ctx.body = render(log, pages, 'logoutSuccess', opts);
+      write(ctx, 'logoutSuccess', { clientName: clientNameOf(ctx), locale: localeOf(ctx) });
     },
     renderError: async (ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) => {
-      const opts = { error: out.error, description: out.error_description, locale: localeOf(ctx), status: ctx.status };
-      ctx.set(pageHeaders());
-      ctx.type = 'html';
-      ctx.body = render(log, pages, 'error', opts);
+      write(ctx, 'error', { error: out.error, description: out.error_description, locale: localeOf(ctx), status: ctx.status });
     },
   };
 }

@@ -11,7 +11,8 @@ import { createFindAccount, type Recheck } from './find-account.js';
 import { createInteractionApi, type InteractionApi } from './interactions-api.js';
 import type { NeedsRecheck } from './login-policy.js';
 import { plainPages, type ProtocolPages } from '../pages/index.js';
-import { providerPages } from './pages.js';
+import { deviceFlowMiddleware, deviceFlowPages, deviceFlowWanted } from './device.js';
+import { pageWriter, providerPages } from './pages.js';
 import { createRefreshGrace } from './refresh-grace.js';
 import { assertClientAlgsSignable } from './signing-algs.js';
 
@@ -29,6 +30,11 @@ export interface ProviderDeps {
   /** Epoch seconds, for the session's absolute lifetime (tests move it). Default: the system clock. */
   now?: () => number;
   pages?: ProtocolPages;
+  /**
+   * form-action sources of the upstreams' login pages: the device flow's confirmation posts to
+   * /device, whose redirects lead there (src/oidc/device.ts). Default none.
+   */
+  upstreamFormActions?: readonly string[];
   log: Logger;
   /** Counts token endpoint requests (src/server/metrics.ts); default: counts nothing. */
   metrics?: TokenMetrics;
@@ -128,6 +134,8 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
     grace,
     log,
   });
+  const writer = pageWriter(deps.pages ?? plainPages, config.ui.defaultLocale, log);
+  const devicePages = deviceFlowPages(writer, () => deps.upstreamFormActions ?? []);
   const configuration = buildConfiguration({
     config,
     store,
@@ -136,12 +144,15 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
     needsRecheck: deps.needsRecheck ?? (async () => false),
     ...(deps.now ? { now: deps.now } : {}),
     extrasOf,
-    pages: providerPages(deps.pages ?? plainPages, config.ui.defaultLocale, log),
+    pages: providerPages(writer),
+    devicePages: devicePages.sources,
   });
   const provider = new Provider(config.issuer, configuration);
   compareHashedClientSecrets(provider);
   provider.use(grace.middleware);
   if (!isHttps(config.issuer)) provider.use(laxCookiesOverHttp);
+  if (deviceFlowWanted(config))
+    provider.use(deviceFlowMiddleware({ records: store.ephemeral, interval: config.deviceFlow.interval, pages: devicePages }));
   logEvents(provider, log);
   if (deps.metrics) countTokenRequests(provider, deps.metrics);
   return {

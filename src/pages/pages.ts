@@ -18,6 +18,9 @@ export const PAGE_NAMES = [
   'consent',
   'logout',
   'logout-success',
+  'device-input',
+  'device-confirm',
+  'device-success',
   'errors/not-allowed',
   'errors/ask-your-admin',
   'errors/upstream-failed',
@@ -33,6 +36,9 @@ const TITLES: Record<PageName, string> = {
   consent: 'consent.title',
   logout: 'logout.title',
   'logout-success': 'logout.successTitle',
+  'device-input': 'device.input.title',
+  'device-confirm': 'device.confirm.title',
+  'device-success': 'device.success.title',
   'errors/not-allowed': 'errors.notAllowed.title',
   'errors/ask-your-admin': 'errors.askYourAdmin.title',
   'errors/upstream-failed': 'errors.upstreamFailed.title',
@@ -61,7 +67,28 @@ export interface ProtocolPages {
    * stack trace. Status 429 (a rate limit) says to wait `retryAfterSeconds` and try again.
    */
   error(input: { error: string; description?: string; locale: string; status: number; retryAfterSeconds?: number }): string;
+  /**
+   * The device flow's verification page (RFC 8628 §3.3): a form posting `xsrf` and `user_code` to
+   * `form.action`. `problem` says why it is shown again; `error` is the OAuth error code, if any.
+   */
+  deviceInput(input: { form: DeviceForm; userCode?: string; problem?: DeviceProblem; error?: string; locale: string }): string;
+  /**
+   * Asks the person to compare the code with their device's before the sign-in starts: the same
+   * form with `confirm=yes` (continue) or `abort=yes` (cancel: the device gets access_denied).
+   */
+  deviceConfirm(input: { form: DeviceForm; userCode: string; clientName: string; locale: string }): string;
+  deviceSuccess(input: { clientName?: string; locale: string }): string;
 }
+
+/** Where the device forms post (oidc-provider's /device) and its CSRF token. */
+export interface DeviceForm {
+  action: string;
+  xsrf: string;
+}
+
+/** Why the verification page is shown again (views/locales: `device.problems.*`). */
+export const DEVICE_PROBLEMS = ['wrongCode', 'expired', 'used', 'aborted', 'failed', 'form'] as const;
+export type DeviceProblem = (typeof DEVICE_PROBLEMS)[number];
 
 export interface Pages extends ProtocolPages {
   translator(locale: Locale): Translate;
@@ -137,6 +164,9 @@ export function createPages(config: Pick<Config, 'issuer' | 'ui'>, options: { vi
             : 'errors.oauth';
       return render('errors/generic', { messageKey, error, description: messageKey === 'errors.oauth' ? description : undefined }, locale);
     },
+    deviceInput: ({ form, userCode, problem, error, locale }) => render('device-input', { form, userCode, problem, error }, locale),
+    deviceConfirm: ({ form, userCode, clientName, locale }) => render('device-confirm', { form, userCode, clientName }, locale),
+    deviceSuccess: ({ clientName, locale }) => render('device-success', { clientName }, locale),
     stylesheet,
   };
 }
@@ -153,6 +183,13 @@ function plainPage(locale: string, title: string, body: string): string {
 }
 
 const zh = (locale: string) => matchLocale(locale) === 'zh-CN';
+
+function plainDeviceForm(form: DeviceForm, fields: string, buttons: string): string {
+  return (
+    `<form method="post" action="${escapeHtml(form.action)}"><input type="hidden" name="xsrf" value="${escapeHtml(form.xsrf)}">` +
+    `${fields}${buttons}</form>`
+  );
+}
 
 /** Template-free pages: the fallback should the real ones fail to render, and the default where none are injected (tests). */
 export const plainPages: ProtocolPages = {
@@ -184,6 +221,42 @@ export const plainPages: ProtocolPages = {
       zh(locale) ? '出错了' : 'Something went wrong',
       `<h1>${zh(locale) ? '出错了' : 'Something went wrong'}</h1>` +
         `<p><code>${escapeHtml(error)}</code> (${status})</p>${description ? `<p>${escapeHtml(description)}</p>` : ''}`,
+    );
+  },
+  deviceInput({ form, userCode, problem, error, locale }) {
+    const title = zh(locale) ? '输入验证码' : 'Enter the code';
+    const note = problem ? `<p>${escapeHtml(problem)}${error ? ` (<code>${escapeHtml(error)}</code>)` : ''}</p>` : '';
+    return plainPage(
+      locale,
+      title,
+      `<h1>${title}</h1>${note}` +
+        plainDeviceForm(
+          form,
+          `<input name="user_code" value="${escapeHtml(userCode ?? '')}" autocomplete="off" required autofocus>`,
+          `<button type="submit">${zh(locale) ? '继续' : 'Continue'}</button>`,
+        ),
+    );
+  },
+  deviceConfirm({ form, userCode, clientName, locale }) {
+    const title = zh(locale) ? `要登录 ${clientName} 吗？` : `Sign in to ${clientName}?`;
+    return plainPage(
+      locale,
+      title,
+      `<h1>${escapeHtml(title)}</h1><p><code>${escapeHtml(userCode)}</code></p>` +
+        plainDeviceForm(
+          form,
+          `<input type="hidden" name="user_code" value="${escapeHtml(userCode)}">`,
+          `<button type="submit" name="confirm" value="yes" autofocus>${zh(locale) ? '继续' : 'Continue'}</button>` +
+            `<button type="submit" name="abort" value="yes">${zh(locale) ? '取消' : 'Cancel'}</button>`,
+        ),
+    );
+  },
+  deviceSuccess({ clientName, locale }) {
+    const who = clientName ? ` (${escapeHtml(clientName)})` : '';
+    return plainPage(
+      locale,
+      zh(locale) ? '设备已登录' : 'Signed in',
+      `<h1>${zh(locale) ? '设备已登录' : 'Your device is signed in'}${who}</h1>`,
     );
   },
 };

@@ -13,10 +13,10 @@ import { createMembership, type Membership } from '../accounts/membership.js';
 import { loadKeys, maxSignedTokenLifetime } from '../oidc/keys.js';
 import { createProvider, type ProviderBundle } from '../oidc/provider.js';
 import { createInteractionRouter } from '../interactions/index.js';
-import { createPages } from '../pages/index.js';
+import { createPages, formActionSource } from '../pages/index.js';
 import { openStore, sealRecords, storeOptionsOf } from '../store/index.js';
 import type { Store } from '../store/types.js';
-import { openUpstreams, type UpstreamRegistry } from '../upstreams/registry.js';
+import { loginPageUrls, openUpstreams, type UpstreamRegistry } from '../upstreams/registry.js';
 import { createApp, type AppDeps } from './app.js';
 import { createMetrics, createMetricsRegistry, metricsHandler } from './metrics.js';
 
@@ -94,6 +94,9 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     sessionAbsolute: config.ttl.sessionAbsolute,
   });
   const pages = createPages(config);
+  const upstreamFormActions = [...new Set(loginPageUrls(config.upstreams).map(formActionSource))].filter(
+    (s): s is string => s !== undefined,
+  );
 
   const makeProvider = () =>
     createProvider({
@@ -105,6 +108,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
       recheck: (account, grant) => membership.onRefresh(account, grant.authTime),
       needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
       pages,
+      upstreamFormActions,
       log,
       metrics: counters,
     });

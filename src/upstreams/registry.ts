@@ -8,6 +8,7 @@ import type { DingTalkUpstreamConfig, OAuth2UpstreamConfig, OidcUpstreamConfig, 
 import { ConnectorStrategy } from './connector-strategy.js';
 import { openDingTalk } from './dingtalk/index.js';
 import { memoizeUntilSuccess } from './memoize-until-success.js';
+import { resolveOAuth2Config } from './oauth2/config.js';
 import { openOAuth2 } from './oauth2/index.js';
 import { openOidc } from './oidc/index.js';
 import { asUpstreamError, type Connector, type Upstream } from './types.js';
@@ -33,6 +34,24 @@ export interface UpstreamRegistry {
   /** Runs every upstream's start-up work; logs failures and never rejects. */
   init(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Where each upstream leg sends the browser first (its login page), from config alone: the page
+ * that starts a leg by a form post needs these in its CSP form-action (src/oidc/device.ts). An
+ * oidc upstream's is its issuer, where its discovered authorization endpoint normally lives.
+ */
+export function loginPageUrls(configs: UpstreamConfig[]): string[] {
+  return configs.map((c) => {
+    switch (c.type) {
+      case 'dingtalk':
+        return c.endpoints.authorize;
+      case 'oauth2':
+        return resolveOAuth2Config(c).authorizationURL;
+      case 'oidc':
+        return c.issuer;
+    }
+  });
 }
 
 export async function openUpstreams(

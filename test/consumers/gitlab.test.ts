@@ -90,7 +90,7 @@ describe('GitLab openid_connect with the documented provider', () => {
     assert.equal(args.client_options.identifier, 'gitlab');
     assert.equal(args.client_auth_method, 'basic');
     assert.equal(docClient('gitlab-client', 'gitlab').token_endpoint_auth_method, undefined, 'the bridge default, client_secret_basic');
-    assert.equal(args.client_options.redirect_uri, docClient('gitlab-client', 'gitlab').redirect_uris[0]);
+    assert.equal(args.client_options.redirect_uri, docClient('gitlab-client', 'gitlab').redirect_uris?.[0]);
   });
 
   it('gives a stable uid (sub) across logins, a nickname from preferred_username and a confirmed email', async () => {

@@ -239,7 +239,8 @@ export function dingtalkDriver(
     const isPublic = c.token_endpoint_auth_method === 'none';
     const isKubeSphere = clientId === 'kubesphere';
     const browser = options.browser ?? new Browser();
-    const redirectUri = options.redirectUri ?? c.redirect_uris[0]!;
+    const redirectUri = options.redirectUri ?? c.redirect_uris?.[0];
+    if (!redirectUri) throw new Error(`client ${clientId} has no redirect URI (a device-only client signs in through the device flow)`);
     const { url, ...checks } = await authorizationRequest(await rp(clientId), {
       redirectUri,
       scope: options.scope ?? 'openid profile email phone groups',

@@ -17,6 +17,7 @@ const BCL_CB = 'https://bcl.example.test/cb';
 
 /** Pages that mark their output, so the test can see they (not oidc-provider's defaults) were used. */
 const markedPages: Pages = {
+  ...defaultPages,
   logout: (o) => defaultPages.logout(o).replace('<body>', `<body><p id="marker">logout:${o.locale}</p>`),
   logoutSuccess: (o) => defaultPages.logoutSuccess(o).replace('<body>', `<body><p id="marker">done:${escapeHtml(o.clientName ?? '')}</p>`),
   error: (o) => defaultPages.error(o).replace('<body>', `<body><p id="marker">error:${o.error}:${o.status}</p>`),

@@ -32,11 +32,11 @@ const subjectOf = (client: ClientConfig) => `client ${client.client_id}`;
 function redirectUriFindings(client: ClientConfig): Finding[] {
   const subject = subjectOf(client);
   const problems: Finding[] = [];
-  for (const uri of client.redirect_uris) {
+  for (const uri of client.redirect_uris ?? []) {
     const problem = redirectUriProblem(client, uri);
     if (problem) problems.push(problem);
   }
-  if (looksLikeKubeSphere(client) && !client.redirect_uris.some((uri) => KUBESPHERE_REDIRECT.test(uri))) {
+  if (looksLikeKubeSphere(client) && !(client.redirect_uris ?? []).some((uri) => KUBESPHERE_REDIRECT.test(uri))) {
     problems.push(
       error(
         'client.redirect-uri',
@@ -48,7 +48,7 @@ function redirectUriFindings(client: ClientConfig): Finding[] {
   }
   return problems.length > 0
     ? problems
-    : [ok('client.redirect-uri', subject, `${client.redirect_uris.length} redirect URI(s) well formed`)];
+    : [ok('client.redirect-uri', subject, `${(client.redirect_uris ?? []).length} redirect URI(s) well formed`)];
 }
 
 const KUBESPHERE_REDIRECT = /^https?:\/\/[^/]+\/oauth\/redirect\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -56,7 +56,7 @@ const KUBESPHERE_REDIRECT = /^https?:\/\/[^/]+\/oauth\/redirect\/[a-z0-9]([-a-z0
 function looksLikeKubeSphere(client: ClientConfig): boolean {
   return (
     /kubesphere|ks-console/i.test(`${client.client_id} ${client.client_name ?? ''}`) ||
-    client.redirect_uris.some((u) => u.includes('/oauth/redirect/'))
+    (client.redirect_uris ?? []).some((u) => u.includes('/oauth/redirect/'))
   );
 }
 
@@ -113,7 +113,7 @@ export function isKubectlStyle(client: ClientConfig): boolean {
   return (
     grants.includes(DEVICE_GRANT) ||
     /kubectl|kubelogin|kubeconfig/i.test(`${client.client_id} ${client.client_name ?? ''}`) ||
-    client.redirect_uris.some(commandLine)
+    (client.redirect_uris ?? []).some(commandLine)
   );
 }
 
