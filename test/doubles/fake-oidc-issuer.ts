@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { HostileRule } from './hostile-answers.js';
 import {
   clientAuthOf,
   json,
@@ -71,6 +72,8 @@ export interface FakeOidcIssuer extends Pick<Registrations, 'addRedirectUri'> {
   requests: FakeOidcRequests;
   setUser(user: FakeOidcUser): void;
   setFault(fault: FakeOidcFault | undefined): void;
+  /** Hostile answers for the requests `rule` picks (test/doubles/hostile-answers.ts). */
+  setHostile(rule: HostileRule | undefined): void;
   close(): Promise<void>;
 }
 
@@ -214,6 +217,7 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
     setFault(next) {
       fault = next;
     },
+    setHostile: (rule) => double.setHostile(rule),
     close: () => double.close(),
   };
 }
