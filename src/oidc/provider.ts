@@ -14,6 +14,7 @@ import { plainPages, type ProtocolPages } from '../pages/index.js';
 import { providerPages } from './pages.js';
 import { createRefreshGrace } from './refresh-grace.js';
 import { assertClientAlgsSignable } from './signing-algs.js';
+import { passUnmatched } from './unmatched.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -140,6 +141,7 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
   });
   const provider = new Provider(config.issuer, configuration);
   compareHashedClientSecrets(provider);
+  provider.use(passUnmatched);
   provider.use(grace.middleware);
   if (!isHttps(config.issuer)) provider.use(laxCookiesOverHttp);
   logEvents(provider, log);
