@@ -210,46 +210,55 @@ describe('hostile answers from oauth2 and OIDC upstreams', () => {
   });
 
   it('a hostile discovery document or JWKS ends in the upstream-failed page as well', BUDGET, async () => {
-    // The OIDC connector caches discovery (and openid-client the JWKS) once fetched: a fresh bridge per answer.
+    // Neither is fetched again once good (discovery is cached, and so is a JWKS that parses): one
+    // bridge whose issuer answers discovery badly from its start-up on, then the JWKS.
     const answers: HostileAnswer[] = [
       { kind: 'huge', bytes: HUGE_BYTES, declared: false, contentType: 'application/json' },
       { kind: 'huge', bytes: HUGE_BYTES, declared: true, contentType: 'application/json' },
       { kind: 'drip', status: 200, everyMs: DRIP_MS, contentType: 'application/json' },
       { kind: 'text', status: 200, text: '<html><body>Login</body></html>', contentType: 'text/html' },
       { kind: 'text', status: 200, text: '{"issuer": "', contentType: 'application/json' },
-      { kind: 'json', status: 200, body: { keys: [{ kty: 1, kid: null }] }, contentType: 'application/json' },
       { kind: 'json', status: 200, body: { error: 'server_error' }, contentType: 'application/json' },
-      { kind: 'redirect', status: 302, location: 'https://evil.example.test/jwks' },
+      { kind: 'redirect', status: 302, location: 'https://evil.example.test/x' },
+      { kind: 'json', status: 200, body: { keys: [{ kty: 1, kid: null }] }, contentType: 'application/json' },
     ];
-    for (const which of ['discovery', 'jwks'] as const) {
-      for (const answer of answers) {
-        const records: HugeRecord[] = [];
-        let current: HostileRule | undefined;
-        const fresh = await startBridge({ upstream: 'doubles', upstreamConfig: { oidc: { timeoutMs: TIMEOUT_MS } } });
-        try {
-          const double = fresh.doubles.oidc;
-          const path = new URL(double.endpoints[which]).pathname;
-          current = (_req, p) => (p === path ? answer : undefined);
-          double.setHostile((req, p) => recordingHuge(() => current, records)()?.(req, p));
-          // Discovery at start-up has already run: a discovery answer is seen once the cache is gone.
-          if (which === 'discovery') await fresh.restart();
-          const rp = await relyingParty(fresh.issuer, 'ks-oidc', 'post');
+    const records: HugeRecord[] = [];
+    let current: { path: string; answer: HostileAnswer } | undefined;
+    const rule = recordingHuge(() => (_req, p) => (p === current?.path ? current.answer : undefined), records);
+    const discoveryPath = '/.well-known/openid-configuration';
+    current = { path: discoveryPath, answer: answers[0]! };
+    const fresh = await startBridge({
+      upstream: 'doubles',
+      doubles: { oidc: { hostile: (req, p) => rule()?.(req, p) } },
+      upstreamConfig: { oidc: { timeoutMs: TIMEOUT_MS } },
+    });
+    try {
+      const double = fresh.doubles.oidc;
+      const rp = await relyingParty(fresh.issuer, 'ks-oidc', 'post');
+      const codes: string[] = [];
+      for (const [path, which] of [
+        [discoveryPath, 'discovery'],
+        [new URL(double.endpoints.jwks).pathname, 'jwks'],
+      ] as const) {
+        // A JWKS that parses would be kept until openid-client's refresh cooldown: discovery only.
+        for (const answer of which === 'jwks' ? answers.slice(0, -1) : answers) {
+          current = { path, answer };
           const leg = await notHanging(login(rp, { redirectUri: ksRedirect('oidc'), state: 'oidc', nonce: false }), `a login (${which})`);
+          codes.push(...callbackCodes(leg.browser.history));
           const context = `${which} ← ${JSON.stringify(answer).slice(0, 120)}`;
           assert.ok(leg.page, `${context}: no code without a usable ${which}`);
           assertDeliberatePage({ status: leg.page.status, html: leg.page.html }, Object.values(DISPLAY_NAMES.oidc), context);
-          assertCutOff(records);
-          current = undefined;
-          // A JWKS that parses is kept by openid-client until its refresh cooldown: no recovery check then.
-          if (!(which === 'jwks' && answer.kind === 'json')) {
-            const again = await login(rp, { redirectUri: ksRedirect('oidc'), state: 'oidc', nonce: false });
-            assert.equal(again.page, undefined, `${context}: signs in once the ${which} is good again`);
-          }
-          assertNothingSecretLogged(fresh, [COOKIE_SECRET, double.clientSecret, ...callbackCodes(leg.browser.history)]);
-        } finally {
-          await fresh.close();
         }
       }
+      current = undefined;
+      const again = await login(rp, { redirectUri: ksRedirect('oidc'), state: 'oidc', nonce: false });
+      assert.equal(again.page, undefined, 'signs in once discovery and JWKS are good again');
+      codes.push(...callbackCodes(again.browser.history));
+      assertCutOff(records);
+      assert.ok(records.length >= 4, 'the huge answers were sent');
+      assertNothingSecretLogged(fresh, [COOKIE_SECRET, double.clientSecret, ...codes]);
+    } finally {
+      await fresh.close();
     }
   });
 });
