@@ -13,7 +13,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import { MAX_UPSTREAM_BODY_BYTES } from '../../src/upstreams/capped-fetch.js';
 import { API, OAPI } from '../../src/upstreams/dingtalk/constants.js';
 import { createDingTalkSandbox, type DingTalkSandbox } from '../../src/sandbox/index.js';
