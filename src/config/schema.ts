@@ -457,6 +457,16 @@ const clientAuth = z.enum(['client_secret_basic', 'client_secret_post']);
  */
 const reauthenticateAfter = durationSchema.default(RECHECK_DEFAULTS.recheckAfter);
 
+/**
+ * The recheck after `recheckAfter` first asks the upstream without a page: a leg with
+ * `prompt=none` (OIDC Core 1.0 §3.1.2.1). When the upstream answers with a code for the same
+ * person, the session goes on and nobody is asked anything; any error (`login_required`,
+ * `interaction_required`, `consent_required` …) or another person means the usual interactive leg.
+ * OpenID Providers must support `prompt=none`, so it is on for `oidc`; a plain OAuth2 server may
+ * not know it, so it is off for `oauth2` unless the operator knows it does.
+ */
+const silentRecheck = (fallback: boolean) => z.boolean().default(fallback);
+
 export const oauth2UpstreamSchema = z
   .strictObject({
     ...upstreamCommon,
@@ -496,6 +506,7 @@ export const oauth2UpstreamSchema = z
     trustEmail: z.boolean().optional(),
     claims: claimMapSchema.partial({ subject: true }).optional(),
     recheckAfter: reauthenticateAfter,
+    silentRecheck: silentRecheck(false),
   })
   .superRefine((u, ctx) => {
     for (const key of ['authorizationURL', 'tokenURL', 'userInfoURL'] as const) {
@@ -536,6 +547,7 @@ export const oidcUpstreamSchema = z.strictObject({
   trustEmail: z.boolean().default(false),
   claims: claimMapSchema.partial({ subject: true }).default({}),
   recheckAfter: reauthenticateAfter,
+  silentRecheck: silentRecheck(true),
 });
 
 export const upstreamSchema = z.discriminatedUnion('type', [dingtalkUpstreamSchema, oauth2UpstreamSchema, oidcUpstreamSchema]);

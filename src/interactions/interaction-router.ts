@@ -13,6 +13,7 @@ import { answerError, seeOther } from './answer.js';
 import { abortInteraction, checkCsrf, grantConsent, showConsent, skipConsent } from './consent-prompt.js';
 import { createContext, stateOf, viewLocale, type Ctx, type InteractionRouterDeps, type Step } from './context.js';
 import { goToUpstream, recheckSession, showChooser } from './login-prompt.js';
+import { finishSilentRecheck } from './silent-recheck.js';
 import {
   configuredUpstream,
   finishLogin,
@@ -63,6 +64,7 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
     ...route(
       configuredUpstream, // 404 for an id not configured
       runCallback, //        the strategy burns `state`, exchanges the code, yields the identity
+      finishSilentRecheck, // a silent recheck's leg: the same person goes on with the session's auth_time
       linkAccount, //        the identity becomes an account
       finishLogin, //        the leg's interaction is finished for it: 303 to oidc-provider
     ),

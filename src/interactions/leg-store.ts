@@ -23,6 +23,8 @@ export interface PendingLeg {
   /** Epoch seconds: the leg dies with its interaction. */
   expiresAt: number;
   locale: Locale;
+  /** A silent recheck leg (`prompt=none`) for the session of this account; absent for a sign-in. */
+  silentFor?: string;
 }
 
 /** A leg the callback finished: which interaction to complete, in which language. */
@@ -30,12 +32,14 @@ export interface Leg {
   uid: string;
   upstream: string;
   locale: Locale;
+  silentFor?: string;
 }
 
 interface LegRecord {
   uid: string;
   upstream: string;
   locale: Locale;
+  silentFor?: string;
   binding: string;
   expiresAt: number;
   secrets: LegSecrets;
@@ -87,6 +91,7 @@ export function createLegStore(options: LegStoreOptions): UpstreamLegs {
         uid: start.uid,
         upstream: upstreamId,
         locale: start.locale,
+        ...(start.silentFor === undefined ? {} : { silentFor: start.silentFor }),
         binding: sha256(binding).toString('base64url'),
         expiresAt: now() + ttl,
         secrets,
@@ -111,7 +116,12 @@ export function createLegStore(options: LegStoreOptions): UpstreamLegs {
       // The atomic take decides between two callbacks racing with the same state.
       if (!(await records.take<LegRecord>(recordKey(state)))) throw new LegStateError('unknown', 'the upstream leg was already used');
       req.res?.clearCookie(cookieName(state), cookieOptions(cookie));
-      done.set(req, { uid: record.uid, upstream: record.upstream, locale: record.locale });
+      done.set(req, {
+        uid: record.uid,
+        upstream: record.upstream,
+        locale: record.locale,
+        ...(record.silentFor === undefined ? {} : { silentFor: record.silentFor }),
+      });
       return record.secrets;
     },
   };

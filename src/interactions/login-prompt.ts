@@ -10,6 +10,7 @@ import { asUpstreamError, UpstreamError, type Upstream } from '../upstreams/type
 import { abortForm, clientNameOf, seeOther, sendPage, switchLocaleHref } from './answer.js';
 import { current, offeredUpstreams, stateOf, type Step } from './context.js';
 import type { InteractionView } from './ports.js';
+import { silentRecheckOf, startSilentRecheck } from './silent-recheck.js';
 
 /** prompt=login, max_age or a missing session force a fresh upstream leg; only a due recheck alone can be answered here. */
 function isOnlyRecheck(view: InteractionView): boolean {
@@ -20,18 +21,23 @@ function isOnlyRecheck(view: InteractionView): boolean {
  * Session reuse after `recheckAfter`: asks the account's upstream, through the same check as a
  * refresh (src/accounts/membership.ts), whether the person still belongs. Within `recheckGrace` an
  * upstream that cannot answer does not stop the person; past it they see the upstream's failure.
- * An upstream that cannot be asked (oauth2, oidc) is due too: the person goes straight through it
+ * An upstream that cannot be asked (oauth2, oidc) is due too: with `silentRecheck` a `prompt=none`
+ * leg asks it without a page first, else (or when that fails) the person goes straight through it
  * again, a new leg that its own session usually answers without a page. Unknown accounts,
  * upstreams not offered to this client, and an identity that now links elsewhere go on to a fresh
  * upstream leg the usual way.
  */
-export const recheckSession: Step = async (ctx, _req, res, next) => {
+export const recheckSession: Step = async (ctx, req, res, next) => {
   const { view } = current(res);
   if (view.prompt !== 'login' || !isOnlyRecheck(view)) return next();
   const account = await ctx.accounts.get(view.session!.accountId);
   const upstream = account ? offeredUpstreams(ctx, view).find((u) => u.id === account.upstream) : undefined;
   if (!account || !upstream) return next();
-  if (!upstream.recheck) return seeOther(res, ctx.paths.upstreamStart(view.uid, upstream.id));
+  if (!upstream.recheck) {
+    // Asked without a page first where the upstream answers prompt=none (src/interactions/silent-recheck.ts).
+    if (silentRecheckOf(ctx, upstream)) return startSilentRecheck(ctx, req, res, view, account, upstream);
+    return seeOther(res, ctx.paths.upstreamStart(view.uid, upstream.id));
+  }
   stateOf(res).upstream = upstream;
   const { outcome, failure } = await ctx.membership.recheckNow(account);
   switch (outcome) {

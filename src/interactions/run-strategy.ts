@@ -23,7 +23,8 @@ export function runStrategy(
   strategy: Strategy,
   req: Request,
   res: Response,
-  options: { callback?: boolean } = {},
+  /** `authorizationParams`: extra parameters of the upstream authorization request (e.g. `prompt`). */
+  options: { callback?: boolean; authorizationParams?: Record<string, string> } = {},
 ): Promise<StrategyResult> {
   return new Promise((resolve) => {
     let settled = false;

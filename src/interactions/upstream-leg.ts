@@ -16,6 +16,7 @@ import { current, offeredUpstreams, stateOf, type Ctx, type Step } from './conte
 import type { Leg } from './leg-store.js';
 import { describable } from './login-prompt.js';
 import { runStrategy, type StrategyResult } from './run-strategy.js';
+import { REAUTHENTICATE, silentFallback } from './silent-recheck.js';
 
 /** A second tab after the prompt moved on: back to whatever the interaction shows now. */
 export const loginPromptOnly: Step = (ctx, _req, res, next) => {
@@ -42,7 +43,9 @@ export const redirectToUpstream: Step = async (ctx, req, res) => {
   ctx.legs(upstream.id).prepare(req, { uid: view.uid, expiresAt: view.expiresAt, locale });
   // The strategy answers with its own redirect: it must not carry this URL to the upstream either.
   applyPageHeaders(res);
-  const result = await runStrategy(ctx.strategy(upstream), req, res);
+  // After a silent recheck answered for another person: the upstream authenticates the person again.
+  const reauthenticate = req.query[REAUTHENTICATE] === '1';
+  const result = await runStrategy(ctx.strategy(upstream), req, res, reauthenticate ? { authorizationParams: { prompt: 'login' } } : {});
   if (result.kind === 'responded') return;
   const failure = failureOf(result);
   // On the start route the only leg error is an interaction about to expire.
@@ -67,7 +70,11 @@ export const runCallback: Step = async (ctx, req, res, next) => {
   if (result.kind === 'responded') return;
   state.leg = await legOf(ctx, req, upstream, result);
   if (state.leg) state.locale = state.leg.locale;
-  if (result.kind !== 'success') throw refusal(ctx, upstream, failureOf(result));
+  if (result.kind !== 'success') {
+    // A silent recheck the upstream did not answer with a code: the interactive leg instead.
+    if (silentFallback(ctx, res, failureOf(result))) return;
+    throw refusal(ctx, upstream, failureOf(result));
+  }
   // A strategy that succeeds without having burnt this browser's state finishes nobody's login.
   if (!state.leg) throw refusal(ctx, upstream, new LegStateError('missing', 'strategy succeeded without finishing its leg'));
   state.identity = result.user as UpstreamIdentity;

@@ -15,6 +15,7 @@ import { deviceFlowMiddleware, deviceFlowPages, deviceFlowWanted } from './devic
 import { pageWriter, providerPages } from './pages.js';
 import { createRefreshGrace } from './refresh-grace.js';
 import { assertClientAlgsSignable } from './signing-algs.js';
+import { passUnmatched } from './unmatched.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -149,6 +150,7 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
   });
   const provider = new Provider(config.issuer, configuration);
   compareHashedClientSecrets(provider);
+  provider.use(passUnmatched);
   provider.use(grace.middleware);
   if (!isHttps(config.issuer)) provider.use(laxCookiesOverHttp);
   if (deviceFlowWanted(config))

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { ProviderBundle } from '../oidc/provider.js';
+import { UNMATCHED, type UnmatchedRequest } from '../oidc/unmatched.js';
 
 /**
  * The mounted provider, swappable at run time (new signing keys mean a new oidc-provider
@@ -25,7 +26,9 @@ export function providerHolder(initial: ProviderBundle, issuer: string) {
      * secure cookies are set consistently; the client address is the one express trusted
      * (`trust proxy`), never a spoofable header; the host comes from the issuer, not the request.
      */
-    handle: (req: Request, res: Response, _next: NextFunction) => {
+    handle: (req: Request, res: Response, next: NextFunction) => {
+      // What oidc-provider has no route for goes on to the app's not-found answer (src/oidc/unmatched.ts).
+      (req as UnmatchedRequest)[UNMATCHED] = () => next();
       req.headers['x-forwarded-proto'] = scheme;
       if (req.ip) req.headers['x-forwarded-for'] = req.ip;
       else delete req.headers['x-forwarded-for'];

@@ -3,6 +3,7 @@
  * UpstreamError('unavailable'), the body parsed leniently (JSON, or a form-encoded body as some
  * token endpoints still send). Callers decide what a status or body means.
  */
+import { isTooLarge } from './capped-fetch.js';
 import { UpstreamError } from './types.js';
 
 export interface UpstreamHttp {
@@ -46,6 +47,15 @@ function parseBody(text: string, contentType: string): unknown {
 }
 
 function unreachable(http: UpstreamHttp, what: string, err: unknown): UpstreamError {
+  if (isTooLarge(err)) {
+    return new UpstreamError(
+      http.upstream,
+      'unavailable',
+      `${what} answered too large a body`,
+      { code: 'response_too_large' },
+      { cause: err },
+    );
+  }
   const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
   const message = timedOut ? `${what} timed out after ${http.timeoutMs} ms` : `${what} unreachable`;
   return new UpstreamError(http.upstream, 'unavailable', message, { code: timedOut ? 'timeout' : 'unreachable' }, { cause: err });

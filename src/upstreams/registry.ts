@@ -5,6 +5,7 @@
  * because an upstream was briefly away.
  */
 import type { DingTalkUpstreamConfig, OAuth2UpstreamConfig, OidcUpstreamConfig, UpstreamConfig } from '../config/schema.js';
+import { capBodies } from './capped-fetch.js';
 import { ConnectorStrategy } from './connector-strategy.js';
 import { openDingTalk } from './dingtalk/index.js';
 import { memoizeUntilSuccess } from './memoize-until-success.js';
@@ -59,7 +60,9 @@ export async function openUpstreams(
   deps: UpstreamDeps,
   factories: UpstreamFactories = defaultUpstreamFactories,
 ): Promise<UpstreamRegistry> {
-  const upstreams = configs.map((config) => upstreamOf(build(config, deps, factories), deps.log));
+  // Every upstream answer is read under the body-size cap (src/upstreams/capped-fetch.ts).
+  const bounded: UpstreamDeps = { ...deps, fetch: capBodies(deps.fetch ?? globalThis.fetch) };
+  const upstreams = configs.map((config) => upstreamOf(build(config, bounded, factories), deps.log));
   const byId = new Map(upstreams.map((u) => [u.id, u]));
   return {
     get: (id) => byId.get(id),

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { HostileRule } from './hostile-answers.js';
 import {
   clientAuthOf,
   json,
@@ -69,6 +70,8 @@ export interface FakeIdaas extends Pick<Registrations, 'addRedirectUri'> {
   requests: FakeIdaasRequests;
   setUser(user: FakeIdaasUser): void;
   setFault(fault: FakeIdaasFault | undefined): void;
+  /** Hostile answers for the requests `rule` picks (test/doubles/hostile-answers.ts). */
+  setHostile(rule: HostileRule | undefined): void;
   close(): Promise<void>;
 }
 
@@ -181,6 +184,7 @@ export async function startFakeIdaas(options: FakeIdaasOptions = {}): Promise<Fa
     setFault(next) {
       fault = next;
     },
+    setHostile: (rule) => double.setHostile(rule),
     close: () => double.close(),
   };
 }

@@ -1,13 +1,16 @@
 /**
  * A fake OpenID Provider (the shape of IDaaS EIAM 2.0, Keycloak…): discovery, a JWKS with a
  * jose-generated RS256 key, an authorize endpoint that auto-approves the configured user with a
- * 302 to the registered redirect_uri (exact match; honouring nonce and PKCE), a token endpoint
+ * 302 to the registered redirect_uri (exact match; honouring nonce and PKCE) and keeps a session
+ * for the browser (a cookie), which `prompt=none` requires (else `login_required`, OIDC Core 1.0
+ * §3.1.2.6) and answers for the session's person, not the configured one; a token endpoint
  * issuing a signed ID token for single-use codes bound to their client and redirect_uri, and userinfo.
  * Fault knobs produce the ID tokens and documents an RP must refuse.
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { HostileRule } from './hostile-answers.js';
 import {
   clientAuthOf,
   json,
@@ -38,7 +41,9 @@ export type FakeOidcFault =
   | 'discovery_wrong_issuer' // discovery document names another issuer
   | 'discovery_500'
   | 'jwks_500'
-  | 'token_slow'; // token endpoint answers after `slowMs`
+  | 'token_slow' // token endpoint answers after `slowMs`
+  | 'prompt_none_interaction_required' // authorize with prompt=none: error=interaction_required although signed in
+  | 'prompt_none_consent_required'; // the same with consent_required
 
 export interface FakeOidcOptions {
   clientId?: string;
@@ -53,6 +58,8 @@ export interface FakeOidcOptions {
   slowMs?: number;
   /** Registered redirect URIs; more with `addRedirectUri`. */
   redirectUris?: string[];
+  /** Hostile answers from the first request on (e.g. to discovery at the bridge's start-up); later `setHostile`. */
+  hostile?: HostileRule;
 }
 
 export interface FakeOidcRequests {
@@ -69,8 +76,15 @@ export interface FakeOidcIssuer extends Pick<Registrations, 'addRedirectUri'> {
   clientSecret: string;
   endpoints: { discovery: string; authorization: string; token: string; userinfo: string; jwks: string };
   requests: FakeOidcRequests;
+  /** Whom the next interactive sign-in signs in (sessions keep their person). */
   setUser(user: FakeOidcUser): void;
+  /** Every browser's session at the issuer ends: prompt=none answers login_required. */
+  endSessions(): void;
+  /** Every live session now belongs to `user` (someone else signed in at the issuer in that browser). */
+  setSessionUser(user: FakeOidcUser): void;
   setFault(fault: FakeOidcFault | undefined): void;
+  /** Hostile answers for the requests `rule` picks (test/doubles/hostile-answers.ts). */
+  setHostile(rule: HostileRule | undefined): void;
   close(): Promise<void>;
 }
 
@@ -100,6 +114,8 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
   let fault: FakeOidcFault | undefined;
   const keys = await signingKeys();
   const codes = new Map<string, IssuedCode>();
+  /** Browser sessions at the issuer, by the random value of their cookie. */
+  const sessions = new Map<string, FakeOidcUser>();
   const tokens = new Map<string, FakeOidcUser>();
   const requests: FakeOidcRequests = { discovery: 0, authorize: [], token: [], userinfo: [] };
   const base = options.issuerPath ?? '';
@@ -120,8 +136,23 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
     if (options.requirePkce && (!challenge || req.query.get('code_challenge_method') !== 'S256')) {
       return redirect(res, redirectUri, { error: 'invalid_request', error_description: 'PKCE S256 required', state });
     }
+    const prompts = (req.query.get('prompt') ?? '').split(' ');
+    const sid = /(?:^|;\s*)fake_op_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    let signedIn = sid === undefined ? undefined : sessions.get(sid);
+    if (prompts.includes('none')) {
+      // OIDC Core 1.0 §3.1.2.1: no page may be shown; without a session the answer is login_required.
+      if (!signedIn) return redirect(res, redirectUri, { error: 'login_required', state });
+      if (fault === 'prompt_none_interaction_required') return redirect(res, redirectUri, { error: 'interaction_required', state });
+      if (fault === 'prompt_none_consent_required') return redirect(res, redirectUri, { error: 'consent_required', state });
+    } else {
+      // An interactive sign-in (auto-approved): the configured person, in a new session.
+      signedIn = user;
+      const newSid = randomBytes(16).toString('hex');
+      sessions.set(newSid, user);
+      res.setHeader('set-cookie', `fake_op_session=${newSid}; Path=/; HttpOnly; SameSite=Lax`);
+    }
     const code = randomBytes(16).toString('hex');
-    codes.set(code, { clientId, redirectUri, user, nonce: req.query.get('nonce') ?? undefined, challenge });
+    codes.set(code, { clientId, redirectUri, user: signedIn, nonce: req.query.get('nonce') ?? undefined, challenge });
     return redirect(res, redirectUri, { code, state });
   };
 
@@ -194,6 +225,7 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
     [`GET ${base}/jwks`]: jwks,
   });
   issuer = `${double.url}${base}`;
+  if (options.hostile) double.setHostile(options.hostile);
   return {
     url: double.url,
     issuer,
@@ -211,9 +243,16 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
     setUser(next) {
       user = next;
     },
+    endSessions() {
+      sessions.clear();
+    },
+    setSessionUser(next) {
+      for (const sid of sessions.keys()) sessions.set(sid, next);
+    },
     setFault(next) {
       fault = next;
     },
+    setHostile: (rule) => double.setHostile(rule),
     close: () => double.close(),
   };
 }

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { withHostile, type HostileRule } from './hostile-answers.js';
 
 export interface DoubleRequest {
   method: string;
@@ -22,16 +23,24 @@ export interface HttpDouble {
   url: string;
   /** Waits `ms` unless the double closes first (then the answer is never sent). */
   delay(ms: number): Promise<boolean>;
+  /** From now on, requests `rule` picks get its hostile answer (test/doubles/hostile-answers.ts); undefined ends that. */
+  setHostile(rule: HostileRule | undefined): void;
   close(): Promise<void>;
 }
 
 export async function startHttpDouble(routes: Record<string, Route>): Promise<HttpDouble> {
   const timers = new Set<{ timer: NodeJS.Timeout; resolve: (sent: boolean) => void }>();
-  const server = createServer((req, res) => {
-    handle(routes, req, res).catch((err: unknown) => {
-      if (!res.headersSent) json(res, 500, { error: 'server_error', error_description: String(err) });
-    });
-  });
+  let hostile: HostileRule | undefined;
+  const server = createServer(
+    withHostile(
+      (req, res) => {
+        handle(routes, req, res).catch((err: unknown) => {
+          if (!res.headersSent) json(res, 500, { error: 'server_error', error_description: String(err) });
+        });
+      },
+      () => hostile,
+    ),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -39,6 +48,9 @@ export async function startHttpDouble(routes: Record<string, Route>): Promise<Ht
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    setHostile(rule) {
+      hostile = rule;
+    },
     delay(ms) {
       return new Promise((resolve) => {
         const entry = {

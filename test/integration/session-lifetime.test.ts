@@ -29,7 +29,11 @@ async function refresh(bridge: DoublesBridge, clientId: string, token: string) {
 describe('recheckAfter on oauth2 and oidc upstreams: the person goes through the upstream again', () => {
   let bridge: DoublesBridge;
   before(async () => {
-    bridge = await startBridge({ upstream: 'doubles', upstreamConfig: { idaas: { recheckAfter: 0 }, eiam: { recheckAfter: 0 } } });
+    // The interactive leg; the prompt=none leg an oidc upstream tries first is test/integration/silent-recheck.test.ts.
+    bridge = await startBridge({
+      upstream: 'doubles',
+      upstreamConfig: { idaas: { recheckAfter: 0 }, eiam: { recheckAfter: 0, silentRecheck: false } },
+    });
   });
   after(() => bridge.close());
 

@@ -253,7 +253,8 @@ export function testConfig(issuer: string, overrides: Record<string, unknown> = 
     cookieSecrets: [COOKIE_SECRET],
     upstreams: [
       { id: 'dingtalk', type: 'oidc', issuer: 'https://dingtalk.example.test', clientId: 'x' },
-      { id: 'idaas', type: 'oidc', issuer: 'https://idaas.example.test', clientId: 'y' },
+      // Without the prompt=none leg: a due recheck goes to the interactive leg (test/integration/silent-recheck.test.ts has the silent one).
+      { id: 'idaas', type: 'oidc', issuer: 'https://idaas.example.test', clientId: 'y', silentRecheck: false },
     ],
     clients: [
       { client_id: 'app', client_secret: 'app-secret', client_name: 'Demo <App>', redirect_uris: [`${rp}/cb`] },

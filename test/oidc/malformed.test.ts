@@ -238,7 +238,33 @@ const CASES: Case[] = [
     status: 400,
     error: 'invalid_request',
   },
-  { name: 'an unknown path', path: '/no/such/thing', init: { headers: JSON_ACCEPT }, status: 404 },
+  { name: 'an unknown path', path: '/no/such/thing', init: { headers: JSON_ACCEPT }, status: 404, error: 'not_found' },
+  // A method oidc-provider does not serve on one of its paths: the JSON error, not Koa's plain text.
+  { name: 'PUT /auth', path: auth(good), init: { method: 'PUT', headers: JSON_ACCEPT }, status: 404, error: 'not_found' },
+  {
+    name: 'DELETE /token',
+    path: '/token',
+    init: { method: 'DELETE', headers: { ...JSON_ACCEPT, authorization: WEB } },
+    status: 404,
+    error: 'not_found',
+  },
+  { name: 'PATCH /jwks', path: '/jwks', init: { method: 'PATCH', headers: JSON_ACCEPT }, status: 404, error: 'not_found' },
+  {
+    name: 'PUT /token/revocation',
+    path: '/token/revocation',
+    init: { ...form({ token: 'x' }, { authorization: WEB }), method: 'PUT' },
+    status: 404,
+    error: 'not_found',
+  },
+  {
+    name: 'POST to discovery',
+    path: '/.well-known/openid-configuration',
+    init: form({ a: 'b' }),
+    status: 404,
+    error: 'not_found',
+  },
+  // A browser gets the page instead.
+  { name: 'DELETE /auth from a browser', path: auth(good), init: { method: 'DELETE', headers: HTML }, status: 404, error: 'not_found' },
 ];
 
 const STACK = /\n\s+at .+:\d+:\d+|node_modules|\.(?:js|ts):\d+/;

@@ -7,6 +7,7 @@
  * Under per-IP throttling DingTalk answers neither shape but an anti-crawl body such as
  * `{"status":1111,"wait":5,"punish":"deny"}` or an HTML page (docs/reference/dingtalk.md).
  */
+import { isTooLarge } from '../capped-fetch.js';
 import { isObject } from '../fetch-json.js';
 import { ERRCODE, TOKEN_HEADER } from './constants.js';
 
@@ -78,12 +79,14 @@ export function createClient(options: ClientOptions): DingTalkClient {
   const { upstream, endpoints, log } = options;
 
   async function once(family: 'api' | 'oapi', path: string, url: string, init: RequestInit): Promise<Record<string, unknown>> {
-    let response: Response;
+    let response: Response | undefined;
     let text: string;
     try {
       response = await options.fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs), redirect: 'manual' });
       text = await response.text();
     } catch (err) {
+      if (isTooLarge(err))
+        throw new DingTalkCallError(path, response?.status ?? 0, 'bad_response', 'answer too large', undefined, undefined, { cause: err });
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       throw new DingTalkCallError(
         path,

@@ -6,6 +6,7 @@
  * https://github.com/panva/openid-client/blob/v6.9.0/src/index.ts (errorHandler).
  */
 import * as client from 'openid-client';
+import { isTooLarge } from '../capped-fetch.js';
 import { isObject, isTransientStatus } from '../fetch-json.js';
 import { tokenError } from '../token-exchange.js';
 import { UpstreamError, type UpstreamErrorReason } from '../types.js';
@@ -28,6 +29,7 @@ export function oidcError(upstream: string, err: unknown, jwksUri?: string): Ups
   if (err instanceof UpstreamError) return err;
   const fail = (code: string, message: string, reason: UpstreamErrorReason = 'failed') =>
     new UpstreamError(upstream, reason, message, { code }, { cause: err });
+  if (isTooLarge(err)) return fail('response_too_large', 'the issuer answered too large a body', 'unavailable');
   // Token endpoint `{error}` bodies (invalid_client, invalid_grant, 5xx…): the same mapping as the oauth2 upstream.
   if (err instanceof client.ResponseBodyError) return tokenError(upstream, err.status, err.cause);
   if (err instanceof client.WWWAuthenticateChallengeError)
