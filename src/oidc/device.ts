@@ -108,7 +108,12 @@ const hashOf = (deviceCode: string) => createHash('sha256').update(deviceCode).d
 export function deviceFlowMiddleware(deps: { records: Records; interval: number; pages: ReturnType<typeof deviceFlowPages> }) {
   const { records, interval, pages } = deps;
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
-    await next();
+    try {
+      await next();
+    } catch (err) {
+      if (!restartStaleForm(ctx)) throw err;
+      return;
+    }
     const route = ctx.oidc?.route;
     if (route === 'device_authorization' && ctx.status === 200 && isObject(ctx.body)) {
       ctx.body = { ...ctx.body, interval };
@@ -131,6 +136,25 @@ export function deviceFlowMiddleware(deps: { records: Records; interval: number;
       pages.codeEntry(ctx, userCode);
     }
   };
+}
+
+/**
+ * A POST to /device from a browser without a stored session (no cookie, or one that expired):
+ * oidc-provider re-renders the form with a fresh CSRF token kept in that new session, then fails
+ * to save it (`Session#persist` throws for a session never stored: lib/helpers/initialize_app.js,
+ * ensureSessionSave, at v9.13.3) and would answer 500. The form is sent again from a GET instead,
+ * which stores the session, with the code kept when it looks like one.
+ */
+function restartStaleForm(ctx: KoaContextWithOIDC): boolean {
+  const session = ctx.oidc?.session;
+  if (ctx.oidc?.route !== 'code_verification' || ctx.method !== 'POST' || !session || typeof session.exp === 'number') return false;
+  const target = new URL(ctx.oidc.urlFor('code_verification'));
+  const userCode = ctx.oidc.params?.user_code;
+  if (typeof userCode === 'string' && /^[A-Za-z-]{1,20}$/.test(userCode)) target.searchParams.set('user_code', userCode);
+  ctx.set('cache-control', 'no-store');
+  ctx.redirect(target.href);
+  ctx.status = 303;
+  return true;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>

@@ -163,6 +163,26 @@ describe('device flow', () => {
     assert.equal((await pollOnce(bridge.issuer, 'tv', response.device_code)).body.error, 'authorization_pending');
   });
 
+  it('sends a form posted without a stored browser session back to a fresh one, never a 500', async () => {
+    // No cookie at all (an expired session is the same): the form is served again from a GET.
+    const response = await initiate(bridge);
+    const res = await fetch(`${bridge.issuer}/device`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf: 'stale', user_code: response.user_code }),
+      redirect: 'manual',
+    });
+    assert.equal(res.status, 303);
+    const location = new URL(res.headers.get('location')!, bridge.issuer);
+    assert.equal(location.pathname, new URL(`${bridge.issuer}/device`).pathname);
+    assert.equal(location.searchParams.get('user_code'), response.user_code);
+    const browser = new Browser();
+    const page = await openPage(browser, location.href);
+    assert.equal(page.userCode, response.user_code);
+    const confirm = await submit(browser, page, { user_code: page.userCode });
+    assert.equal(headingOf(confirm.html), message('en', 'device.confirm.title', { client: 'Cluster tv' }));
+  });
+
   it('verification_uri_complete shows the code filled in, with the page headers and no script', async () => {
     const response = await initiate(bridge);
     const browser = new Browser();

@@ -14,6 +14,7 @@ import { listen, type Listening } from '../../src/server/listen.js';
 import { startBridge, RP, TEST_CLIENTS, type Bridge, type OidcIssuerBridge } from '../helpers/bridge.js';
 import { basic, postForm, rpFor, signIn } from '../helpers/oidc-rp.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
+import { deviceClient } from '../helpers/device-flow.js';
 
 const WEB_CB = `${RP}/cb`;
 /** Small budgets: a case reaches them in a handful of requests, and the window outlasts any test run. */
@@ -285,5 +286,58 @@ describe('limitedAddress', () => {
     assert.equal(limitedAddress('2001:0db8:000b:0001:ffff::1'), '2001:db8:b:1::/64');
     assert.equal(limitedAddress('::1'), '0:0:0:0::/64');
     assert.equal(limitedAddress('2001:db8::'), '2001:db8:0:0::/64');
+  });
+});
+
+describe('rate limits on the device flow', () => {
+  let bridge: Bridge;
+  before(async () => {
+    bridge = await startBridge({
+      store: 'redis',
+      clients: [...TEST_CLIENTS, deviceClient('tv')],
+      configPatch: {
+        ...LIMITS,
+        rateLimits: {
+          ...LIMITS.rateLimits,
+          deviceAuthorization: { points: 2, duration: '10m' },
+          deviceVerification: { points: 2, duration: '10m' },
+        },
+      },
+    });
+  });
+  after(() => bridge.close());
+
+  it('limits device authorization requests per client and address', async () => {
+    const address = freshAddress();
+    const answers: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const res = await postForm(`${bridge.issuer}/device/auth`, { client_id: 'tv', scope: 'openid' }, from(address));
+      answers.push(res.status);
+      if (res.status === 429) await assertOAuth429(res);
+      else await res.arrayBuffer();
+    }
+    assert.deepEqual(answers, [200, 200, 429]);
+    // Another address is not affected by the first one's budget.
+    const other = await postForm(`${bridge.issuer}/device/auth`, { client_id: 'tv', scope: 'openid' }, from(freshAddress()));
+    assert.equal(other.status, 200);
+    await other.arrayBuffer();
+  });
+
+  it('brakes user-code guessing at the verification form per address, with a page', async () => {
+    const address = freshAddress();
+    const answers: number[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const res = await postForm(`${bridge.issuer}/device`, { xsrf: 'x', user_code: 'BCDF-GHJK' }, from(address));
+      answers.push(res.status);
+      await res.arrayBuffer();
+    }
+    assert.ok(
+      answers.every((s) => s !== 429 && s < 500),
+      `answers before the limit: ${answers.join(',')}`,
+    );
+    await assertPage429(
+      await postForm(`${bridge.issuer}/device`, { xsrf: 'x', user_code: 'BCDF-GHJK' }, from(address, { 'accept-language': 'en' })),
+      'en',
+    );
   });
 });
