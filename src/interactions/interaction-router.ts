@@ -84,8 +84,11 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   );
   router.post('/interaction/:uid/consent', ...route(formBody, checkCsrf, loadInteraction, grantConsent));
   router.post('/interaction/:uid/abort', ...route(formBody, checkCsrf, loadInteraction, abortInteraction));
-  router.get(`/assets/${STYLESHEET}`, (req, res) => sendAsset(req, res, { ...ctx.pages.stylesheet, contentType: 'text/css; charset=utf-8' }));
-  for (const name of [IN_APP_SCRIPT, JSAPI_SCRIPT] as const) router.get(`/assets/${name}`, (req, res) => sendAsset(req, res, ctx.pages.script(name)));
+  router.get(`/assets/${STYLESHEET}`, (req, res) =>
+    sendAsset(req, res, { ...ctx.pages.stylesheet, contentType: 'text/css; charset=utf-8' }),
+  );
+  for (const name of [IN_APP_SCRIPT, JSAPI_SCRIPT] as const)
+    router.get(`/assets/${name}`, (req, res) => sendAsset(req, res, ctx.pages.script(name)));
   return router;
 }
 

@@ -16,9 +16,12 @@
     window.location.replace(target.href);
   }
 
-  var timer = window.setTimeout(function () {
-    fallBack('timeout');
-  }, Number(data.timeoutMs) || 5000);
+  var timer = window.setTimeout(
+    function () {
+      fallBack('timeout');
+    },
+    Number(data.timeoutMs) || 5000,
+  );
 
   var dd = window.dd;
   if (!dd || typeof dd.requestAuthCode !== 'function') {

@@ -73,7 +73,8 @@ export async function exchangeSnsCode(ctx: LegacySnsContext, code: string): Prom
   }
   const info = isObject(body.user_info) ? body.user_info : undefined;
   const unionId = str(info?.unionid);
-  if (!info || !unionId || unionId.length > 255) throw dingtalkError(ctx.upstream, 'bad_profile', { params: { api: OAPI.snsUserInfoByCode } });
+  if (!info || !unionId || unionId.length > 255)
+    throw dingtalkError(ctx.upstream, 'bad_profile', { params: { api: OAPI.snsUserInfoByCode } });
   const nick = str(info.nick);
   return { unionId, ...(nick === undefined ? {} : { nick }) };
 }
