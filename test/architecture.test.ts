@@ -80,6 +80,8 @@ describe('architecture', () => {
       ioredis: { modules: ['store'] },
       'oidc-provider': { modules: ['oidc'] },
       'prom-client': { modules: ['server'] },
+      // Read from node_modules by src/pages/scripts.ts (never imported into the server).
+      'dingtalk-jsapi': { modules: ['pages'] },
       express: { modules: ['server', 'interactions', 'sandbox'], typesAnywhere: true },
       playwright: { modules: [] },
       'playwright-core': { modules: [] },
