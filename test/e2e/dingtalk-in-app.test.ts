@@ -176,7 +176,12 @@ describe('DingTalk in-app sign-in (免登) in Chromium', () => {
         ['/assets/dingtalk-in-app.js', 200, 'public, max-age=31536000, immutable'],
         ['/assets/dingtalk-jsapi.js', 200, 'public, max-age=31536000, immutable'],
       ]);
-      assert.ok(plain.logs.some((l) => l.msg === 'in-app sign-in not used; redirecting to the upstream' && l.reason === 'refused'));
+      // The real JSAPI rejects outside DingTalk, or (waiting for a native bridge that never comes) runs into the page's timeout.
+      assert.ok(
+        plain.logs.some(
+          (l) => l.msg === 'in-app sign-in not used; redirecting to the upstream' && (l.reason === 'refused' || l.reason === 'timeout'),
+        ),
+      );
     } finally {
       await context.close();
     }
