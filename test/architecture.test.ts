@@ -81,6 +81,8 @@ describe('architecture', () => {
       'oidc-provider': { modules: ['oidc'] },
       'prom-client': { modules: ['server'] },
       'rate-limiter-flexible': { modules: ['store'] },
+      // Read from node_modules by src/pages/scripts.ts (never imported into the server).
+      'dingtalk-jsapi': { modules: ['pages'] },
       express: { modules: ['server', 'interactions', 'sandbox'], typesAnywhere: true },
       playwright: { modules: [] },
       'playwright-core': { modules: [] },

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema, type Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
-import { createDingTalkSandbox, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID } from '../sandbox/index.js';
+import { createDingTalkSandbox, SANDBOX_APP_COOKIE, SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_CORP_ID } from '../sandbox/index.js';
 import { demoRoutes } from '../sandbox/demo-client.js';
 import { buildBridge } from '../server/bridge.js';
 import { listen } from '../server/listen.js';
@@ -30,6 +30,8 @@ export function demoConfig(base: string): Config {
         clientSecret: SANDBOX_APP_SECRET,
         corpId: SANDBOX_CORP_ID,
         endpoints: { authorize: `${base}/_sandbox/oauth2/auth`, api: `${base}/_sandbox`, oapi: `${base}/_sandbox` },
+        // "Open as in the DingTalk app" on the demo page: the sandbox's stand-in JSAPI (never in production).
+        inAppLogin: { standIn: { jsapiUrl: `${base}/_sandbox/jsapi/stand-in.js`, clientCookie: SANDBOX_APP_COOKIE } },
       },
     ],
     clients: [

@@ -108,6 +108,14 @@ export function productionConfigErrors(config: Config): string[] {
         'Set an https:// issuer (terminate TLS at the bridge or at a proxy in front of it, with trustProxy), or run without NODE_ENV=production for a trial',
     );
   }
+  // The stand-in JSAPI would let any browser that sets a cookie pick who the DingTalk app says it is.
+  config.upstreams.forEach((u, i) => {
+    if (u.type === 'dingtalk' && u.inAppLogin.standIn) {
+      errors.push(
+        `upstreams[${i}].inAppLogin.standIn: the stand-in DingTalk JSAPI is for the demo and tests, which NODE_ENV=production refuses. Remove it: the page then loads the bundled dingtalk-jsapi`,
+      );
+    }
+  });
   return errors;
 }
 

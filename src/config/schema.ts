@@ -389,6 +389,42 @@ const dingtalkGroups = z
     g === 'departments' ? { source: 'departments' as const, format: 'path' as const, ancestors: true } : g === 'none' ? undefined : g,
   );
 
+/**
+ * Sign-in inside the DingTalk app (免登): a page asks the DingTalk JSAPI for a code
+ * (`requestAuthCode`) and the bridge turns it into the person through topapi/v2/user/getuserinfo.
+ * `true`/`false` is short for `{ enabled }`.
+ */
+const dingtalkInAppLogin = z
+  .union([
+    z.boolean().transform((enabled) => ({ enabled })),
+    z.strictObject({
+      /** On by default: without the console's 免登 setup the JSAPI fails and the page falls back to the usual sign-in at once. */
+      enabled: z.boolean().optional(),
+      /** How long the page waits for the JSAPI before falling back to the usual sign-in (ms). */
+      timeoutMs: z.number().int().min(500).max(30_000).optional(),
+      /**
+       * Demo and tests only (refused under NODE_ENV=production): the page loads this stand-in JSAPI
+       * instead of the bundled dingtalk-jsapi, and a browser carrying `clientCookie` counts as
+       * inside the DingTalk app, so a desktop browser can try the flow.
+       */
+      standIn: z
+        .strictObject({
+          jsapiUrl: httpUrl,
+          clientCookie: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,64}$/)
+            .default('sandbox_dingtalk_user'),
+        })
+        .optional(),
+    }),
+  ])
+  .default({})
+  .transform((v) => ({
+    enabled: v.enabled ?? true,
+    timeoutMs: ('timeoutMs' in v ? v.timeoutMs : undefined) ?? 5000,
+    ...('standIn' in v && v.standIn ? { standIn: v.standIn } : {}),
+  }));
+
 export const dingtalkUpstreamSchema = z
   .strictObject({
     ...upstreamCommon,
@@ -413,15 +449,39 @@ export const dingtalkUpstreamSchema = z
     recheckGrace: durationSchema.default(RECHECK_DEFAULTS.recheckGrace),
     /** How often one replica rechecks every account with live grants. 0 turns the sweep off. */
     sweepInterval: durationSchema.default(RECHECK_DEFAULTS.sweepInterval),
+    inAppLogin: dingtalkInAppLogin,
+    /**
+     * `oauth2`: DingTalk's current login (统一登录). `legacy-sns`: the old QR-code login app
+     * (connect/qrconnect and sns/getuserinfo_bycode), for organisations that still run one; it
+     * has its own AppId/AppSecret (`legacyAppId`, `legacyAppSecret`). Membership is checked with
+     * the internal app (`clientId`, `clientSecret`) either way.
+     */
+    mode: z.enum(['oauth2', 'legacy-sns']).default('oauth2'),
+    /** The legacy login app's AppId (`appid` / `accessKey`); required with `mode: legacy-sns`. */
+    legacyAppId: z.string().min(1).optional(),
+    /** The legacy login app's AppSecret: it signs sns/getuserinfo_bycode; required with `mode: legacy-sns`. */
+    legacyAppSecret: z.string().min(1).optional(),
     endpoints: z
       .strictObject({
         authorize: httpUrl.default('https://login.dingtalk.com/oauth2/auth'),
         api: httpUrl.default('https://api.dingtalk.com'),
         oapi: httpUrl.default('https://oapi.dingtalk.com'),
+        /** The legacy QR-code login page (`mode: legacy-sns`). */
+        legacyAuthorize: httpUrl.default('https://oapi.dingtalk.com/connect/qrconnect'),
       })
       .prefault({}),
   })
   .superRefine((u, ctx) => {
+    if (u.mode === 'legacy-sns') {
+      for (const key of ['legacyAppId', 'legacyAppSecret'] as const) {
+        if (!u[key])
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'required with mode: legacy-sns (the legacy login app is its own credential)',
+          });
+      }
+    }
     if (!u.corpId && !u.allowAnyDingTalkUser) {
       ctx.addIssue({
         code: 'custom',

@@ -40,14 +40,17 @@ export interface PageAnswer {
   data?: Record<string, unknown>;
   /** The client whose redirect origins the page's forms may end in. */
   clientId?: string;
+  /** The script tags of the page carry this nonce; only they run. */
+  scriptNonce?: string;
 }
 
 export function sendPage(ctx: Ctx, req: Request, res: Response, answer: PageAnswer): void {
   const status = answer.status ?? 200;
   // A reference to quote only where something went wrong.
   const reference = status >= 400 ? { requestId: requestIdOf(req) } : {};
-  const html = ctx.pages.render(answer.name, { ...reference, ...answer.data }, answer.locale);
-  applyPageHeaders(res, ctx.formActions(answer.clientId));
+  const nonce = answer.scriptNonce === undefined ? {} : { nonce: answer.scriptNonce };
+  const html = ctx.pages.render(answer.name, { ...reference, ...answer.data, ...nonce }, answer.locale);
+  applyPageHeaders(res, ctx.formActions(answer.clientId), answer.scriptNonce === undefined ? {} : { scriptNonce: answer.scriptNonce });
   res.status(status).type('html').send(html);
 }
 

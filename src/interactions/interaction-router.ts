@@ -8,10 +8,11 @@
  * not answer for errors of other routes.
  */
 import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
-import { STYLESHEET } from '../pages/index.js';
+import { IN_APP_SCRIPT, JSAPI_SCRIPT, STYLESHEET, type Asset } from '../pages/index.js';
 import { answerError, seeOther } from './answer.js';
 import { abortInteraction, checkCsrf, grantConsent, showConsent, skipConsent } from './consent-prompt.js';
-import { createContext, stateOf, viewLocale, type Ctx, type InteractionRouterDeps, type Step } from './context.js';
+import { createContext, stateOf, viewLocale, type InteractionRouterDeps, type Step } from './context.js';
+import { inAppSignIn, showInAppPage } from './in-app-login.js';
 import { goToUpstream, recheckSession, showChooser } from './login-prompt.js';
 import { finishSilentRecheck } from './silent-recheck.js';
 import {
@@ -56,7 +57,21 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
       loadInteraction,
       loginPromptOnly, //    the prompt moved on (another tab): back to the page
       offeredUpstream, //    an upstream not offered to this client is invalid_request
+      showInAppPage, //      inside the DingTalk app: the page that asks its JSAPI for a code
       redirectToUpstream, // a fresh single-use leg; the strategy redirects to the upstream
+    ),
+  );
+  router.post(
+    '/interaction/:uid/upstream/:id/in-app',
+    ...route(
+      formBody,
+      checkCsrf, //          this browser's token for this interaction
+      loadInteraction, //    and this browser's interaction
+      loginPromptOnly,
+      offeredUpstream,
+      inAppSignIn, //        the code → the identity; anything but a refusal goes back to the redirect
+      linkAccount,
+      finishLogin,
     ),
   );
   router.get(
@@ -71,7 +86,11 @@ export function createInteractionRouter(deps: InteractionRouterDeps): Router {
   );
   router.post('/interaction/:uid/consent', ...route(formBody, checkCsrf, loadInteraction, grantConsent));
   router.post('/interaction/:uid/abort', ...route(formBody, checkCsrf, loadInteraction, abortInteraction));
-  router.get(`/assets/${STYLESHEET}`, (req, res) => sendStylesheet(ctx, req, res));
+  router.get(`/assets/${STYLESHEET}`, (req, res) =>
+    sendAsset(req, res, { ...ctx.pages.stylesheet, contentType: 'text/css; charset=utf-8' }),
+  );
+  for (const name of [IN_APP_SCRIPT, JSAPI_SCRIPT] as const)
+    router.get(`/assets/${name}`, (req, res) => sendAsset(req, res, ctx.pages.script(name)));
   return router;
 }
 
@@ -91,10 +110,11 @@ const unsupportedPrompt: Step = async (ctx, _req, res) => {
 const parseForm = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
 const formBody: Step = (_ctx, req, res, next) => parseForm(req, res, next);
 
-function sendStylesheet(ctx: Ctx, req: express.Request, res: express.Response): void {
-  const { body, etag } = ctx.pages.stylesheet;
+/** The stylesheet and the in-app page's scripts (src/pages/scripts.ts). */
+function sendAsset(req: express.Request, res: express.Response, asset: Pick<Asset, 'body' | 'etag' | 'contentType'>): void {
+  const { body, etag } = asset;
   const versioned = req.query.v === etag;
-  res.setHeader('Content-Type', 'text/css; charset=utf-8');
+  res.setHeader('Content-Type', asset.contentType);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   // The page links carry ?v=<digest>: such a URL never changes content.
   res.setHeader('Cache-Control', versioned ? 'public, max-age=31536000, immutable' : 'public, max-age=300');

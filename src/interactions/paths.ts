@@ -10,6 +10,8 @@ export interface Paths {
   readonly secure: boolean;
   interaction(uid: string): string;
   upstreamStart(uid: string, upstreamId: string): string;
+  /** Where the in-app sign-in page posts its code. */
+  inAppSignIn(uid: string, upstreamId: string): string;
   consent(uid: string): string;
   abort(uid: string): string;
   /** Path of the upstream callback (cookie scope). */
@@ -28,6 +30,7 @@ export function createPaths(issuer: string): Paths {
     secure: url.protocol === 'https:',
     interaction: (uid) => `${base}/interaction/${seg(uid)}`,
     upstreamStart: (uid, id) => `${base}/interaction/${seg(uid)}/upstream/${seg(id)}`,
+    inAppSignIn: (uid, id) => `${base}/interaction/${seg(uid)}/upstream/${seg(id)}/in-app`,
     consent: (uid) => `${base}/interaction/${seg(uid)}/consent`,
     abort: (uid) => `${base}/interaction/${seg(uid)}/abort`,
     callbackPath: (id) => `${base}/upstream/${seg(id)}/callback`,

@@ -17,7 +17,9 @@ export {
   type PageName,
   type Pages,
   type ProtocolPages,
+  type ScriptName,
 } from './pages.js';
+export { IN_APP_SCRIPT, JSAPI_SCRIPT, type Asset } from './scripts.js';
 export {
   negotiateLocale,
   matchLocale,
@@ -28,4 +30,11 @@ export {
   type LocaleInputs,
 } from './locale.js';
 export { loadMessages, interpolate, spaceHanLatin, messageKeys, type Messages, type Params, type Translate } from './messages.js';
-export { pageHeaders, applyPageHeaders, clientFormActions, formActionSource, type RedirectingClient } from './page-headers.js';
+export {
+  pageHeaders,
+  applyPageHeaders,
+  clientFormActions,
+  formActionSource,
+  type PageHeaderOptions,
+  type RedirectingClient,
+} from './page-headers.js';

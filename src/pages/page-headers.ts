@@ -1,6 +1,6 @@
 /**
  * Response headers of every page the bridge renders. Pages load nothing but our own stylesheet
- * (no script at all), cannot be framed (clickjacking a consent button), leak no URL to the next
+ * (no script at all, but for the DingTalk in-app sign-in's own files, by nonce), cannot be framed (clickjacking a consent button), leak no URL to the next
  * site, and are never cached (they carry CSRF tokens and personal names).
  *
  * `form-action` also lists the client's redirect origins: browsers apply it to the whole redirect
@@ -42,10 +42,19 @@ export function clientFormActions(client: RedirectingClient | undefined): string
   return [...new Set(uris.map(formActionSource).filter((s): s is string => s !== undefined))].sort();
 }
 
-export function pageHeaders(formActions: readonly string[] = []): Record<string, string> {
+export interface PageHeaderOptions {
+  /**
+   * The one page with scripts (the DingTalk in-app sign-in) runs exactly the script tags carrying
+   * this per-response nonce: its own files, never inline code.
+   */
+  scriptNonce?: string;
+}
+
+export function pageHeaders(formActions: readonly string[] = [], options: PageHeaderOptions = {}): Record<string, string> {
   const formAction = ["'self'", ...formActions].join(' ');
+  const scripts = options.scriptNonce ? `; script-src 'nonce-${options.scriptNonce}'` : '';
   return {
-    'Content-Security-Policy': `default-src 'none'; style-src 'self'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
+    'Content-Security-Policy': `default-src 'none'${scripts}; style-src 'self'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
     'X-Frame-Options': 'DENY',
     'Referrer-Policy': 'no-referrer',
     'Cache-Control': 'no-store',
@@ -53,6 +62,6 @@ export function pageHeaders(formActions: readonly string[] = []): Record<string,
   };
 }
 
-export function applyPageHeaders(res: Response, formActions: readonly string[] = []): void {
-  for (const [name, value] of Object.entries(pageHeaders(formActions))) res.setHeader(name, value);
+export function applyPageHeaders(res: Response, formActions: readonly string[] = [], options: PageHeaderOptions = {}): void {
+  for (const [name, value] of Object.entries(pageHeaders(formActions, options))) res.setHeader(name, value);
 }

@@ -1,7 +1,8 @@
 /**
  * Server-rendered pages (eta, autoEscape on): the interaction pages (chooser, consent, their
  * errors) and the ones the protocol layer shows (logout confirmation, post-logout, OAuth error),
- * in one look. Pages work without JavaScript and load only our stylesheet. Nothing secret is ever
+ * in one look. Pages work without JavaScript and load only our stylesheet; the one exception is the
+ * sign-in inside the DingTalk app, whose scripts are ours (./scripts.ts) and which still offers a link. Nothing secret is ever
  * passed to a template: callers hand over names, hints and codes that are safe to show.
  */
 import { createHash } from 'node:crypto';
@@ -12,6 +13,9 @@ import { Eta } from 'eta';
 import type { Config } from '../config/schema.js';
 import { localized, matchLocale, SUPPORTED_LOCALES, type Locale } from './locale.js';
 import { loadMessages, type Translate } from './messages.js';
+import { createScripts, type Asset, type IN_APP_SCRIPT, type JSAPI_SCRIPT } from './scripts.js';
+
+export type ScriptName = typeof IN_APP_SCRIPT | typeof JSAPI_SCRIPT;
 
 export const PAGE_NAMES = [
   'chooser',
@@ -21,6 +25,7 @@ export const PAGE_NAMES = [
   'device-input',
   'device-confirm',
   'device-success',
+  'dingtalk-in-app',
   'errors/not-allowed',
   'errors/ask-your-admin',
   'errors/upstream-failed',
@@ -39,6 +44,7 @@ const TITLES: Record<PageName, string> = {
   'device-input': 'device.input.title',
   'device-confirm': 'device.confirm.title',
   'device-success': 'device.success.title',
+  'dingtalk-in-app': 'inApp.title',
   'errors/not-allowed': 'errors.notAllowed.title',
   'errors/ask-your-admin': 'errors.askYourAdmin.title',
   'errors/upstream-failed': 'errors.upstreamFailed.title',
@@ -97,6 +103,8 @@ export interface Pages extends ProtocolPages {
   /** HTML of page `name`. `locale` is any BCP 47 tag; unsupported or missing ones get the default. */
   render(name: PageName, data: Record<string, unknown>, locale?: string): string;
   readonly stylesheet: { readonly body: string; readonly etag: string; readonly href: string };
+  /** The in-app sign-in page's scripts (./scripts.ts), built at first use. */
+  script(name: ScriptName): Asset;
 }
 
 /** views/ of this package, found from this file whether it runs from src/ or a build directory. */
@@ -168,6 +176,7 @@ export function createPages(config: Pick<Config, 'issuer' | 'ui'>, options: { vi
     deviceConfirm: ({ form, userCode, clientName, locale }) => render('device-confirm', { form, userCode, clientName }, locale),
     deviceSuccess: ({ clientName, locale }) => render('device-success', { clientName }, locale),
     stylesheet,
+    script: createScripts(viewsDir, base),
   };
 }
 

@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { listen } from '../server/listen.js';
 import { apiRoutes } from './api-routes.js';
+import { dingtalkAppRoutes } from './dingtalk-app.js';
 import { sendApiError, sendApiNotFound, sendJson, sendOapiError } from './error-bodies.js';
 import { createFaultRegistry, type SandboxFault } from './faults.js';
 import { loginRoutes } from './login-routes.js';
@@ -67,7 +68,15 @@ function buildApp(ctx: SandboxContext, faults: ReturnType<typeof createFaultRegi
     next();
   });
   app.use(faults.middleware);
-  app.use(loginRoutes(ctx), apiRoutes(ctx), oapiAuthRoutes(ctx), oapiUserRoutes(ctx), oapiDepartmentRoutes(ctx), snsRoutes(ctx));
+  app.use(
+    loginRoutes(ctx),
+    dingtalkAppRoutes(ctx),
+    apiRoutes(ctx),
+    oapiAuthRoutes(ctx),
+    oapiUserRoutes(ctx),
+    oapiDepartmentRoutes(ctx),
+    snsRoutes(ctx),
+  );
   app.use((_req, res) => sendApiNotFound(res));
   app.use(errorHandler);
   return app;

@@ -69,6 +69,8 @@ export function createDemoClient(options: {
 <p>This page is an ordinary OpenID Connect client. Sign in, choose a sample employee on the simulated DingTalk page,
 and see the tokens the bridge issues.</p>
 <p><a class="button" href="${options.basePath}/login">Sign in with oidc-bridge</a></p>
+<p><a href="/_sandbox/dingtalk-app?next=${encodeURIComponent(`${options.basePath}/login`)}">Open as in the DingTalk app</a>
+<span class="note">(choose who is signed in to the simulated DingTalk app; the bridge then signs them in with requestAuthCode, without a sign-in page)</span></p>
 <p class="note">Discovery: <a href="${escapeHtml(options.issuer)}/.well-known/openid-configuration">${escapeHtml(options.issuer)}/.well-known/openid-configuration</a></p>`,
       ),
     );

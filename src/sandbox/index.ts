@@ -22,3 +22,4 @@ export {
   type SandboxPerson,
 } from './sample-organisation.js';
 export { snsSignature } from './sns-routes.js';
+export { SANDBOX_APP_COOKIE } from './dingtalk-app.js';

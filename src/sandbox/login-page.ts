@@ -74,3 +74,37 @@ export function renderErrorPage(reason: string): string {
 <p><code>${escapeHtml(reason)}</code></p>`,
   );
 }
+
+export interface AppPageModel {
+  /** Where to go once signed in to the app (a path of this site). */
+  next: string;
+  people: { userid: string; name: string }[];
+  /** Who is signed in now, if anyone. */
+  current?: string;
+}
+
+/** The simulated DingTalk app's sign-in: who the stand-in JSAPI (dingtalk-app.ts) answers for. */
+export function renderAppPage(model: AppPageModel): string {
+  const buttons = model.people
+    .map(
+      (p) =>
+        `<li><button type="submit" name="userid" value="${escapeHtml(p.userid)}">以 ${escapeHtml(p.name)} 打开 · open as ${escapeHtml(p.name)}${
+          p.userid === model.current ? ' ✓' : ''
+        }</button></li>`,
+    )
+    .join('\n');
+  return layout(
+    '钉钉应用（沙箱）· DingTalk app (sandbox)',
+    `<h1>钉钉应用（沙箱）<small>DingTalk app (sandbox)</small></h1>
+<p>选择登录钉钉客户端的员工，然后像在钉钉工作台中一样打开应用：应用会通过 requestAuthCode 免登。<br>
+Choose who is signed in to the DingTalk app, then open the application as from the DingTalk workbench: it signs in with requestAuthCode, without a sign-in page.</p>
+<form method="post" action="dingtalk-app">
+<input type="hidden" name="next" value="${escapeHtml(model.next)}">
+<ul>
+${buttons}
+<li><button type="submit" name="userid" value="deny">拒绝授权 · refuse the sign-in code</button></li>
+</ul>
+<button class="deny" type="submit">退出钉钉应用（普通浏览器）· leave the DingTalk app (plain browser)</button>
+</form>`,
+  );
+}

@@ -12,7 +12,7 @@ import { memoizeUntilSuccess } from './memoize-until-success.js';
 import { resolveOAuth2Config } from './oauth2/config.js';
 import { openOAuth2 } from './oauth2/index.js';
 import { openOidc } from './oidc/index.js';
-import { asUpstreamError, type Connector, type Upstream } from './types.js';
+import { asUpstreamError, type Connector, type InAppLogin, type Upstream } from './types.js';
 import type { UpstreamDeps, UpstreamLogger } from './upstream-deps.js';
 
 export type { UpstreamDeps, UpstreamLogger } from './upstream-deps.js';
@@ -121,5 +121,18 @@ export function upstreamOf(connector: Connector, log: UpstreamLogger): Upstream 
         return recheck(identity);
       }),
     createStrategy: (callbackUrl, legs) => new ConnectorStrategy(connector, callbackUrl, legs, ready),
+    ...(connector.inApp ? { inApp: readyInApp(connector.inApp, ready) } : {}),
+  };
+}
+
+/** The in-app sign-in, with the connector's start-up work run before the code is used. */
+function readyInApp(inApp: InAppLogin, ready: () => Promise<void>): InAppLogin {
+  return {
+    detects: (req) => inApp.detects(req),
+    page: inApp.page,
+    async signIn(code) {
+      await ready();
+      return inApp.signIn(code);
+    },
   };
 }

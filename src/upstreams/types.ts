@@ -137,6 +137,27 @@ export interface CallbackRequest {
 }
 
 /**
+ * Sign-in inside the upstream's own client app (DingTalk's 免登): instead of the redirect, the
+ * start route serves a page whose script asks the app's JSAPI for a code and posts it back; the
+ * upstream turns the code into the person through the same membership path as its callback.
+ */
+export interface InAppLogin {
+  /** Whether the request comes from inside the upstream's client app (its user agent, or the stand-in's cookie). */
+  detects(req: Pick<Request, 'headers'>): boolean;
+  /** What the page hands the JSAPI: public values only. */
+  readonly page: {
+    corpId: string;
+    clientId: string;
+    /** How long the page waits for the JSAPI before it falls back to the redirect. */
+    timeoutMs: number;
+    /** A stand-in JSAPI (demo and tests); absent: the bundled dingtalk-jsapi. */
+    jsapiUrl?: string;
+  };
+  /** The code the page got → the identity. Failures are UpstreamErrors. */
+  signIn(code: string): Promise<UpstreamIdentity>;
+}
+
+/**
  * What each upstream type implements, after dex's connectors
  * (https://github.com/dexidp/dex/blob/master/connector/connector.go: CallbackConnector's LoginURL
  * and HandleCallback, RefreshConnector's Refresh). Passport, `state` and its browser binding are
@@ -156,10 +177,12 @@ export interface Connector {
   /** Start-up work (discovery); rejects with UpstreamError('misconfigured' | 'unavailable'). */
   init?(): Promise<void>;
   close?(): Promise<void>;
+  /** Sign-in inside the upstream's client app, where it offers one. */
+  readonly inApp?: InAppLogin;
 }
 
 /** A Connector as the rest of the bridge sees it (registry.ts builds it). */
-export interface Upstream extends Pick<Connector, 'id' | 'type' | 'displayName' | 'recheck' | 'init' | 'close'> {
+export interface Upstream extends Pick<Connector, 'id' | 'type' | 'displayName' | 'recheck' | 'init' | 'close' | 'inApp'> {
   /**
    * A passport strategy (use it with `{ session: false }` and a custom callback). Its `authenticate`
    * redirects to the upstream on the start route and, on the callback route, calls

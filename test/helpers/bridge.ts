@@ -180,8 +180,11 @@ export interface DingTalkOptions extends WiredOptions {
   upstream: 'dingtalk';
   /** Default: a fresh sandbox with the sample organisation. It is listened on its own port either way. */
   sandbox?: DingTalkSandbox;
-  /** Keys of the dingtalk upstream's config to replace (another sandbox app's clientId, `timeoutMs`, `recheckAfter` …). */
-  dingtalk?: Record<string, unknown>;
+  /**
+   * Keys of the dingtalk upstream's config to replace (another sandbox app's clientId, `timeoutMs`, `recheckAfter` …);
+   * a function gets the sandbox's URL first (for keys that point into it, e.g. `inAppLogin.standIn`).
+   */
+  dingtalk?: Record<string, unknown> | ((sandboxUrl: string) => Record<string, unknown>);
 }
 
 export interface DoublesUpstreamOptions extends WiredOptions {
@@ -304,7 +307,7 @@ async function baseOf(options: BridgeOptions, issuer: string, listening: Listeni
       const served = await sandbox.listen();
       cleanups.push(() => served.close());
       Object.assign(extras, { sandbox, sandboxUrl: served.url });
-      upstreams = [dingtalkUpstream(served.url, options.dingtalk)];
+      upstreams = [dingtalkUpstream(served.url, typeof options.dingtalk === 'function' ? options.dingtalk(served.url) : options.dingtalk)];
       clients ??= [kubesphereClient(), kubectlClient()];
       onBuilt = (config) => {
         const upstream = config.upstreams.find((u) => u.type === 'dingtalk');

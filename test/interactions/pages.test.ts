@@ -46,6 +46,19 @@ const SAMPLE: Record<string, Record<string, unknown>> = {
   'errors/not-allowed': { clientName: HOSTILE, upstreamName: HOSTILE, hint: HOSTILE, code: HOSTILE },
   'errors/ask-your-admin': { clientName: HOSTILE, upstreamName: HOSTILE, hint: HOSTILE, code: HOSTILE },
   'errors/upstream-failed': { clientName: HOSTILE, upstreamName: HOSTILE, retryHref: '/retry', abort: { action: '/x', csrf: 't' } },
+  'dingtalk-in-app': {
+    clientName: HOSTILE,
+    upstreamName: HOSTILE,
+    action: '/base/interaction/u/upstream/dingtalk/in-app',
+    csrf: 'tok"en',
+    corpId: HOSTILE,
+    clientId: 'ding"app',
+    timeoutMs: 5000,
+    fallbackHref: '/base/interaction/u/upstream/dingtalk?inApp=off',
+    nonce: 'n0nce',
+    jsapiSrc: '/base/assets/dingtalk-jsapi.js?v=1',
+    scriptSrc: '/base/assets/dingtalk-in-app.js?v=2',
+  },
   'errors/expired': {},
   'errors/invalid-link': {},
   'errors/generic': { messageKey: 'errors.oauth', error: HOSTILE, description: HOSTILE },
@@ -58,7 +71,15 @@ describe('pages', () => {
         const html = pages.render(name, { requestId: 'req-1', ...SAMPLE[name] }, locale);
         assert.match(html, new RegExp(`<html lang="${locale}">`));
         assert.equal(html.match(/<h1 /g)?.length, 1);
-        assert.ok(!html.includes('<script'), 'raw markup from data reached the page');
+        // Only the in-app page has scripts: its own two files, by nonce, never inline.
+        const scripts = html.match(/<script\b[^>]*>/g) ?? [];
+        if (name === 'dingtalk-in-app') {
+          assert.deepEqual(scripts, [
+            '<script nonce="n0nce" src="/base/assets/dingtalk-jsapi.js?v=1">',
+            '<script nonce="n0nce" src="/base/assets/dingtalk-in-app.js?v=2">',
+          ]);
+          assert.equal(html.match(/<script\b[^>]*><\/script>/g)?.length, 2, 'no inline script');
+        } else assert.deepEqual(scripts, [], 'raw markup from data reached the page');
         if (Object.values(SAMPLE[name]!).includes(HOSTILE))
           assert.ok(html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'), 'the data is shown, escaped');
         assert.match(html, /<link rel="stylesheet" href="\/base\/assets\/bridge\.css\?v=[A-Za-z0-9_-]{16}">/);
@@ -114,6 +135,13 @@ describe('page headers', () => {
     assert.equal(headers['X-Frame-Options'], 'DENY');
     assert.equal(headers['Referrer-Policy'], 'no-referrer');
     assert.equal(headers['Cache-Control'], 'no-store');
+  });
+
+  it('let the one page with scripts run only the tags carrying its nonce', () => {
+    assert.equal(
+      pageHeaders([], { scriptNonce: 'abc' })['Content-Security-Policy'],
+      "default-src 'none'; script-src 'nonce-abc'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
   });
 
   it('let forms end in the client’s redirect origins (loopback on any port, private-use schemes)', () => {

@@ -401,6 +401,9 @@ describe('dingtalk upstream: mapping helpers', () => {
         user: async () => {
           throw new Error('unused');
         },
+        inAppUser: async () => {
+          throw new Error('unused');
+        },
         parentChains: async () => chains,
         async department(id) {
           if (id === 7) throw new DingTalkCallError('/topapi/v2/department/get', 200, '60003', '部门不存在');

@@ -28,7 +28,7 @@ function subCodeOf(body: unknown): number | undefined {
 }
 
 /** Text from DingTalk that is safe to show: printable, short. */
-function shown(message: string): string {
+export function shown(message: string): string {
   return message.replace(/\p{Cc}/gu, ' ').slice(0, 200) || '(no message)';
 }
 

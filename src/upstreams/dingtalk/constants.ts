@@ -23,7 +23,20 @@ export const OAPI = {
   departmentGet: '/topapi/v2/department/get',
   // https://open.dingtalk.com/document/orgapp/queries-the-list-of-all-parent-departments-of-a-user
   listParentByUser: '/topapi/v2/department/listparentbyuser',
+  // https://open.dingtalk.com/document/orgapp/obtain-the-userid-of-a-user-by-using-the-log-free
+  inAppUserInfo: '/topapi/v2/user/getuserinfo',
+  // https://open.dingtalk.com/document/development/obtain-the-user-information-based-on-the-sns-temporary-authorization
+  snsUserInfoByCode: '/sns/getuserinfo_bycode',
 } as const;
+
+/**
+ * The DingTalk client's user agent carries `DingTalk` (e.g. `AliApp(DingTalk/7.0.50)`); the
+ * dingtalk-jsapi package tests the same (`/DingTalk/i`, dingtalk-jsapi/lib/env.js).
+ */
+export const DINGTALK_CLIENT_UA = /DingTalk/i;
+
+/** The legacy QR login's fixed scope (connect/qrconnect). */
+export const LEGACY_SNS_SCOPE = 'snsapi_login';
 
 /** The header that carries v1.0 tokens (not `Authorization: Bearer`). */
 export const TOKEN_HEADER = 'x-acs-dingtalk-access-token';
@@ -36,6 +49,8 @@ export const ERRCODE = {
   busy: -1,
   authFailed: 88,
   invalidToken: 40014,
+  codeNotFound: 40078,
+  badAppCredentials: 40096,
   invalidUserid: 33012,
   deptNotFound: 60003,
   outOfContactsScope: 60011,

@@ -1,6 +1,7 @@
 /**
  * The DingTalk upstream: one internal app of one organisation (docs/architecture.md, "Decisions"). Sign-in is
- * DingTalk's OAuth2 v1.0 (统一登录); membership, profile and departments come from the
+ * DingTalk's OAuth2 v1.0 (统一登录), or the legacy QR login (`mode: legacy-sns`), and inside the
+ * DingTalk app its in-app code (免登, ./in-app.ts); membership, profile and departments come from the
  * organisation's contacts with the app token; `recheck` asks the contacts again on refresh and
  * when a browser session is reused. Vendor facts: docs/reference/dingtalk.md.
  */
@@ -14,7 +15,9 @@ import { upstreamErrorFor } from './classify.js';
 import { createClient, DingTalkCallError, type DingTalkLog } from './client.js';
 import { LOGIN_SCOPE } from './constants.js';
 import { createDepartments } from './departments.js';
-import { buildIdentity, connectorDataOf, type IdentitySettings, type MemberView } from './identity.js';
+import { buildIdentity, connectorDataOf, type IdentitySettings, type LoginProfile, type MemberView } from './identity.js';
+import { createInAppLogin } from './in-app.js';
+import { exchangeSnsCode, legacyAuthorizeUrl, type LegacySnsContext } from './legacy-sns.js';
 import { exchangeCode, fetchProfile, type LoginContext } from './login.js';
 import { lookupMember, type MemberAnswer, type MemberDeps } from './member.js';
 import { dingtalkError } from './messages.js';
@@ -32,6 +35,7 @@ export interface DingTalkDeps {
 }
 
 export { dingtalkError, causeOf, type Cause } from './messages.js';
+export { snsSignature } from './legacy-sns.js';
 export type { DingTalkLog } from './client.js';
 
 const DEFAULT_DISPLAY_NAME = { 'zh-CN': '钉钉', en: 'DingTalk' };
@@ -99,14 +103,12 @@ export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps)
     }
   }
 
-  async function login(code: string): Promise<UpstreamIdentity> {
-    const token = await exchangeCode(loginCtx, code);
-    if (enforced && token.corpId !== config.corpId) {
-      log.info({ upstream, refused: 'wrong_org' }, 'DingTalk sign-in refused');
-      throw dingtalkError(upstream, 'wrong_org', { params: { chosen: token.corpId ?? '(none)', corpId: config.corpId ?? '' } });
-    }
-    // The user token serves this one call and goes out of scope with it: it is kept nowhere.
-    const profile = await fetchProfile(loginCtx, token);
+  /**
+   * The one path from "DingTalk says this is unionId X" to the identity, for every way in (the
+   * current login, the in-app code, the legacy QR login): membership, details, departments.
+   * `chosenCorpId` is the organisation the person picked at DingTalk, where the login says.
+   */
+  async function identify(profile: LoginProfile, chosenCorpId: string | undefined): Promise<UpstreamIdentity> {
     let member: MemberView | undefined;
     if (enforced || config.corpId) {
       const answer = await ask(profile.unionId);
@@ -118,7 +120,27 @@ export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps)
     }
     if (config.linkKey === 'userid' && !member) throw dingtalkError(upstream, 'no_userid');
     // A non-member (allowAnyDingTalkUser) belongs to whichever organisation they chose at DingTalk.
-    return buildIdentity(settings, { unionId: profile.unionId, corpId: member ? config.corpId : token.corpId, member, profile });
+    return buildIdentity(settings, { unionId: profile.unionId, corpId: member ? config.corpId : chosenCorpId, member, profile });
+  }
+
+  async function login(code: string): Promise<UpstreamIdentity> {
+    const token = await exchangeCode(loginCtx, code);
+    if (enforced && token.corpId !== config.corpId) {
+      log.info({ upstream, refused: 'wrong_org' }, 'DingTalk sign-in refused');
+      throw dingtalkError(upstream, 'wrong_org', { params: { chosen: token.corpId ?? '(none)', corpId: config.corpId ?? '' } });
+    }
+    // The user token serves this one call and goes out of scope with it: it is kept nowhere.
+    return identify(await fetchProfile(loginCtx, token), token.corpId);
+  }
+
+  const legacy: LegacySnsContext | undefined =
+    config.mode === 'legacy-sns'
+      ? { upstream, appId: config.legacyAppId!, appSecret: config.legacyAppSecret!, client, timeoutMs: config.timeoutMs, now }
+      : undefined;
+
+  /** The legacy QR login names no organisation: the person's is the one the membership check finds. */
+  async function legacyLogin(code: string): Promise<UpstreamIdentity> {
+    return identify(await exchangeSnsCode(legacy!, code), undefined);
   }
 
   /** Uncached: membership and profile straight from the contacts (department names may come from the cache). */
@@ -135,21 +157,27 @@ export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps)
     return buildIdentity(settings, { unionId: data.unionId, corpId: config.corpId, member: answer.view, previous: identity });
   }
 
-  /** The callback carries `authCode` (v1.0 login) or `code` (older flows, some proxies), or `error`. */
+  /** The callback carries `authCode` (v1.0 login) or `code` (the legacy login, some proxies), or `error`. */
   async function handleCallback({ params }: { params: URLSearchParams }): Promise<UpstreamIdentity> {
     const error = params.get('error');
     if (error !== null) throw loginError(upstream, error);
-    const code = params.get('authCode') || params.get('code');
+    const code = legacy ? params.get('code') : params.get('authCode') || params.get('code');
     if (!code) throw dingtalkError(upstream, 'no_code');
-    return login(code);
+    return legacy ? legacyLogin(code) : login(code);
   }
+
+  const inApp = config.inAppLogin.enabled && config.corpId ? createInAppLogin(config, config.corpId, { org, identify }) : undefined;
 
   return {
     id: upstream,
     type: 'dingtalk',
     displayName: config.displayName ?? DEFAULT_DISPLAY_NAME,
-    loginUrl: ({ callbackUrl, state, extra }) => authorizeUrl(config, callbackUrl, state, extra),
+    loginUrl: ({ callbackUrl, state, extra }) =>
+      legacy
+        ? legacyAuthorizeUrl(config.endpoints.legacyAuthorize, legacy.appId, callbackUrl, state, extra)
+        : authorizeUrl(config, callbackUrl, state, extra),
     handleCallback,
+    ...(inApp ? { inApp } : {}),
     // With allowAnyDingTalkUser there is no membership to recheck.
     ...(enforced ? { recheck } : {}),
   };

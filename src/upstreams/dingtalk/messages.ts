@@ -17,6 +17,7 @@ export type Cause =
   | 'ip_not_allowed'
   | 'out_of_scope'
   | 'bad_app_credentials'
+  | 'legacy_credentials'
   | 'endpoint_not_found'
   | 'app_not_permitted'
   | 'rate_limited'
@@ -103,6 +104,13 @@ const CATALOGUE: Record<Cause, Entry> = {
     zh: () => '钉钉拒绝了应用的 AppKey/AppSecret。请管理员检查配置中的 clientId 与 clientSecret 是否与钉钉应用一致。',
     en: () =>
       "DingTalk rejected the app's AppKey/AppSecret. An administrator must check that clientId and clientSecret in the configuration match the DingTalk app.",
+  },
+  legacy_credentials: {
+    reason: 'misconfigured',
+    zh: (p) =>
+      `钉钉拒绝了旧版扫码登录应用的签名请求（${p.message}）。请管理员检查配置中的 legacyAppId 与 legacyAppSecret 是否与钉钉扫码登录应用一致，并确认服务器时钟准确。`,
+    en: (p) =>
+      `DingTalk refused the signed request of the legacy QR-login app (${p.message}). An administrator must check that legacyAppId and legacyAppSecret in the configuration match the DingTalk login app, and that the server's clock is right.`,
   },
   endpoint_not_found: {
     reason: 'misconfigured',

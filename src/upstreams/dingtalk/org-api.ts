@@ -18,11 +18,13 @@ export interface OrgApi {
   parentChains(userid: string): Promise<number[][]>;
   /** topapi/v2/department/get → name and parent. */
   department(deptId: number): Promise<{ name: string; parentId?: number }>;
+  /** topapi/v2/user/getuserinfo: the in-app (免登) code → who is signed in to the DingTalk app. The code is single use: never resent after a network failure. */
+  inAppUser(code: string): Promise<{ userid: string; unionId?: string; name?: string }>;
 }
 
 export function createOrgApi(client: DingTalkClient, tokens: AppTokens): OrgApi {
-  async function topapi(path: string, json: Record<string, unknown>): Promise<unknown> {
-    const send = (token: string) => client.oapi({ method: 'POST', path, query: { access_token: token }, json }, { retry: true });
+  async function topapi(path: string, json: Record<string, unknown>, retry = true): Promise<unknown> {
+    const send = (token: string) => client.oapi({ method: 'POST', path, query: { access_token: token }, json }, { retry });
     const token = await tokens.get();
     try {
       return (await send(token)).result;
@@ -58,6 +60,14 @@ export function createOrgApi(client: DingTalkClient, tokens: AppTokens): OrgApi 
       if (!isObject(result) || typeof result.name !== 'string') throw malformed(OAPI.departmentGet);
       const parentId = typeof result.parent_id === 'number' ? result.parent_id : undefined;
       return parentId === undefined ? { name: result.name } : { name: result.name, parentId };
+    },
+    async inAppUser(code) {
+      // A token DingTalk rejects (40014) is refused before the code is looked at: resending with a new token is safe.
+      const result = await topapi(OAPI.inAppUserInfo, { code }, false);
+      if (!isObject(result) || typeof result.userid !== 'string' || result.userid === '') throw malformed(OAPI.inAppUserInfo);
+      const unionId = typeof result.unionid === 'string' && result.unionid !== '' ? result.unionid : undefined;
+      const name = typeof result.name === 'string' && result.name !== '' ? result.name : undefined;
+      return { userid: result.userid, ...(unionId ? { unionId } : {}), ...(name ? { name } : {}) };
     },
   };
 }
