@@ -185,7 +185,7 @@ clients:
 
   it('doctor --json: runs every check from dist/, exit 1 while the issuer and DingTalk are down', async () => {
     const users = join(image.dir, 'users.yaml');
-    writeFileSync(users, 'kind: List\nitems:\n- { kind: User, metadata: { name: admin } }\n');
+    writeFileSync(users, 'kind: List\nitems:\n- { apiVersion: iam.kubesphere.io/v1beta1, kind: User, metadata: { name: admin } }\n');
     const run = await cli(['doctor', '--json', '--timeout', '2s', '--kubesphere-users', users, '--config', config]);
     assert.equal(run.code, 1, run.stderr);
     const report = JSON.parse(run.stdout) as { findings: { id: string; severity: string }[] };
