@@ -80,6 +80,7 @@ describe('architecture', () => {
       ioredis: { modules: ['store'] },
       'oidc-provider': { modules: ['oidc'] },
       'prom-client': { modules: ['server'] },
+      'proxy-addr': { modules: ['server'] },
       express: { modules: ['server', 'interactions', 'sandbox'], typesAnywhere: true },
       playwright: { modules: [] },
       'playwright-core': { modules: [] },

@@ -1,4 +1,5 @@
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import type { RequestListener } from 'node:http';
+import express, { type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
@@ -9,7 +10,7 @@ import type { Store } from '../store/types.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRouter } from './health.js';
 import { providerHolder } from './provider-mount.js';
-import { requestIds } from './request-id.js';
+import { createDispatcher, type BeforeEngineStep } from './dispatch.js';
 import { securityHeaders } from './security-headers.js';
 import { watchStoreHealth } from './store-health.js';
 
@@ -26,10 +27,16 @@ export interface AppDeps {
   metricsRegistry?: Registry;
   /** Error pages for requests that fail outside oidc-provider (defaults: plain pages). */
   pages?: ProtocolPages;
+  /**
+   * Steps run on the plain node request before it reaches the engine or express (rate limits):
+   * see `BeforeEngineStep` in src/server/dispatch.ts. Default none.
+   */
+  beforeEngine?: readonly BeforeEngineStep[];
 }
 
 export interface App {
-  app: Express;
+  /** The issuer's request listener (src/server/dispatch.ts): the engine's routes to the engine, the rest to express. */
+  handler: RequestListener;
   /** /readyz answers 503 from now on, so load balancers drain this replica. */
   setShuttingDown(): void;
   /** Routes new requests to another provider instance (e.g. rebuilt with new signing keys). */
@@ -44,7 +51,8 @@ function trustProxyValue(trust: Config['trustProxy']): number | string[] | false
 
 /**
  * The whole HTTP surface. Everything lives under the issuer's path (`https://host/sso` → `/sso/…`),
- * health probes also at the root; oidc-provider is mounted last.
+ * health probes also at the root. The dispatcher sets request ids and security headers and sends
+ * oidc-provider's own routes straight to it; express serves the rest, with oidc-provider mounted last.
  */
 export function createApp(deps: AppDeps): App {
   const { config, log } = deps;
@@ -55,8 +63,6 @@ export function createApp(deps: AppDeps): App {
 
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxyValue(config.trustProxy));
-  app.use(requestIds());
-  app.use(securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }));
 
   const health = healthRouter(() => shuttingDown);
   app.use(health);
@@ -74,8 +80,19 @@ export function createApp(deps: AppDeps): App {
   app.use(notFound(pageDeps));
   app.use(errorHandler({ log, ...pageDeps }));
 
+  const handler = createDispatcher({
+    prefix,
+    express: app,
+    trust: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
+    headers: securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }),
+    engine: holder.forward,
+    reserved: (deps.extraRoutes ?? []).map((r) => r.path),
+    beforeEngine: deps.beforeEngine ?? [],
+    log,
+  });
+
   return {
-    app,
+    handler,
     setShuttingDown: () => {
       shuttingDown = true;
     },

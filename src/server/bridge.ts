@@ -31,6 +31,8 @@ export interface BuildOptions {
   store?: Store;
   /** More routes at absolute paths, before the bridge's own (the demo's sandbox and client). */
   extraRoutes?: AppDeps['extraRoutes'];
+  /** Steps before the engine (src/server/dispatch.ts `BeforeEngineStep`), e.g. rate limits. */
+  beforeEngine?: AppDeps['beforeEngine'];
 }
 
 export interface Bridge {
@@ -131,6 +133,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     metricsRegistry: metrics,
     pages,
     ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
+    ...(options.beforeEngine ? { beforeEngine: options.beforeEngine } : {}),
   });
 
   // A pending key becomes the signer, or a retired one stops being published: rebuild the provider
@@ -160,7 +163,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
   const sweeper = membership.startSweeper();
 
   return {
-    handler: assembled.app as unknown as RequestListener,
+    handler: assembled.handler,
     metricsHandler: metricsHandler(metrics),
     config,
     store,
