@@ -17,7 +17,7 @@ export interface Report {
   labels: Record<string, string>;
   rows: Row[];
   logins: Record<string, { perSecond: number; failed: number; steps: Record<string, { p50: number; p99: number }> }>;
-  rss: { startup: Record<string, number>; afterLoad: Record<string, number>; production: number };
+  rss: { startup: Record<string, number>; afterLoad: Record<string, number>; production: Record<string, number> };
   memory: Record<string, { baseline: { rssMb: number }; sizes: Record<string, { rssMb: number; redisMb?: number }> }>;
 }
 
@@ -88,7 +88,9 @@ function rssLine(report: Report): string {
   const ids = Object.keys(r.startup);
   return `RSS at start-up: ${ids.map((id) => `(${id}) ${fixed(r.startup[id], 1)} MB`).join(', ')}; after the load: ${ids
     .map((id) => `(${id}) ${fixed(r.afterLoad[id], 1)} MB`)
-    .join(', ')}; the bridge from ${report.machine.from} alone at start-up: ${fixed(r.production, 1)} MB`;
+    .join(', ')}; the bridge from ${report.machine.from} alone at start-up (DingTalk only): ${Object.entries(r.production)
+    .map(([store, mb]) => `${store} store ${fixed(mb, 1)} MB`)
+    .join(', ')}`;
 }
 
 export function renderTable(report: Report): string {

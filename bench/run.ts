@@ -32,8 +32,17 @@ const from = (args[args.indexOf('--from') + 1] ?? '') === 'src' || (quick && !ar
 const outDir = args.includes('--out') ? resolve(args[args.indexOf('--out') + 1]!) : join(ROOT, 'bench', 'results');
 
 const S = quick
-  ? { duration: 1, connections: 4, codes: 40, chains: 4, loginSeconds: 1, loginConcurrency: 4, sizes: [1000] }
-  : { duration: 8, connections: 16, codes: 1500, chains: 16, loginSeconds: 10, loginConcurrency: 16, sizes: [1000, 10_000, 100_000] };
+  ? { duration: 1, connections: 4, codes: 40, prepareSeconds: 10, chains: 4, loginSeconds: 1, loginConcurrency: 4, sizes: [1000] }
+  : {
+      duration: 8,
+      connections: 16,
+      codes: 1500,
+      prepareSeconds: 30,
+      chains: 16,
+      loginSeconds: 10,
+      loginConcurrency: 16,
+      sizes: [1000, 10_000, 100_000],
+    };
 
 const CLIENT = { client_id: 'bench', client_secret: 'bench-client-secret-0123456789abcdef', redirect: 'https://rp.bench.test/cb' };
 const BASIC = `Basic ${Buffer.from(`${CLIENT.client_id}:${CLIENT.client_secret}`).toString('base64')}`;
@@ -165,7 +174,7 @@ async function main(): Promise<void> {
   ]);
   const { sandboxUrl, oidc } = upstreams.ready as { sandboxUrl: string; oidc: { issuer: string; clientId: string; clientSecret: string } };
 
-  const configOf = (port: number, store: 'memory' | 'redis') => ({
+  const configOf = (port: number, store: 'memory' | 'redis', dingtalkOnly = false) => ({
     issuer: issuerOf(port),
     listen: { host: '127.0.0.1', port },
     store: store === 'memory' ? { type: 'memory' } : { type: 'redis', url: LOCAL_REDIS_URL, keyPrefix: redisPrefix },
@@ -182,7 +191,18 @@ async function main(): Promise<void> {
         corpId: 'dingsandbox0001',
         endpoints: { authorize: `${sandboxUrl}/oauth2/auth`, api: sandboxUrl, oapi: sandboxUrl },
       },
-      { id: 'corp', type: 'oidc', issuer: oidc.issuer, clientId: oidc.clientId, clientSecret: oidc.clientSecret, linkDomain: 'bench' },
+      ...(dingtalkOnly
+        ? []
+        : [
+            {
+              id: 'corp',
+              type: 'oidc',
+              issuer: oidc.issuer,
+              clientId: oidc.clientId,
+              clientSecret: oidc.clientSecret,
+              linkDomain: 'bench',
+            },
+          ]),
     ],
     clients: [
       {
@@ -191,7 +211,7 @@ async function main(): Promise<void> {
         redirect_uris: [CLIENT.redirect],
         grant_types: ['authorization_code', 'refresh_token'],
         skipConsent: true,
-        upstreams: ['dingtalk', 'corp'],
+        upstreams: dingtalkOnly ? ['dingtalk'] : ['dingtalk', 'corp'],
       },
     ],
   });
@@ -306,7 +326,15 @@ async function main(): Promise<void> {
 
     for (const t of targets) {
       // Codes live 60 s: prepared right before this server's run.
-      const codes = await pool(S.codes, 8, () => t.login(user, t.id === 'c' ? 'dingtalk' : 'corp'));
+      // At most S.codes, and only as many as `S.prepareSeconds` allow, well inside that lifetime.
+      const codes: string[] = [];
+      const prepareUntil = performance.now() + S.prepareSeconds * 1000;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (codes.length < S.codes && performance.now() < prepareUntil)
+            codes.push(await t.login(user, t.id === 'c' ? 'dingtalk' : 'corp'));
+        }),
+      );
       let next = 0;
       record(
         'token (authorization_code)',
@@ -442,14 +470,21 @@ async function main(): Promise<void> {
       log(`  memory [${store}] ${JSON.stringify(ready)}`);
     }
 
-    // The production build at start-up (or the source under tsx with --from src).
-    const startupFile = join(tmp, 'startup.yaml');
-    writeFileSync(startupFile, JSON.stringify(configOf(ports.startup, 'memory')));
-    const production = spawn(process.execPath, bridgeCommand(startupFile), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-    children.push(production);
-    await answering(`${issuerOf(ports.startup)}/readyz`, production);
-    const productionRss = rssOf(production.pid);
-    production.kill('SIGTERM');
+    // The production build at start-up (or the source under tsx with --from src), a DingTalk-only
+    // config as deployed, on either store.
+    const production: Record<string, number> = {};
+    for (const store of ['memory', 'redis'] as const) {
+      const file = join(tmp, `startup-${store}.yaml`);
+      writeFileSync(file, JSON.stringify(configOf(ports.startup, store, true)));
+      const child = spawn(process.execPath, bridgeCommand(file), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+      children.push(child);
+      await answering(`${issuerOf(ports.startup)}/readyz`, child);
+      production[store] = rssOf(child.pid);
+      await new Promise((r) => {
+        child.once('exit', r);
+        child.kill('SIGTERM');
+      });
+    }
 
     const report: Report = {
       machine: {
@@ -464,7 +499,7 @@ async function main(): Promise<void> {
       labels: Object.fromEntries(targets.map((t) => [t.id, t.label])),
       rows,
       logins,
-      rss: { startup: startupRss, afterLoad: afterLoadRss, production: productionRss },
+      rss: { startup: startupRss, afterLoad: afterLoadRss, production },
       memory,
     };
     mkdirSync(outDir, { recursive: true });

@@ -148,7 +148,7 @@ export async function runAccountsFromConfig(
   argv: string[],
   io: { stdout: (s: string) => void; stderr: (s: string) => void },
 ): Promise<number> {
-  const store = openStore(storeOptionsOf(config.store));
+  const store = await openStore(storeOptionsOf(config.store));
   try {
     // Audit lines (rename, revoke) reach the log whatever logging.level says.
     const audit = createLogger({ level: 'info', name: 'oidc-bridge-audit' });

@@ -63,7 +63,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     });
   // Keys first: a start-up that must refuse (production without keys) opens no connection.
   let keys = await loadSigningKeys();
-  const store = options.store ?? openStore(storeOptionsOf(config.store));
+  const store = options.store ?? (await openStore(storeOptionsOf(config.store)));
   const metrics = createMetricsRegistry();
   const counters = createMetrics(metrics, {
     clientIds: config.clients.map((c) => c.client_id),
