@@ -83,6 +83,7 @@ describe('architecture', () => {
       'rate-limiter-flexible': { modules: ['store'] },
       // Read from node_modules by src/pages/scripts.ts (never imported into the server).
       'dingtalk-jsapi': { modules: ['pages'] },
+      'proxy-addr': { modules: ['server'] },
       express: { modules: ['server', 'interactions', 'sandbox'], typesAnywhere: true },
       playwright: { modules: [] },
       'playwright-core': { modules: [] },

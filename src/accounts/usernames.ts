@@ -6,7 +6,8 @@
  * This file only proposes names; accounts.ts claims them atomically in the store.
  */
 import { createHash } from 'node:crypto';
-import { pinyin } from 'pinyin-pro';
+import { createRequire } from 'node:module';
+import type * as PinyinProModule from 'pinyin-pro';
 import {
   DEFAULT_RESERVED_USERNAMES,
   usernamePrefixOf,
@@ -19,6 +20,18 @@ import type { UpstreamIdentity } from '../upstreams/types.js';
 import { UsernameConfigError } from './errors.js';
 import { base32 } from './subject.js';
 import { parsePins, pinMatches, type UsernamePin } from './username-pins.js';
+
+type PinyinPro = typeof PinyinProModule;
+let pinyinPro: PinyinPro | undefined;
+/**
+ * pinyin-pro builds its dictionaries when it is loaded, megabytes of heap that most processes
+ * never use (only a new account's username needs them): loaded on the first Han name instead of at
+ * start-up (bench/RESULTS.md, "Memory"). Its CommonJS build, so the first use stays synchronous.
+ */
+function pinyin(): PinyinPro['pinyin'] {
+  pinyinPro ??= createRequire(import.meta.url)('pinyin-pro') as PinyinPro;
+  return pinyinPro.pinyin;
+}
 
 export const USERNAME_MAX_LENGTH = 32;
 export const USERNAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -106,7 +119,7 @@ export function normaliseUsername(raw: string): string | undefined {
 /** Pinyin of Han characters (surname readings first: 曾 zeng, 单 shan), other text folded; no spaces. */
 export function pinyinOf(name: string): string {
   const syllables = /\p{Script=Han}/u.test(name)
-    ? pinyin(name, { toneType: 'none', type: 'array', nonZh: 'consecutive', surname: 'head', v: true })
+    ? pinyin()(name, { toneType: 'none', type: 'array', nonZh: 'consecutive', surname: 'head', v: true })
     : [name];
   return syllables.map((s) => asciiFold(s).replace(/\s+/g, '')).join('');
 }
@@ -141,7 +154,7 @@ function localPart(email: string): string {
 }
 
 function romanise(text: string): string {
-  return /\p{Script=Han}/u.test(text) ? pinyin(text, { toneType: 'none', type: 'array', nonZh: 'consecutive', v: true }).join('') : text;
+  return /\p{Script=Han}/u.test(text) ? pinyin()(text, { toneType: 'none', type: 'array', nonZh: 'consecutive', v: true }).join('') : text;
 }
 
 /** What a new person may be called: the names to try in order, then the stem for numeric suffixes. */

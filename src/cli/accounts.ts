@@ -212,7 +212,7 @@ export async function withConfiguredAccounts<T>(
   fn: (accounts: Accounts) => Promise<T>,
   auditTo?: { write(line: string): unknown },
 ): Promise<T> {
-  const store = openStore(storeOptionsOf(config.store));
+  const store = await openStore(storeOptionsOf(config.store));
   try {
     // Audit lines (rename, revoke, adopt) reach the log whatever logging.level says.
     const audit = createLogger({ level: 'info', name: 'oidc-bridge-audit' }, auditTo);

@@ -151,7 +151,7 @@ async function kubesphereFindings(config: Config, file: string, storeFindings: F
   ]);
   if (config.store.type === 'memory') return checkKubeSphereUsers(config, file, () => Promise.resolve(undefined));
   if (!storeFindings.some((f) => f.id === 'store.reachable' && f.severity === 'ok')) return checkKubeSphereUsers(config, file, undefined);
-  const store = openStore(storeOptionsOf(config.store));
+  const store = await openStore(storeOptionsOf(config.store));
   try {
     const accounts = createAccounts({
       store,

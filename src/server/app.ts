@@ -1,4 +1,5 @@
-import express, { type Express, type Request, type RequestHandler, type Router } from 'express';
+import type { RequestListener } from 'node:http';
+import express, { type RequestHandler, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
@@ -9,8 +10,8 @@ import type { Store } from '../store/types.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRouter } from './health.js';
 import { providerHolder } from './provider-mount.js';
-import { createRateLimits, rateLimitMiddleware, type RateLimitCheck, type RateLimitMetrics } from './rate-limit.js';
-import { requestIds } from './request-id.js';
+import { createDispatcher, clientAddressOf, type BeforeEngineStep } from './dispatch.js';
+import { createRateLimits, type RateLimitCheck, type RateLimitMetrics } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
 import { watchStoreHealth } from './store-health.js';
 
@@ -29,10 +30,16 @@ export interface AppDeps {
   pages?: ProtocolPages;
   /** Counts rate-limit refusals and uncounted requests (src/server/metrics.ts). */
   metrics?: RateLimitMetrics;
+  /**
+   * Steps run on the plain node request before it reaches the engine or express (rate limits):
+   * see `BeforeEngineStep` in src/server/dispatch.ts. Default none.
+   */
+  beforeEngine?: readonly BeforeEngineStep[];
 }
 
 export interface App {
-  app: Express;
+  /** The issuer's request listener (src/server/dispatch.ts): the engine's routes to the engine, the rest to express. */
+  handler: RequestListener;
   /** /readyz answers 503 from now on, so load balancers drain this replica. */
   setShuttingDown(): void;
   /** Routes new requests to another provider instance (e.g. rebuilt with new signing keys). */
@@ -52,7 +59,8 @@ function trustProxyValue(trust: Config['trustProxy']): number | string[] | false
 
 /**
  * The whole HTTP surface. Everything lives under the issuer's path (`https://host/sso` → `/sso/…`),
- * health probes also at the root; oidc-provider is mounted last.
+ * health probes also at the root. The dispatcher sets request ids and security headers and sends
+ * oidc-provider's own routes straight to it; express serves the rest, with oidc-provider mounted last.
  */
 export function createApp(deps: AppDeps): App {
   const { config, log } = deps;
@@ -63,8 +71,6 @@ export function createApp(deps: AppDeps): App {
 
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxyValue(config.trustProxy));
-  app.use(requestIds());
-  app.use(securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }));
 
   const health = healthRouter(() => shuttingDown);
   app.use(health);
@@ -74,16 +80,15 @@ export function createApp(deps: AppDeps): App {
   // its own listener (`metrics.listen`, src/cli/serve.ts).
   watchStoreHealth(deps.store, log, deps.metricsRegistry);
 
-  // Before every route it limits (the interactions' upstream callbacks, oidc-provider's endpoints).
+  // The first step before every route (the interactions' upstream callbacks, oidc-provider's endpoints).
   const rateLimits = createRateLimits({
     config,
     store: deps.store,
     log,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     ...(deps.pages ? { pages: deps.pages } : {}),
-    clientAddress: (req) => (req as Request).ip,
+    clientAddress: clientAddressOf,
   });
-  app.use(rateLimitMiddleware(rateLimits));
 
   for (const { path, router } of deps.extraRoutes ?? []) app.use(path, router);
   if (deps.interactionsRouter) app.use(prefix || '/', deps.interactionsRouter);
@@ -93,8 +98,19 @@ export function createApp(deps: AppDeps): App {
   app.use(notFound(pageDeps));
   app.use(errorHandler({ log, ...pageDeps }));
 
+  const handler = createDispatcher({
+    prefix,
+    express: app,
+    trust: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
+    headers: securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }),
+    engine: holder.forward,
+    reserved: (deps.extraRoutes ?? []).map((r) => r.path),
+    beforeEngine: [rateLimits, ...(deps.beforeEngine ?? [])],
+    log,
+  });
+
   return {
-    app,
+    handler,
     setShuttingDown: () => {
       shuttingDown = true;
     },

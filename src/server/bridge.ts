@@ -31,6 +31,8 @@ export interface BuildOptions {
   store?: Store;
   /** More routes at absolute paths, before the bridge's own (the demo's sandbox and client). */
   extraRoutes?: AppDeps['extraRoutes'];
+  /** Steps before the engine (src/server/dispatch.ts `BeforeEngineStep`), e.g. rate limits. */
+  beforeEngine?: AppDeps['beforeEngine'];
 }
 
 export interface Bridge {
@@ -61,7 +63,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     });
   // Keys first: a start-up that must refuse (production without keys) opens no connection.
   let keys = await loadSigningKeys();
-  const store = options.store ?? openStore(storeOptionsOf(config.store));
+  const store = options.store ?? (await openStore(storeOptionsOf(config.store)));
   const metrics = createMetricsRegistry();
   const counters = createMetrics(metrics, {
     clientIds: config.clients.map((c) => c.client_id),
@@ -142,6 +144,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     metrics: counters,
     pages,
     ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
+    ...(options.beforeEngine ? { beforeEngine: options.beforeEngine } : {}),
   });
 
   // A pending key becomes the signer, or a retired one stops being published: rebuild the provider
@@ -171,7 +174,7 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
   const sweeper = membership.startSweeper();
 
   return {
-    handler: assembled.app as unknown as RequestListener,
+    handler: assembled.handler,
     metricsHandler: metricsHandler(metrics),
     config,
     store,

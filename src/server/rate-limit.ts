@@ -2,7 +2,7 @@
  * Rate limits in front of oidc-provider (docs/security.md, "Rate limits"; config `rateLimits`).
  * The core, `createRateLimits`, is a plain function over node's request and response that answers
  * 429 itself and says whether it did, so it can run before the protocol engine with or without
- * express; `rateLimitMiddleware` wraps it for the express app (src/server/app.ts).
+ * express: the dispatcher runs it first among the steps before the engine (src/server/dispatch.ts).
  *
  * The rules are one table: a route, what a request is counted by, and how a refusal is answered.
  * Counters live in the store (src/store/rate-limits.ts), so every replica shares them. Keys are a
@@ -11,7 +11,6 @@
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Config, RateLimitRuleName } from '../config/schema.js';
 import { issuerPath } from '../oidc/configuration.js';
@@ -129,18 +128,6 @@ export function createRateLimits(deps: RateLimitDeps): RateLimitCheck {
     deps.log.info({ rule: rule.name, retryAfter: decision.retryAfterSeconds }, 'rate limit reached');
     answer(deps, rule, req, res, decision.retryAfterSeconds);
     return true;
-  };
-}
-
-/** The check as express middleware: a refused request is answered, any other goes on. */
-export function rateLimitMiddleware(check: RateLimitCheck): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    check(req, res).then(
-      (answered) => {
-        if (!answered) next();
-      },
-      (err: unknown) => next(err),
-    );
   };
 }
 

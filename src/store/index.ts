@@ -1,12 +1,18 @@
 import type { Config } from '../config/schema.js';
 import { openMemoryStore } from './memory.js';
-import { openRedisStore, type RedisStoreOptions } from './redis.js';
+import type { RedisStoreOptions } from './redis.js';
 import type { Store } from './types.js';
 
 export type StoreOptions = { type: 'memory' } | ({ type: 'redis' } & RedisStoreOptions);
 
-export function openStore(config: StoreOptions): Store {
-  return config.type === 'memory' ? openMemoryStore() : openRedisStore(config);
+/**
+ * The configured store. The Redis backend (and ioredis with it) is loaded only when configured, so
+ * a memory-store process does not carry it (bench/RESULTS.md, "Memory").
+ */
+export async function openStore(config: StoreOptions): Promise<Store> {
+  if (config.type === 'memory') return openMemoryStore();
+  const { openRedisStore } = await import('./redis.js');
+  return openRedisStore(config);
 }
 
 /** config.store → the store module's options. */
@@ -29,7 +35,14 @@ export function storeOptionsOf(config: Config['store']): StoreOptions {
 }
 
 export { openMemoryStore, type MemoryStore, type MemoryStoreOptions } from './memory.js';
-export { openRedisStore, type RedisNode, type RedisStoreOptions } from './redis.js';
+export type { RedisNode, RedisStoreOptions } from './redis.js';
 export * from './types.js';
 export { sealRecords, SealedRecordError, type Opened, type SealedRecords } from './sealed-records.js';
-export { inspectRedis, type RedisInspection, type RedisNodeInfo } from './inspect.js';
+import type { RedisInspection } from './inspect.js';
+export type { RedisInspection, RedisNodeInfo } from './inspect.js';
+
+/** `doctor`'s look at Redis (src/store/inspect.ts), loaded on use like the Redis backend. */
+export async function inspectRedis(options: RedisStoreOptions, timeoutMs: number): Promise<RedisInspection> {
+  const { inspectRedis: inspect } = await import('./inspect.js');
+  return inspect(options, timeoutMs);
+}

@@ -8,10 +8,10 @@ import type { DingTalkUpstreamConfig, OAuth2UpstreamConfig, OidcUpstreamConfig, 
 import { capBodies } from './capped-fetch.js';
 import { ConnectorStrategy } from './connector-strategy.js';
 import { openDingTalk } from './dingtalk/index.js';
+import type * as OidcUpstream from './oidc/index.js';
 import { memoizeUntilSuccess } from './memoize-until-success.js';
 import { resolveOAuth2Config } from './oauth2/config.js';
 import { openOAuth2 } from './oauth2/index.js';
-import { openOidc } from './oidc/index.js';
 import { asUpstreamError, type Connector, type InAppLogin, type Upstream } from './types.js';
 import type { UpstreamDeps, UpstreamLogger } from './upstream-deps.js';
 
@@ -24,6 +24,16 @@ export interface UpstreamFactories {
   oidc: ConnectorFactory<OidcUpstreamConfig>;
   dingtalk: ConnectorFactory<DingTalkUpstreamConfig>;
 }
+
+/**
+ * The oidc type (and openid-client with it) is loaded by `openUpstreams` only when an oidc upstream
+ * is configured: a DingTalk-only bridge does not carry it in memory (bench/RESULTS.md, "Memory").
+ */
+let oidcModule: typeof OidcUpstream | undefined;
+const openOidc: ConnectorFactory<OidcUpstreamConfig> = (config, deps) => {
+  if (!oidcModule) throw new Error('the oidc upstream type is loaded by openUpstreams');
+  return oidcModule.openOidc(config, deps);
+};
 
 export const defaultUpstreamFactories: UpstreamFactories = { oauth2: openOAuth2, oidc: openOidc, dingtalk: openDingTalk };
 
@@ -60,6 +70,7 @@ export async function openUpstreams(
   deps: UpstreamDeps,
   factories: UpstreamFactories = defaultUpstreamFactories,
 ): Promise<UpstreamRegistry> {
+  if (configs.some((c) => c.type === 'oidc')) oidcModule ??= await import('./oidc/index.js');
   // Every upstream answer is read under the body-size cap (src/upstreams/capped-fetch.ts).
   const bounded: UpstreamDeps = { ...deps, fetch: capBodies(deps.fetch ?? globalThis.fetch) };
   const upstreams = configs.map((config) => upstreamOf(build(config, bounded, factories), deps.log));

@@ -430,7 +430,7 @@ async function startNoUpstream(
       log,
       ...(options.pages ? { pages: options.pages } : {}),
     });
-    listening.attach(app.app);
+    listening.attach(app.handler);
     return { ...common(base, listening, store, close), bundle, app, accounts, loginAs, interactions: seen };
   } catch (err) {
     await store.close();

@@ -180,14 +180,14 @@ describe('extra routes', () => {
       router.get('/boom', () => {
         throw new Error('inner');
       });
-      const { app } = createApp({
+      const { handler } = createApp({
         config: bridge.config,
         provider: bridge.bundle,
         store: bridge.store,
         log: pino({ level: 'silent' }),
         extraRoutes: [{ path: '/sandbox', router }],
       });
-      const server = await listen(app, { host: '127.0.0.1', port: 0 });
+      const server = await listen(handler, { host: '127.0.0.1', port: 0 });
       try {
         const hello = await fetch(`${server.url}/sandbox/hello`);
         assert.deepEqual(await hello.json(), { hello: 'sandbox' });

@@ -96,7 +96,7 @@ describe('redis key layout', () => {
   let store: Store;
   let redis: Redis;
   before(async () => {
-    store = openStore({ type: 'redis', url: LOCAL_REDIS_URL, keyPrefix });
+    store = await openStore({ type: 'redis', url: LOCAL_REDIS_URL, keyPrefix });
     redis = new Redis(LOCAL_REDIS_URL);
     await whenUp(store);
   });

@@ -1,0 +1,63 @@
+/**
+ * The benchmark harness (bench/run.ts) in --quick mode: it starts the three servers, runs every
+ * row for a moment and writes its JSON and Markdown. Checks the shape of what it writes, never the
+ * numbers (speed is measured by `npm run bench`, not by tests).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Report } from '../../bench/report.js';
+import { runProcess } from '../helpers/run-process.js';
+
+const ROWS = [
+  'discovery',
+  'JWKS',
+  'token (authorization_code)',
+  'token (refresh_token)',
+  'token (refresh_token, DingTalk recheck)',
+  'userinfo',
+  'introspection',
+];
+
+describe('bench harness', () => {
+  // Starts four processes from source and makes a few dozen logins: minutes on a busy 2-core machine.
+  it('runs in quick mode and writes every row for the three servers, logins per step, and memory', { timeout: 480_000 }, async () => {
+    const out = mkdtempSync(join(tmpdir(), 'oidc-bridge-bench-smoke-'));
+    try {
+      const run = await runProcess(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out]);
+      assert.equal(run.code, 0, run.stderr);
+      const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as Report;
+      assert.deepEqual(
+        report.rows.map((r) => r.name),
+        ROWS,
+      );
+      for (const row of report.rows) {
+        const ids = row.name.includes('recheck') ? ['a', 'b'] : ['a', 'b', 'c'];
+        assert.deepEqual(Object.keys(row.results).sort(), ids, row.name);
+        for (const id of ids) {
+          const m = row.results[id as 'a' | 'b' | 'c']!;
+          for (const key of ['rps', 'p50', 'p99', 'errors'] as const) assert.equal(typeof m[key], 'number', `${row.name} ${id} ${key}`);
+        }
+      }
+      assert.deepEqual(Object.keys(report.logins).sort(), ['a', 'b', 'c']);
+      assert.deepEqual(Object.keys(report.logins.a!.steps).sort(), [
+        '1 authorize → upstream',
+        '2 sandbox login',
+        '3 callback → code',
+        '4 token',
+        'total',
+      ]);
+      assert.deepEqual(Object.keys(report.memory).sort(), ['memory', 'redis']);
+      assert.deepEqual(Object.keys(report.rss.production).sort(), ['memory', 'redis']);
+      assert.equal(report.machine.quick, true);
+      assert.ok(report.machine.cores >= 1 && report.machine.node.startsWith('v'));
+      const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
+      assert.match(markdown, /^\| endpoint \| \(a\) req\/s .*\| a\/c \| b\/c \|$/m);
+      assert.match(run.stdout, /^introspection\s/m);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
