@@ -18,7 +18,7 @@ import { clientNameOf, type PageWriter } from './pages.js';
 
 /**
  * User codes: 8 characters of 20 consonants (no vowels, so no words; none confused with digits),
- * shown as XXXX-XXXX: 20^8 ≈ 2^34.6 codes (RFC 8628 §6.1; docs/security.md, "The device flow").
+ * shown in two groups of four (WDJB-MJHT): 20^8 ≈ 2^34.6 codes (RFC 8628 §6.1; docs/security.md, "The device flow").
  */
 export const USER_CODE = { charset: 'base-20', mask: '****-****' } as const;
 
