@@ -5,6 +5,8 @@ export interface Measured {
   p50: number;
   p99: number;
   errors: number;
+  /** The server's CPU time (user + system) over the row, per request served, in µs. */
+  cpuUsPerRequest: number;
 }
 
 export interface Row {
@@ -16,7 +18,15 @@ export interface Report {
   machine: { cpu: string; cores: number; node: string; date: string; quick: boolean; from: string; seconds: number };
   labels: Record<string, string>;
   rows: Row[];
-  logins: Record<string, { perSecond: number; failed: number; steps: Record<string, { p50: number; p99: number }> }>;
+  logins: Record<
+    string,
+    {
+      perSecond: number;
+      failed: number;
+      /** p50 and p99 under the closed loop; cpuMs: the server's CPU per step, one login at a time. */
+      steps: Record<string, { p50: number; p99: number; cpuMs?: number }>;
+    }
+  >;
   rss: { startup: Record<string, number>; afterLoad: Record<string, number>; production: Record<string, number> };
   memory: Record<string, { baseline: { rssMb: number }; sizes: Record<string, { rssMb: number; redisMb?: number }> }>;
 }
@@ -30,6 +40,13 @@ export function ratio(report: Report, row: Row, x: 'a' | 'b'): number | undefine
   return base && mine && base.rps > 0 ? mine.rps / base.rps : undefined;
 }
 
+/** The same comparison by cost: (c)'s CPU per request over (x)'s (1.0: the bridge costs what the engine alone does). */
+export function cpuRatio(report: Report, row: Row, x: 'a' | 'b'): number | undefined {
+  const base = row.results.c ?? report.rows.find((r) => r.name === 'token (refresh_token)')?.results.c;
+  const mine = row.results[x];
+  return base?.cpuUsPerRequest && mine?.cpuUsPerRequest ? base.cpuUsPerRequest / mine.cpuUsPerRequest : undefined;
+}
+
 function throughputLines(report: Report): string[][] {
   return report.rows.map((row) => [
     row.name,
@@ -39,17 +56,33 @@ function throughputLines(report: Report): string[][] {
     }),
     fixed(ratio(report, row, 'a'), 2),
     fixed(ratio(report, row, 'b'), 2),
+    (['a', 'b', 'c'] as const).map((id) => fixed(row.results[id]?.cpuUsPerRequest)).join(' · '),
+    fixed(cpuRatio(report, row, 'a'), 2),
+    fixed(cpuRatio(report, row, 'b'), 2),
   ]);
 }
 
-const HEADER = ['endpoint', '(a) req/s', '(a) p99 ms', '(b) req/s', '(b) p99 ms', '(c) req/s', '(c) p99 ms', 'a/c', 'b/c'];
+const HEADER = [
+  'endpoint',
+  '(a) req/s',
+  '(a) p99 ms',
+  '(b) req/s',
+  '(b) p99 ms',
+  '(c) req/s',
+  '(c) p99 ms',
+  'a/c',
+  'b/c',
+  'CPU µs/req a · b · c',
+  'a/c CPU',
+  'b/c CPU',
+];
 
 function loginLines(report: Report): string[][] {
   return Object.entries(report.logins).flatMap(([id, l]) => [
-    [`(${id}) ${report.labels[id]}`, `${fixed(l.perSecond, 1)} logins/s${l.failed ? `, ${l.failed} failed` : ''}`, '', ''],
+    [`(${id}) ${report.labels[id]}`, `${fixed(l.perSecond, 1)} logins/s${l.failed ? `, ${l.failed} failed` : ''}`, '', '', ''],
     ...Object.entries(l.steps)
       .sort(([x], [y]) => x.localeCompare(y))
-      .map(([step, s]) => ['', step, fixed(s.p50, 1), fixed(s.p99, 1)]),
+      .map(([step, s]) => ['', step, fixed(s.p50, 1), fixed(s.p99, 1), fixed(s.cpuMs, 1)]),
   ]);
 }
 
@@ -75,7 +108,7 @@ function markdownTable(header: string[], lines: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...lines.map((l) => `| ${l.join(' | ')} |`)].join('\n');
 }
 
-const LOGIN_HEADER = ['server', 'step', 'p50 ms', 'p99 ms'];
+const LOGIN_HEADER = ['server', 'step', 'p50 ms', 'p99 ms', 'server CPU ms'];
 const MEMORY_HEADER = ['store', 'sessions + grants', 'RSS before MB', 'RSS after MB', 'Redis used_memory growth MB'];
 
 function machineLine(report: Report): string {

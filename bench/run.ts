@@ -9,7 +9,7 @@
  * machine. Options: --quick (a smoke check of a few seconds), --from src|dist (default dist: run
  * `npm run build` first; `npm run bench` does), --out <dir> (default bench/results).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,16 +23,35 @@ import { sampleUserids } from '../src/sandbox/index.js';
 import { dingtalkDriver, type DingTalkDriver } from '../test/helpers/dingtalk-login.js';
 import { Browser } from '../test/helpers/http-browser.js';
 import { cleanupPrefix, freePort, LOCAL_REDIS_URL, testPrefix } from '../test/helpers/redis.js';
-import { renderMarkdown, renderTable, type Report, type Row } from './report.js';
+import { renderMarkdown, renderTable, type Measured, type Report, type Row } from './report.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const from = (args[args.indexOf('--from') + 1] ?? '') === 'src' || (quick && !args.includes('--from')) ? 'src' : 'dist';
 const outDir = args.includes('--out') ? resolve(args[args.indexOf('--out') + 1]!) : join(ROOT, 'bench', 'results');
+/**
+ * `--profile <dir>`: the three servers run with --cpu-prof and write their profiles to `<dir>/a`, `b`
+ * and `c` when stopped (a directory each: under tsx a loader thread writes a profile of its own).
+ */
+const profileDir = args.includes('--profile') ? resolve(args[args.indexOf('--profile') + 1]!) : undefined;
+/** `--only discovery,token,...`: the sections to run (by the first word of a row's name, `logins`, `memory`). */
+const only = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1]!.split(',')) : undefined;
+const want = (section: string) => !only || only.has(section);
+const profiled = (id: string) => (profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, id)}`] : []);
 
 const S = quick
-  ? { duration: 1, connections: 4, codes: 40, prepareSeconds: 10, chains: 4, loginSeconds: 1, loginConcurrency: 4, sizes: [1000] }
+  ? {
+      duration: 1,
+      connections: 4,
+      codes: 40,
+      prepareSeconds: 10,
+      chains: 4,
+      loginSeconds: 1,
+      loginConcurrency: 4,
+      cpuLogins: 5,
+      sizes: [1000],
+    }
   : {
       duration: 8,
       connections: 16,
@@ -41,6 +60,7 @@ const S = quick
       chains: 16,
       loginSeconds: 10,
       loginConcurrency: 16,
+      cpuLogins: 200,
       sizes: [1000, 10_000, 100_000],
     };
 
@@ -62,13 +82,42 @@ interface Target {
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const children: ChildProcess[] = [];
 
-/** A child process that prints one JSON line when ready. */
-function start(command: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
-  const child = spawn(process.execPath, command, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * With two cores or more (and util-linux's taskset), the servers under test run on the last core
+ * and everything else (this process with the load generator, the upstreams, the seeding processes)
+ * on the others: the load generator then never takes CPU from the server it measures, and every
+ * server, bridge or bare engine, gets the same single core. `--no-pin` turns it off.
+ */
+const pinning = ((): { server: string; rest: string } | undefined => {
+  const last = cpus().length - 1;
+  if (last < 1 || args.includes('--no-pin')) return undefined;
+  const rest = last === 1 ? '0' : `0-${last - 1}`;
+  try {
+    // -a: every thread of this process; children inherit the mask.
+    execFileSync('taskset', ['-a', '-p', '-c', rest, String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return { server: String(last), rest };
+})();
+
+/** Spawns node with `command`; a server under test on its own core (see `pinning`). */
+function node(command: string[], options: SpawnOptions, server = false): ChildProcess {
+  // taskset execs node in place: the child's pid is node's (its /proc figures are the server's).
+  const child =
+    server && pinning
+      ? spawn('taskset', ['-c', pinning.server, process.execPath, ...command], options)
+      : spawn(process.execPath, command, options);
   children.push(child);
+  return child;
+}
+
+/** A child process that prints one JSON line when ready. */
+function start(command: string[], server = false): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
+  const child = node(command, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }, server);
   return new Promise((resolveReady, reject) => {
     child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited with ${code} before it was ready`)));
-    const lines = createInterface({ input: child.stdout });
+    const lines = createInterface({ input: child.stdout! });
     lines.once('line', (line) => resolveReady({ child, ready: JSON.parse(line) as Record<string, unknown> }));
   });
 }
@@ -100,10 +149,20 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/**
+ * While set, `timed` also adds the server's CPU time over each step to `ms[step]`: meaningful only
+ * with one login at a time (the sequential pass after the closed loop), when nothing else runs on
+ * the server between a step's start and its end.
+ */
+let cpuTrack: { pid: number | undefined; ms: Record<string, number> } | undefined;
+
 async function timed<T>(steps: Record<string, number[]> | undefined, name: string, run: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
+  const track = cpuTrack;
+  const cpu0 = track ? cpuMsOf(track.pid) : 0;
   const value = await run();
   (steps?.[name] ?? (steps ? (steps[name] = []) : [])).push(performance.now() - t0);
+  if (track) track.ms[name] = (track.ms[name] ?? 0) + cpuMsOf(track.pid) - cpu0;
   return value;
 }
 
@@ -133,20 +192,28 @@ async function pool<T>(count: number, concurrency: number, fn: (i: number) => Pr
   return out;
 }
 
-interface Measured {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
+/** CPU time the process has used (user + system), in ms, from /proc/<pid>/stat (fields 14 and 15, in clock ticks of 10 ms). */
+function cpuMsOf(pid: number | undefined): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-async function cannon(options: autocannon.Options): Promise<Measured> {
+/**
+ * Loads one server. Besides throughput and latency, the server's own CPU time per request: the
+ * load generator shares the machine's cores, so throughput moves with whatever else runs, while
+ * the CPU a server spends on one request is its cost, whatever the machine is doing.
+ */
+async function cannon(target: { child: ChildProcess }, options: autocannon.Options): Promise<Measured> {
+  const cpuBefore = cpuMsOf(target.child.pid);
   const result = await autocannon({ connections: S.connections, duration: S.duration, ...options });
+  const cpuMs = cpuMsOf(target.child.pid) - cpuBefore;
   return {
     rps: options.amount ? result.requests.total / (result.duration || 1) : result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx + result.timeouts,
+    cpuUsPerRequest: result.requests.total > 0 ? (cpuMs * 1000) / result.requests.total : 0,
   };
 }
 
@@ -184,11 +251,14 @@ async function main(): Promise<void> {
     metrics: { enabled: false },
     // Every request is still counted, as in production (one store call per limited request), but
     // the load generator's single address never reaches a budget.
-    rateLimits: Object.fromEntries(
-      ['token', 'introspection', 'revocation', 'deviceAuthorization', 'authorization', 'deviceVerification', 'upstreamCallback'].map(
-        (rule) => [rule, { points: 100_000_000, duration: '1m' }],
-      ),
-    ),
+    rateLimits:
+      process.env.BENCH_RL === 'off'
+        ? { enabled: false }
+        : Object.fromEntries(
+            ['token', 'introspection', 'revocation', 'deviceAuthorization', 'authorization', 'deviceVerification', 'upstreamCallback'].map(
+              (rule) => [rule, { points: 100_000_000, duration: '1m' }],
+            ),
+          ),
     upstreams: [
       {
         id: 'dingtalk',
@@ -222,15 +292,16 @@ async function main(): Promise<void> {
       },
     ],
   });
-  const bridgeCommand = (file: string) =>
-    from === 'dist' ? ['dist/main.js', 'serve', '--config', file] : ['--import', 'tsx', 'src/main.ts', 'serve', '--config', file];
+  const bridgeCommand = (file: string, profileAs?: string) => [
+    ...(profileAs ? profiled(profileAs) : []),
+    ...(from === 'dist' ? ['dist/main.js', 'serve', '--config', file] : ['--import', 'tsx', 'src/main.ts', 'serve', '--config', file]),
+  ];
 
   const startBridge = async (id: 'a' | 'b', store: 'memory' | 'redis'): Promise<Target> => {
     const input = configOf(ports[id], store);
     const file = join(tmp, `${id}.yaml`);
     writeFileSync(file, JSON.stringify(input, null, 2)); // JSON is YAML
-    const child = spawn(process.execPath, bridgeCommand(file), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-    children.push(child);
+    const child = node(bridgeCommand(file, id), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] }, true);
     await answering(`${input.issuer}/readyz`, child);
     const config = configSchema.parse(input);
     // The sandbox object is used only for `issuedCode` logins, which the bench does not make.
@@ -272,12 +343,10 @@ async function main(): Promise<void> {
       redirect_uris: [CLIENT.redirect],
       grant_types: ['authorization_code', 'refresh_token'],
     };
-    const { child, ready } = await start([
-      '--import',
-      'tsx',
-      'bench/servers/bare-provider.ts',
-      JSON.stringify({ port: ports.c, jwksFile, client }),
-    ]);
+    const { child, ready } = await start(
+      [...profiled('c'), '--import', 'tsx', 'bench/servers/bare-provider.ts', JSON.stringify({ port: ports.c, jwksFile, client })],
+      true,
+    );
     const issuer = ready.url as string;
     return {
       id: 'c',
@@ -328,10 +397,11 @@ async function main(): Promise<void> {
       });
     }
 
-    for (const t of targets) record('discovery', t.id, await cannon({ url: `${t.issuer}/.well-known/openid-configuration` }));
-    for (const t of targets) record('JWKS', t.id, await cannon({ url: `${t.issuer}/jwks` }));
+    if (want('discovery'))
+      for (const t of targets) record('discovery', t.id, await cannon(t, { url: `${t.issuer}/.well-known/openid-configuration` }));
+    if (want('jwks')) for (const t of targets) record('JWKS', t.id, await cannon(t, { url: `${t.issuer}/jwks` }));
 
-    for (const t of targets) {
+    for (const t of want('token') ? targets : []) {
       // Codes live 60 s: prepared right before this server's run.
       // At most S.codes, and only as many as `S.prepareSeconds` allow, well inside that lifetime.
       const codes: string[] = [];
@@ -346,7 +416,7 @@ async function main(): Promise<void> {
       record(
         'token (authorization_code)',
         t.id,
-        await cannon({
+        await cannon(t, {
           url: `${t.issuer}/token`,
           amount: codes.length,
           requests: [
@@ -375,7 +445,7 @@ async function main(): Promise<void> {
       record(
         name,
         t.id,
-        await cannon({
+        await cannon(t, {
           url: `${t.issuer}/token`,
           connections: tokens.length,
           requests: [
@@ -394,29 +464,30 @@ async function main(): Promise<void> {
         }),
       );
     };
-    for (const t of targets) await refreshRow('token (refresh_token)', t, prepared.get(t.id)!.refresh);
-    for (const t of targets.filter((x) => x.id !== 'c'))
-      await refreshRow('token (refresh_token, DingTalk recheck)', t, prepared.get(t.id)!.recheckRefresh);
+    if (want('refresh')) for (const t of targets) await refreshRow('token (refresh_token)', t, prepared.get(t.id)!.refresh);
+    if (want('recheck'))
+      for (const t of targets.filter((x) => x.id !== 'c'))
+        await refreshRow('token (refresh_token, DingTalk recheck)', t, prepared.get(t.id)!.recheckRefresh);
 
-    for (const t of targets) {
+    for (const t of want('userinfo') ? targets : []) {
       const access = prepared.get(t.id)!.access;
       let n = 0;
       record(
         'userinfo',
         t.id,
-        await cannon({
+        await cannon(t, {
           url: `${t.issuer}/me`,
           requests: [{ setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${access[n++ % access.length]}` } }) }],
         }),
       );
     }
-    for (const t of targets) {
+    for (const t of want('introspection') ? targets : []) {
       const access = prepared.get(t.id)!.access;
       let n = 0;
       record(
         'introspection',
         t.id,
-        await cannon({
+        await cannon(t, {
           url: `${t.issuer}/token/introspection`,
           requests: [
             {
@@ -431,7 +502,7 @@ async function main(): Promise<void> {
 
     // Complete federated logins: authorize → sandbox → callback → code → token, a closed loop of workers.
     const logins: Report['logins'] = {};
-    for (const t of targets) {
+    for (const t of want('logins') ? targets : []) {
       const steps: Record<string, number[]> = {};
       let done = 0;
       let failed = 0;
@@ -453,19 +524,35 @@ async function main(): Promise<void> {
         }),
       );
       const seconds = (performance.now() - t0) / 1000;
+      // Then one login at a time: the server's CPU per step.
+      cpuTrack = { pid: t.child.pid, ms: {} };
+      for (let i = 0; i < S.cpuLogins; i += 1) {
+        const t1 = cpuMsOf(t.child.pid);
+        const code = await t.login(user, 'dingtalk', {});
+        await timed({}, t.id === 'c' ? '2 token' : '4 token', () => redeem(t.issuer, code));
+        cpuTrack.ms['total'] = (cpuTrack.ms['total'] ?? 0) + cpuMsOf(t.child.pid) - t1;
+      }
+      const cpu = cpuTrack.ms;
+      cpuTrack = undefined;
       logins[t.id] = {
         perSecond: done / seconds,
         failed,
-        steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, { p50: percentile(v, 50), p99: percentile(v, 99) }])),
+        steps: Object.fromEntries(
+          Object.entries(steps).map(([k, v]) => [
+            k,
+            { p50: percentile(v, 50), p99: percentile(v, 99), cpuMs: (cpu[k] ?? 0) / S.cpuLogins },
+          ]),
+        ),
       };
       log(`  logins [${t.id}] ${(done / seconds).toFixed(0)}/s${failed ? ` (${failed} failed)` : ''}`);
     }
     const afterLoadRss = Object.fromEntries(targets.map((t) => [t.id, rssOf(t.child.pid)]));
 
-    for (const t of targets) t.child.kill('SIGTERM');
+    // Stopped and waited for, so that a profiled server has written its profile.
+    await Promise.all(targets.map((t) => new Promise((r) => (t.child.once('exit', r), t.child.kill('SIGTERM')))));
     // Memory per store: sessions and grants seeded through the store API, one process each.
     const memory: Report['memory'] = {};
-    for (const store of ['memory', 'redis'] as const) {
+    for (const store of want('memory') ? (['memory', 'redis'] as const) : []) {
       const { ready } = await start([
         '--expose-gc',
         '--import',
@@ -480,11 +567,10 @@ async function main(): Promise<void> {
     // The production build at start-up (or the source under tsx with --from src), a DingTalk-only
     // config as deployed, on either store.
     const production: Record<string, number> = {};
-    for (const store of ['memory', 'redis'] as const) {
+    for (const store of want('memory') ? (['memory', 'redis'] as const) : []) {
       const file = join(tmp, `startup-${store}.yaml`);
       writeFileSync(file, JSON.stringify(configOf(ports.startup, store, true)));
-      const child = spawn(process.execPath, bridgeCommand(file), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-      children.push(child);
+      const child = node(bridgeCommand(file), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
       await answering(`${issuerOf(ports.startup)}/readyz`, child);
       production[store] = rssOf(child.pid);
       await new Promise((r) => {

@@ -24,18 +24,29 @@ export interface MemoryStore extends Store {
 type Entry =
   | { type: 'string'; value: string; expiresAt: number }
   | { type: 'doc'; doc: StoredDoc; expiresAt: number }
-  | { type: 'index'; members: Map<string, number>; expiresAt: number };
+  /** `earliest`: no member expires before it (a lower bound), so reads prune only when one may have. */
+  | { type: 'index'; members: Map<string, number>; expiresAt: number; earliest: number };
 
 const expiryOf = (now: number, ttlMs: number | undefined): number => (ttlMs === undefined ? Infinity : now + ttlMs);
 
-/** Drops expired members; the set's expiry is its last member's. */
+/**
+ * Drops expired members; the set's expiry is its last member's. A walk over the members only when
+ * one may have expired: an account's index can hold thousands (a CI robot's sessions), and it is
+ * read on every login and grant of that account.
+ */
 function pruneIndex(entry: Extract<Entry, { type: 'index' }>, now: number): void {
+  if (entry.earliest > now) return;
   let last = -Infinity;
+  let earliest = Infinity;
   for (const [member, expiresAt] of entry.members) {
     if (expiresAt <= now) entry.members.delete(member);
-    else last = Math.max(last, expiresAt);
+    else {
+      last = Math.max(last, expiresAt);
+      earliest = Math.min(earliest, expiresAt);
+    }
   }
   entry.expiresAt = last;
+  entry.earliest = earliest;
 }
 
 /**
@@ -112,8 +123,11 @@ function memoryBackend(options: MemoryStoreOptions) {
       return entries.delete(key);
     },
     async indexAdd(key, member, expiresAt) {
-      const entry = live(key, 'index') ?? { type: 'index' as const, members: new Map<string, number>(), expiresAt };
+      const entry = live(key, 'index') ?? { type: 'index' as const, members: new Map<string, number>(), expiresAt, earliest: expiresAt };
       entry.members.set(member, expiresAt);
+      // A member's expiry may move either way (set again with another): the bounds stay bounds.
+      entry.expiresAt = Math.max(entry.expiresAt, expiresAt);
+      entry.earliest = Math.min(entry.earliest, expiresAt);
       pruneIndex(entry, now());
       if (entry.members.size > 0) entries.set(key, entry);
     },

@@ -55,6 +55,23 @@ describe('memory store specifics', () => {
     await store.close();
   });
 
+  it("an account's index follows its members' expiry, also when a member's lifetime is shortened", async () => {
+    const clock = fakeClock();
+    const store = openMemoryStore({ now: clock.now });
+    const grants = store.model('Grant');
+    await grants.upsert('g1', { accountId: 'acc' }, 100);
+    await grants.upsert('g2', { accountId: 'acc' }, 200);
+    await grants.upsert('g1', { accountId: 'acc' }, 50);
+    clock.advance(60_000);
+    assert.deepEqual(await store.accountsWithGrants(), ['acc'], 'g2 still lives');
+    await grants.upsert('g3', { accountId: 'other' }, 10);
+    clock.advance(150_000);
+    assert.deepEqual(await store.accountsWithGrants(), [], 'every member has expired, the index with them');
+    store.sweep();
+    assert.equal(store.size(), 0, 'nothing left behind');
+    await store.close();
+  });
+
   it('sweeps periodically on its own timer, which close() stops', async () => {
     const clock = fakeClock();
     const sweeps: number[] = [];
