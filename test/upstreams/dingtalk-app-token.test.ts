@@ -77,6 +77,21 @@ describe('dingtalk app token', () => {
     assert.equal(tokenFetches(), 2, 'fetched again before the 7200 s are up');
   });
 
+  it('each process keeps its copy: the shared store is read once, not on every org lookup', async () => {
+    // A key prefix of its own: the token the other tests cached is not there.
+    const store = openRedisStore({ url: LOCAL_REDIS_URL, keyPrefix: `${prefix}own:` });
+    stores.push(store);
+    const dt = bench.add({}, { store });
+    bench.sandbox.resetStats();
+    assertSignedIn([await dt.signIn(sampleUserids.manager)]);
+    assert.equal(tokenFetches(), 1);
+    // Gone from the shared store (flushed, or another replica dropped it): this process still holds it.
+    await store.ephemeral.delete(`dingtalk:apptoken:${SANDBOX_APP_KEY}`);
+    assertSignedIn(await Promise.all(people.map((userid) => dt.signIn(userid))));
+    assert.equal(tokenFetches(), 1, 'no new fetch while the local copy is good');
+    assert.equal(await store.ephemeral.get(`dingtalk:apptoken:${SANDBOX_APP_KEY}`), undefined, 'and no store write either');
+  });
+
   it('a replica that holds the fetch lock and never delivers does not block logins for long', async () => {
     const store = redisStore();
     await store.ephemeral.delete(`dingtalk:apptoken:${SANDBOX_APP_KEY}`);

@@ -10,6 +10,12 @@
  * `store.encryptionKeys` is set (src/store/sealed-records.ts). A token kept in the clear, or under a
  * key that is no longer the first, is rewritten under the current key when read; one that cannot be
  * decrypted (its key was removed) is only a cache miss: a warning, and a fresh token.
+ *
+ * Each process also keeps the token it last read or fetched, until the shared copy's own renewal
+ * time: a login makes several org lookups, and a store read (with its decryption) per lookup was
+ * about a tenth of a login's cost on Redis (bench/RESULTS.md). DingTalk hands out the same token
+ * while it is valid, so a replica's copy stays good until then; one DingTalk rejects is dropped here
+ * as in the store.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { sealRecords, SealedRecordError, type Opened, type SealedRecords } from '../../store/sealed-records.js';
@@ -56,6 +62,11 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
   // A fetch may be retried once: the lock and the wait cover two timeouts and some slack.
   const waitMs = 2 * options.timeoutMs + 1000;
   let inFlight: Promise<string> | undefined;
+  /** This process's copy, good while `now()` is before `renewAt`. */
+  let local: { token: string; renewAt: number } | undefined;
+  const keep = (value: Cached) => {
+    local = { token: value.token, renewAt: value.expiresAt - APP_TOKEN_EARLY_RENEW_SECONDS * 1000 };
+  };
 
   const secrets = options.secrets ?? sealRecords(store.ephemeral, []);
 
@@ -73,12 +84,14 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
   }
 
   async function cached(): Promise<string | undefined> {
+    if (local && now() < local.renewAt) return local.token;
     const found = await read();
     if (found?.stale) {
       // Kept in the clear or under an older key: rewritten under the current key, for what is left of its TTL.
       const left = Math.floor((found.value.expiresAt - now()) / 1000) - APP_TOKEN_EARLY_RENEW_SECONDS;
       if (left > 0) await secrets.set<Cached>(key, found.value, left);
     }
+    if (found) keep(found.value);
     return found?.value.token;
   }
 
@@ -86,7 +99,9 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
     const { token, expireIn } = await fetchAppToken(options);
     const ttl =
       expireIn > 2 * APP_TOKEN_EARLY_RENEW_SECONDS ? expireIn - APP_TOKEN_EARLY_RENEW_SECONDS : Math.max(1, Math.floor(expireIn / 2));
-    await secrets.set<Cached>(key, { token, expiresAt: now() + expireIn * 1000 }, ttl);
+    const value = { token, expiresAt: now() + expireIn * 1000 };
+    await secrets.set<Cached>(key, value, ttl);
+    keep(value);
     return token;
   }
 
@@ -120,6 +135,7 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
       return inFlight;
     },
     async invalidate(token) {
+      if (local?.token === token) local = undefined;
       if ((await read())?.value.token === token) await secrets.delete(key);
     },
   };
