@@ -43,6 +43,7 @@ const profiled = (id: string) => (profileDir ? ['--cpu-prof', `--cpu-prof-dir=${
 const S = quick
   ? {
       duration: 1,
+      rounds: 1,
       connections: 4,
       codes: 40,
       prepareSeconds: 10,
@@ -53,7 +54,8 @@ const S = quick
       sizes: [1000],
     }
   : {
-      duration: 8,
+      duration: 4,
+      rounds: 3,
       connections: 16,
       codes: 1500,
       prepareSeconds: 30,
@@ -379,7 +381,24 @@ async function main(): Promise<void> {
     let row = rows.find((r) => r.name === name);
     if (!row) rows.push((row = { name, results: {} }));
     row.results[id] = m;
-    log(`  ${name} [${id}] ${m.rps.toFixed(0)}/s p99 ${m.p99} ms${m.errors ? ` (${m.errors} errors)` : ''}`);
+    log(
+      `  ${name} [${id}] ${m.rps.toFixed(0)}/s p99 ${m.p99} ms ${m.cpuUsPerRequest.toFixed(0)} µs CPU/req${m.errors ? ` (${m.errors} errors)` : ''}`,
+    );
+  };
+  /**
+   * Loads each server in turn, round after round (a, b, c, a, b, c, …), and records each server's
+   * median round by throughput (with that round's latency and CPU; errors of every round): a
+   * slow spell of the machine then hits one round of every server rather than one server's row.
+   */
+  const measure = async (name: string, servers: Target[], optionsOf: (t: Target) => autocannon.Options) => {
+    const runs = new Map<TargetId, Measured[]>(servers.map((t) => [t.id, []]));
+    for (let round = 0; round < S.rounds; round += 1)
+      for (const t of servers) runs.get(t.id)!.push(await cannon(t, { duration: S.duration, ...optionsOf(t) }));
+    for (const t of servers) {
+      const all = runs.get(t.id)!;
+      const median = [...all].sort((x, y) => x.rps - y.rps)[Math.floor(all.length / 2)]!;
+      record(name, t.id, { ...median, errors: all.reduce((sum, m) => sum + m.errors, 0) });
+    }
   };
 
   try {
@@ -397,9 +416,8 @@ async function main(): Promise<void> {
       });
     }
 
-    if (want('discovery'))
-      for (const t of targets) record('discovery', t.id, await cannon(t, { url: `${t.issuer}/.well-known/openid-configuration` }));
-    if (want('jwks')) for (const t of targets) record('JWKS', t.id, await cannon(t, { url: `${t.issuer}/jwks` }));
+    if (want('discovery')) await measure('discovery', targets, (t) => ({ url: `${t.issuer}/.well-known/openid-configuration` }));
+    if (want('jwks')) await measure('JWKS', targets, (t) => ({ url: `${t.issuer}/jwks` }));
 
     for (const t of want('token') ? targets : []) {
       // Codes live 60 s: prepared right before this server's run.
@@ -437,17 +455,17 @@ async function main(): Promise<void> {
       );
     }
 
-    const refreshRow = async (name: string, t: Target, tokens: string[]) => {
-      // Each redemption rotates the refresh token: a queue of live tokens, one per connection. A
-      // request takes one, its answer puts the new one back (autocannon resets a connection's
-      // context after every request of a one-request list, so the chain cannot live there).
-      const live = [...tokens];
-      record(
-        name,
-        t.id,
-        await cannon(t, {
+    const refreshRow = async (name: string, servers: Target[], tokensOf: (t: Target) => string[]) => {
+      // Each redemption rotates the refresh token: a queue of live tokens per server, one per
+      // connection, kept across rounds. A request takes one, its answer puts the new one back
+      // (autocannon resets a connection's context after every request of a one-request list, so
+      // the chain cannot live there).
+      const queues = new Map(servers.map((t) => [t.id, [...tokensOf(t)]]));
+      await measure(name, servers, (t) => {
+        const live = queues.get(t.id)!;
+        return {
           url: `${t.issuer}/token`,
-          connections: tokens.length,
+          connections: tokensOf(t).length,
           requests: [
             {
               method: 'POST',
@@ -461,33 +479,32 @@ async function main(): Promise<void> {
               },
             },
           ],
-        }),
-      );
+        };
+      });
     };
-    if (want('refresh')) for (const t of targets) await refreshRow('token (refresh_token)', t, prepared.get(t.id)!.refresh);
+    if (want('refresh')) await refreshRow('token (refresh_token)', targets, (t) => prepared.get(t.id)!.refresh);
     if (want('recheck'))
-      for (const t of targets.filter((x) => x.id !== 'c'))
-        await refreshRow('token (refresh_token, DingTalk recheck)', t, prepared.get(t.id)!.recheckRefresh);
+      await refreshRow(
+        'token (refresh_token, DingTalk recheck)',
+        targets.filter((x) => x.id !== 'c'),
+        (t) => prepared.get(t.id)!.recheckRefresh,
+      );
 
-    for (const t of want('userinfo') ? targets : []) {
-      const access = prepared.get(t.id)!.access;
+    if (want('userinfo')) {
       let n = 0;
-      record(
-        'userinfo',
-        t.id,
-        await cannon(t, {
+      await measure('userinfo', targets, (t) => {
+        const access = prepared.get(t.id)!.access;
+        return {
           url: `${t.issuer}/me`,
           requests: [{ setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${access[n++ % access.length]}` } }) }],
-        }),
-      );
+        };
+      });
     }
-    for (const t of want('introspection') ? targets : []) {
-      const access = prepared.get(t.id)!.access;
+    if (want('introspection')) {
       let n = 0;
-      record(
-        'introspection',
-        t.id,
-        await cannon(t, {
+      await measure('introspection', targets, (t) => {
+        const access = prepared.get(t.id)!.access;
+        return {
           url: `${t.issuer}/token/introspection`,
           requests: [
             {
@@ -496,8 +513,8 @@ async function main(): Promise<void> {
               setupRequest: (req) => ({ ...req, body: new URLSearchParams({ token: access[n++ % access.length]! }).toString() }),
             },
           ],
-        }),
-      );
+        };
+      });
     }
 
     // Complete federated logins: authorize → sandbox → callback → code → token, a closed loop of workers.

@@ -65,7 +65,10 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
 
   /** What the provider's own interactionResult does, but by uid (works on upstream callback URLs). */
   async function finish(uid: string, result: InteractionResults, merge: boolean): Promise<string> {
-    const interaction = await load(uid);
+    return finishLoaded(await load(uid), result, merge);
+  }
+
+  async function finishLoaded(interaction: StoredInteraction, result: InteractionResults, merge: boolean): Promise<string> {
     interaction.result = merge ? { ...interaction.lastSubmission, ...result } : result;
     const remaining = interaction.exp - epochNow();
     if (remaining <= 0) throw new InteractionExpiredError();
@@ -90,6 +93,28 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
     return grant.save();
   }
 
+  /**
+   * A first-party client's (`skipConsent`) grant, given with the login: what it asked for (its
+   * scopes, and the claims of a `claims` parameter), so oidc-provider finds the grant when it
+   * resumes and raises no consent prompt. That is the engine's own way of skipping consent
+   * (https://github.com/panva/node-oidc-provider/blob/v9.13.3/docs/README.md#user-flows, a login
+   * result with `consent.grantId`), and it saves the browser the consent round trip (two requests).
+   * Whatever the grant does not cover still raises the prompt, which the consent step grants
+   * without a page (src/interactions/consent-prompt.ts).
+   */
+  async function firstPartyGrant(interaction: StoredInteraction, accountId: string): Promise<string | undefined> {
+    const clientId = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : '';
+    if (!clientId || !extrasOf(clientId)?.skipConsent) return undefined;
+    // The browser session's grant for this client, when the same person signs in again.
+    const existing =
+      interaction.grantId && interaction.session?.accountId === accountId ? await provider.Grant.find(interaction.grantId) : undefined;
+    const grant = existing ?? new provider.Grant({ accountId, clientId });
+    if (typeof interaction.params.scope === 'string') grant.addOIDCScope(interaction.params.scope);
+    const claims = requestedClaims(interaction.params.claims);
+    if (claims.length) grant.addOIDCClaims(claims);
+    return grant.save();
+  }
+
   const guarded =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -111,9 +136,11 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
       const interaction = await provider.Interaction.find(uid);
       return interaction ? view(interaction) : undefined;
     }),
-    finishLogin: guarded(async (uid, login) =>
-      finish(
-        uid,
+    finishLogin: guarded(async (uid, login) => {
+      const interaction = await load(uid);
+      const grantId = await firstPartyGrant(interaction, login.accountId);
+      return finishLoaded(
+        interaction,
         {
           login: {
             accountId: login.accountId,
@@ -122,13 +149,15 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
             remember: login.remember ?? true,
             ts: login.authTime ?? epochNow(),
           },
+          ...(grantId ? { consent: { grantId } } : {}),
         },
         true,
-      ),
-    ),
+      );
+    }),
     finishConsent: guarded(async (uid) => {
-      const grantId = await consentGrant(await load(uid));
-      return finish(uid, { consent: { grantId } }, true);
+      const interaction = await load(uid);
+      const grantId = await consentGrant(interaction);
+      return finishLoaded(interaction, { consent: { grantId } }, true);
     }),
     finishError: guarded(async (uid, error, description) =>
       finish(
@@ -142,6 +171,18 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
     ),
     clientExtras: (clientId) => extrasOf(clientId),
   };
+}
+
+/** The claim names a `claims` request parameter (OIDC Core §5.5, kept as JSON text in the interaction's params) asks for. */
+function requestedClaims(parameter: unknown): string[] {
+  if (typeof parameter !== 'string') return [];
+  try {
+    const parsed = JSON.parse(parameter) as { userinfo?: unknown; id_token?: unknown };
+    const names = (member: unknown) => (member && typeof member === 'object' ? Object.keys(member) : []);
+    return [...new Set([...names(parsed.userinfo), ...names(parsed.id_token)])];
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -75,11 +75,18 @@ async function signIn(browser: Browser, authorize: string, code = 'alice'): Prom
 
 describe('interactions in front of oidc-provider', () => {
   it('signs in through the named upstream and answers the client with a code (skipConsent client)', async () => {
-    const { url } = await signIn(new Browser(), authorizeUrl('web', { upstream: 'dingtalk' }));
+    const browser = new Browser();
+    const { url } = await signIn(browser, authorizeUrl('web', { upstream: 'dingtalk' }));
     assert.equal(url.origin + url.pathname, `${RP}/cb`);
     assert.equal(url.searchParams.get('state'), 'st-1');
     assert.ok(url.searchParams.get('code'), url.href);
     assert.ok(accounts.accounts.has('sub-alice'));
+    // The grant comes with the login: from the callback, one resume to the client, no consent interaction.
+    const afterCallback = browser.history.slice(browser.history.findIndex((hop) => hop.url.includes('/upstream/dingtalk/callback')));
+    assert.deepEqual(
+      afterCallback.map((hop) => new URL(hop.url).pathname.replace(/\/auth\/[^/]+$/, '/auth/:uid')),
+      ['/sso/upstream/dingtalk/callback', '/sso/auth/:uid'],
+    );
   });
 
   it('asks for consent, and a valid form post gives the client its code', async () => {
