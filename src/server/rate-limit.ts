@@ -92,7 +92,8 @@ export function createRateLimits(deps: RateLimitDeps): RateLimitCheck {
   const { rateLimits } = deps.config;
   if (!rateLimits.enabled) return async () => false;
   const prefix = issuerPath(deps.config.issuer);
-  const allowed = allowList(rateLimits.allowCidrs);
+  // No CIDRs (the default): no lookup per request (BlockList.check builds a SocketAddress each time).
+  const allowed = rateLimits.allowCidrs.length ? allowList(rateLimits.allowCidrs) : undefined;
   const limiters = new Map<RateLimitRuleName, RateLimiter>(
     RATE_LIMIT_RULES.map((rule) => {
       const { points, duration } = rateLimits[rule.name];
@@ -105,7 +106,7 @@ export function createRateLimits(deps: RateLimitDeps): RateLimitCheck {
     const rule = ruleFor(req, prefix);
     if (!rule) return false;
     const address = normalizeAddress(deps.clientAddress(req) ?? req.socket.remoteAddress ?? '');
-    if (isAllowed(allowed, address)) return false;
+    if (allowed && isAllowed(allowed, address)) return false;
     const body = bodyReader(req);
     let key: string;
     try {
