@@ -62,7 +62,8 @@ export function createHttpFetch(options: HttpFetchOptions = {}): typeof fetch {
   const maxBytes = options.maxBytes ?? MAX_UPSTREAM_BODY_BYTES;
   const agents = options.idleSocketMs === undefined ? (sharedAgents ??= agentsWith(IDLE_SOCKET_MS)) : agentsWith(options.idleSocketMs);
   const fallback = capBodies(globalThis.fetch, maxBytes);
-  return (input, init) => {
+  // async: a header fetch refuses (new Headers throws) rejects the call, as with fetch, rather than throwing.
+  return async (input, init) => {
     const prepared = prepare(input, init);
     if (!prepared) return fallback(input, init);
     return send(prepared, agents, maxBytes, true);
@@ -91,11 +92,19 @@ function prepare(input: Parameters<typeof fetch>[0], init: RequestInit | undefin
   if (!headers.has('user-agent')) headers.set('user-agent', 'oidc-bridge');
   return {
     url,
-    method: (init?.method ?? 'GET').toUpperCase(),
+    method: normalizedMethod(init?.method ?? 'GET'),
     headers: Object.fromEntries(headers),
     body,
     signal: init?.signal ?? undefined,
   };
+}
+
+/** https://fetch.spec.whatwg.org/#concept-method-normalize: only these are upper-cased. */
+const NORMALIZED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+
+function normalizedMethod(method: string): string {
+  const upper = method.toUpperCase();
+  return NORMALIZED_METHODS.has(upper) ? upper : method;
 }
 
 /**

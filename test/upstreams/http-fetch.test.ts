@@ -116,16 +116,20 @@ describe('the node:http upstream client', () => {
   });
 
   it('gives a 204 and a HEAD a null body', async () => {
+    const methods: (string | undefined)[] = [];
     const { url } = await serve((req, res) => {
+      methods.push(req.method);
       if (req.method === 'HEAD') return void res.writeHead(200, { 'content-length': '42' }).end();
       res.writeHead(204).end();
     });
-    const empty = await httpFetch(url, { method: 'DELETE' });
+    const empty = await httpFetch(url, { method: 'delete' });
     assert.equal(empty.status, 204);
     assert.equal(empty.body, null);
     const head = await httpFetch(url, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.body, null);
+    // Method names are normalised as fetch does it.
+    assert.deepEqual(methods, ['DELETE', 'HEAD']);
   });
 
   for (const declared of [true, false]) {
@@ -233,6 +237,12 @@ describe('the node:http upstream client', () => {
       return true;
     });
     assert.equal(served.requests, 1);
+  });
+
+  it('rejects, rather than throws, on a header fetch refuses', async () => {
+    const { url } = await serve(echo);
+    const call = httpFetch(url, { headers: { 'x-bad': 'line\nbreak' } });
+    await assert.rejects(call, TypeError);
   });
 
   it('leaves a Request object to fetch', async () => {
