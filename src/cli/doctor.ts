@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, configWarnings, loadConfig, productionConfigErrors } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { httpFetch } from '../upstreams/http-fetch.js';
 import { secretFindings, checkClients } from './doctor/clients.js';
 import { checkDingTalk } from './doctor/dingtalk.js';
 import { error, exitCodeOf, warning, type CheckContext, type Finding } from './doctor/findings.js';
@@ -34,7 +35,7 @@ export interface DoctorIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   production: boolean;
-  /** Defaults to the global fetch. */
+  /** Defaults to the bridge's own upstream client (src/upstreams/http-fetch.ts), so a check sees what the server would. */
   fetch?: typeof fetch;
 }
 
@@ -105,7 +106,7 @@ async function diagnoseConfigFile(path: string, options: DoctorOptions, io: Doct
 
 /** Every check on a loaded config, in the order they are printed. */
 export async function diagnose(config: Config, options: DoctorOptions, io: Omit<DoctorIo, 'stdout' | 'stderr'>): Promise<Finding[]> {
-  const ctx: CheckContext = { timeoutMs: options.timeoutMs, fetch: io.fetch ?? fetch, now: () => new Date() };
+  const ctx: CheckContext = { timeoutMs: options.timeoutMs, fetch: io.fetch ?? httpFetch, now: () => new Date() };
   const [issuer, upstreams, dingtalk, store] = await Promise.all([
     checkIssuer(config, ctx),
     checkUpstreams(config, ctx),

@@ -1,9 +1,13 @@
 /**
- * Every upstream call reads its answer through this fetch: a body larger than
- * MAX_UPSTREAM_BODY_BYTES is refused (a declared Content-Length at once, a streamed or chunked body
- * as soon as it passes the cap) instead of being buffered whole, so a hostile or broken upstream
- * cannot fill the bridge's memory. Time is bounded by each caller's `timeoutMs` signal, which also
- * covers reading the body (docs/security.md, "Upstream answers").
+ * The body-size cap on upstream answers: a body larger than MAX_UPSTREAM_BODY_BYTES is refused (a
+ * declared Content-Length at once, a streamed or chunked body as soon as it passes the cap) instead
+ * of being buffered whole, so a hostile or broken upstream cannot fill the bridge's memory. Time is
+ * bounded by each caller's `timeoutMs` signal, which also covers reading the body (docs/security.md,
+ * "Upstream answers").
+ *
+ * The bridge's own upstream client (src/upstreams/http-fetch.ts) applies the cap as it reads;
+ * `capBodies` wraps any other fetch: one injected into UpstreamDeps (the tests' doubles), and the
+ * global fetch that client falls back to for a Request object or a streamed body.
  */
 
 /**

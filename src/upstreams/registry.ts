@@ -8,6 +8,7 @@ import type { DingTalkUpstreamConfig, OAuth2UpstreamConfig, OidcUpstreamConfig, 
 import { capBodies } from './capped-fetch.js';
 import { ConnectorStrategy } from './connector-strategy.js';
 import { openDingTalk } from './dingtalk/index.js';
+import { httpFetch } from './http-fetch.js';
 import type * as OidcUpstream from './oidc/index.js';
 import { memoizeUntilSuccess } from './memoize-until-success.js';
 import { resolveOAuth2Config } from './oauth2/config.js';
@@ -71,8 +72,9 @@ export async function openUpstreams(
   factories: UpstreamFactories = defaultUpstreamFactories,
 ): Promise<UpstreamRegistry> {
   if (configs.some((c) => c.type === 'oidc')) oidcModule ??= await import('./oidc/index.js');
-  // Every upstream answer is read under the body-size cap (src/upstreams/capped-fetch.ts).
-  const bounded: UpstreamDeps = { ...deps, fetch: capBodies(deps.fetch ?? globalThis.fetch) };
+  // Every upstream answer is read under the body-size cap (src/upstreams/capped-fetch.ts): the
+  // node:http client caps as it reads; an injected fetch (a test double) is wrapped.
+  const bounded: UpstreamDeps = { ...deps, fetch: deps.fetch ? capBodies(deps.fetch) : httpFetch };
   const upstreams = configs.map((config) => upstreamOf(build(config, bounded, factories), deps.log));
   const byId = new Map(upstreams.map((u) => [u.id, u]));
   return {

@@ -9,7 +9,7 @@ export interface UpstreamLogger {
 
 export interface UpstreamDeps {
   log: UpstreamLogger;
-  /** Defaults to the global fetch; tests may inject one. */
+  /** Defaults to the node:http client (src/upstreams/http-fetch.ts); tests may inject a fetch. */
   fetch?: typeof fetch;
   /** For upstreams that cache (DingTalk app tokens); oauth2 and oidc do not use it. */
   store?: Store;

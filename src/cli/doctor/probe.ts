@@ -43,7 +43,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** The first `code` along the cause chain (undici puts the socket's error in `cause`). */
+/** The first `code` along the cause chain (fetch and src/upstreams/http-fetch.ts put the socket's error in `cause`). */
 export function errorCodeOf(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
     const code = (e as { code?: unknown }).code;
@@ -108,7 +108,7 @@ export function explainNetworkError(url: string, err: unknown, timeoutMs: number
   };
 }
 
-/** The deepest cause's message, e.g. undici's "bad port" for ports fetch never connects to. */
+/** The deepest cause's message, e.g. undici's "bad port" when an injected fetch refuses a port. */
 function innermostMessage(err: unknown): string {
   let message = 'no details';
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {

@@ -9,6 +9,7 @@ import { dingtalkLinkDomainOf, type DingTalkUpstreamConfig } from '../../config/
 import type { SealedRecords } from '../../store/sealed-records.js';
 import type { Store } from '../../store/types.js';
 import { safeCode } from '../fetch-json.js';
+import { httpFetch } from '../http-fetch.js';
 import type { Connector, UpstreamError, UpstreamIdentity } from '../types.js';
 import { createAppTokens } from './app-token.js';
 import { upstreamErrorFor } from './classify.js';
@@ -67,7 +68,7 @@ export function openDingTalk(config: DingTalkUpstreamConfig, deps: DingTalkDeps)
   const { store, log } = deps;
   if (!store) throw new TypeError(`upstream ${upstream}: a DingTalk upstream needs the shared store (app token cache)`);
   const now = deps.now ?? Date.now;
-  const client = createClient({ upstream, endpoints: config.endpoints, fetch: deps.fetch ?? fetch, timeoutMs: config.timeoutMs, log });
+  const client = createClient({ upstream, endpoints: config.endpoints, fetch: deps.fetch ?? httpFetch, timeoutMs: config.timeoutMs, log });
   const tokens = createAppTokens({
     upstream,
     appKey: config.clientId,

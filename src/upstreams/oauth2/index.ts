@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { OAuth2UpstreamConfig } from '../../config/schema.js';
 import { codeOf, extraParams } from '../authorization-code.js';
 import { mapIdentity } from '../claims.js';
+import { httpFetch } from '../http-fetch.js';
 import { exchangeCode, type TokenEndpoint } from '../token-exchange.js';
 import type { Connector } from '../types.js';
 import type { UpstreamDeps } from '../upstream-deps.js';
@@ -17,7 +18,7 @@ import { resolveOAuth2Config } from './config.js';
 export function openOAuth2(config: OAuth2UpstreamConfig, deps: UpstreamDeps): Connector {
   const resolved = resolveOAuth2Config(config);
   const upstream = config.id;
-  const http = { upstream, fetch: deps.fetch ?? globalThis.fetch, timeoutMs: config.timeoutMs };
+  const http = { upstream, fetch: deps.fetch ?? httpFetch, timeoutMs: config.timeoutMs };
   const token: TokenEndpoint = {
     url: resolved.tokenURL,
     clientId: config.clientId,

@@ -8,6 +8,7 @@ import * as client from 'openid-client';
 import type { OidcUpstreamConfig } from '../../config/schema.js';
 import { codeOf, extraParams } from '../authorization-code.js';
 import { mapIdentity } from '../claims.js';
+import { httpFetch } from '../http-fetch.js';
 import { memoizeUntilSuccess } from '../memoize-until-success.js';
 import { UpstreamError, type Connector } from '../types.js';
 import type { UpstreamDeps } from '../upstream-deps.js';
@@ -87,7 +88,7 @@ async function discover(config: OidcUpstreamConfig, deps: UpstreamDeps): Promise
       authentication,
       {
         timeout: config.timeoutMs / 1000,
-        ...(deps.fetch ? { [client.customFetch]: deps.fetch } : {}),
+        [client.customFetch]: deps.fetch ?? httpFetch,
         // openid-client refuses http:// unless told; only an issuer configured as http (a test double
         // or a lab) is told, so an https issuer can never be downgraded.
         execute: new URL(config.issuer).protocol === 'http:' ? [client.allowInsecureRequests] : [],
