@@ -402,13 +402,14 @@ async function main(): Promise<void> {
   };
 
   try {
-    // Tokens for userinfo, introspection and the refresh chains: one login per connection.
+    // Tokens for userinfo, introspection and the refresh chains: one login per connection and round
+    // (a round that stops with requests in flight loses their rotated tokens: each round gets its own chains).
     const user = sampleUserids.manager;
     const prepared = new Map<TargetId, { access: string[]; refresh: string[]; recheckRefresh: string[] }>();
     for (const t of targets) {
       const upstream = t.id === 'c' ? 'dingtalk' : 'corp';
-      const plain = await pool(S.chains, 4, async () => redeem(t.issuer, await t.login(user, upstream)));
-      const recheck = t.id === 'c' ? [] : await pool(S.chains, 4, async () => redeem(t.issuer, await t.login(user, 'dingtalk')));
+      const plain = await pool(S.chains * S.rounds, 4, async () => redeem(t.issuer, await t.login(user, upstream)));
+      const recheck = t.id === 'c' ? [] : await pool(S.chains * S.rounds, 4, async () => redeem(t.issuer, await t.login(user, 'dingtalk')));
       prepared.set(t.id, {
         access: [...plain, ...recheck].map((x) => x.access_token),
         refresh: plain.map((x) => x.refresh_token),
@@ -456,16 +457,17 @@ async function main(): Promise<void> {
     }
 
     const refreshRow = async (name: string, servers: Target[], tokensOf: (t: Target) => string[]) => {
-      // Each redemption rotates the refresh token: a queue of live tokens per server, one per
-      // connection, kept across rounds. A request takes one, its answer puts the new one back
-      // (autocannon resets a connection's context after every request of a one-request list, so
-      // the chain cannot live there).
-      const queues = new Map(servers.map((t) => [t.id, [...tokensOf(t)]]));
+      // Each redemption rotates the refresh token: a queue of live tokens per server and round, one
+      // per connection. A request takes one, its answer puts the new one back (autocannon resets a
+      // connection's context after every request of a one-request list, so the chain cannot live there).
+      const rounds = new Map<TargetId, number>();
       await measure(name, servers, (t) => {
-        const live = queues.get(t.id)!;
+        const round = rounds.get(t.id) ?? 0;
+        rounds.set(t.id, round + 1);
+        const live = tokensOf(t).slice(round * S.chains, (round + 1) * S.chains);
         return {
           url: `${t.issuer}/token`,
-          connections: tokensOf(t).length,
+          connections: live.length,
           requests: [
             {
               method: 'POST',

@@ -38,6 +38,15 @@ describe('redis client options', () => {
     assert.ok(retry(1) < 500 && retry(1000) <= 2100, 'capped backoff that never gives up');
   });
 
+  it('pipelines the commands of one tick into one write, on a single node and on a Cluster', () => {
+    const single = redisClientConfig({ keyPrefix: 'x:' });
+    assert.ok(single.topology === 'standalone');
+    assert.equal(single.options.enableAutoPipelining, true);
+    const cluster = redisClientConfig({ keyPrefix: 'x:', cluster: { nodes: [{ host: 'c1', port: 7000 }] } });
+    assert.ok(cluster.topology === 'cluster');
+    assert.equal(cluster.options.enableAutoPipelining, true);
+  });
+
   it('lets explicit credentials override the URL and maps Sentinel and Cluster', () => {
     const plain = redisClientConfig({ url: 'redis://u:p@h:1/0', keyPrefix: 'x:', username: 'other', password: 'secret', tls: true });
     assert.ok(plain.topology === 'standalone');
