@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors, type InteractionResults } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { ClientExtras } from './clients.js';
+import { scopeClaimsConfig, SCOPES } from './scopes.js';
 import { InteractionExpiredError, type InteractionView, type LoginResult } from './interaction-view.js';
 
 export { InteractionExpiredError, type InteractionView, type LoginResult };
@@ -109,7 +110,11 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
     const existing =
       interaction.grantId && interaction.session?.accountId === accountId ? await provider.Grant.find(interaction.grantId) : undefined;
     const grant = existing ?? new provider.Grant({ accountId, clientId });
-    if (typeof interaction.params.scope === 'string') grant.addOIDCScope(interaction.params.scope);
+    // Scopes the bridge serves only: oidc-provider leaves unknown ones in the request, and the
+    // code's scope is made from the grant, so an unknown scope granted here would reach the tokens.
+    const scopes =
+      typeof interaction.params.scope === 'string' ? interaction.params.scope.split(' ').filter((x) => KNOWN_SCOPES.has(x)) : [];
+    if (scopes.length) grant.addOIDCScope(scopes.join(' '));
     const claims = requestedClaims(interaction.params.claims);
     if (claims.length) grant.addOIDCClaims(claims);
     return grant.save();
@@ -173,12 +178,25 @@ export function createInteractionApi(provider: Provider, extrasOf: (clientId: st
   };
 }
 
-/** The claim names a `claims` request parameter (OIDC Core §5.5, kept as JSON text in the interaction's params) asks for. */
+const KNOWN_SCOPES: ReadonlySet<string> = new Set(SCOPES);
+/** `claims_supported`: what oidc-provider itself keeps of a `claims` parameter. */
+const KNOWN_CLAIMS: ReadonlySet<string> = new Set(Object.entries(scopeClaimsConfig()).flatMap(([name, claims]) => claims ?? [name]));
+
+/**
+ * The claim names a `claims` request parameter (OIDC Core §5.5, kept as JSON text in the
+ * interaction's params) asks for, as oidc-provider reads it: supported claims whose request is
+ * null or an object.
+ */
 function requestedClaims(parameter: unknown): string[] {
   if (typeof parameter !== 'string') return [];
   try {
     const parsed = JSON.parse(parameter) as { userinfo?: unknown; id_token?: unknown };
-    const names = (member: unknown) => (member && typeof member === 'object' ? Object.keys(member) : []);
+    const names = (member: unknown) =>
+      member && typeof member === 'object'
+        ? Object.entries(member)
+            .filter(([name, request]) => KNOWN_CLAIMS.has(name) && (request === null || typeof request === 'object'))
+            .map(([name]) => name)
+        : [];
     return [...new Set([...names(parsed.userinfo), ...names(parsed.id_token)])];
   } catch {
     return [];

@@ -62,9 +62,13 @@ function credentials(options: RedisStoreOptions): { username?: string; password?
 /**
  * Fail fast instead of queueing: no offline queue and one retry per command, so an outage
  * answers 503 at once rather than hanging requests; reconnection itself never stops.
- * Auto-pipelining (https://github.com/redis/ioredis#autopipelining) sends the commands issued in
- * one event-loop tick as one write: under load a request's store calls and other requests' share
- * the socket writes, about a tenth less CPU per request on Redis in bench/ (bench/RESULTS.md).
+ * Auto-pipelining (https://github.com/redis/ioredis#autopipelining), on a single node or Sentinel
+ * only, sends the commands issued in one event-loop tick as one write: under load a request's store
+ * calls and other requests' share the socket writes, about a tenth less CPU per request on Redis in
+ * bench/ (bench/RESULTS.md). A command waits for the batch in flight before its own goes out, so
+ * its worst case is two command timeouts. Not on a Cluster: ioredis follows a MOVED or ASK reply in
+ * a pipeline only when every command of it is a read, and an auto-pipeline mixes requests' writes,
+ * so a resharding would fail requests that plain commands would have redirected.
  */
 function commonOptions(options: RedisStoreOptions) {
   const { username, password, tls } = credentials(options);
@@ -75,7 +79,6 @@ function commonOptions(options: RedisStoreOptions) {
     connectTimeout: options.connectTimeoutMs ?? 2000,
     commandTimeout: options.commandTimeoutMs ?? 2000,
     maxRetriesPerRequest: 1,
-    enableAutoPipelining: true,
   } satisfies RedisOptions;
 }
 
@@ -91,7 +94,6 @@ export function redisClientConfig(
       nodes: options.cluster.nodes,
       options: {
         enableOfflineQueue: false,
-        enableAutoPipelining: true,
         clusterRetryStrategy: reconnectDelay,
         slotsRefreshTimeout: common.connectTimeout,
         redisOptions: common,
@@ -108,7 +110,14 @@ export function redisClientConfig(
     : {};
   return {
     topology: options.sentinels ? 'sentinel' : 'standalone',
-    options: { ...address(options.url), ...common, ...sentinel, enableOfflineQueue: false, retryStrategy: reconnectDelay },
+    options: {
+      ...address(options.url),
+      ...common,
+      ...sentinel,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      retryStrategy: reconnectDelay,
+    },
   };
 }
 

@@ -29,6 +29,19 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 /** The errors a kept-alive socket the server already closed gives a request written on it. */
 const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
+/**
+ * Only these are sent again on a new connection (RFC 9110 §9.2.2): a reset does not prove the
+ * server never read the request, and a POST may carry a single-use authorization code.
+ */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+/**
+ * A call without a signal of its own still ends: every upstream call passes its `timeoutMs`, this
+ * only keeps a future caller that forgets from holding a socket forever (undici's default header
+ * and body timeouts are 300 s).
+ */
+const DEFAULT_TIMEOUT_MS = 60_000;
+
 export interface HttpFetchOptions {
   /** Default MAX_UPSTREAM_BODY_BYTES. */
   maxBytes?: number;
@@ -55,7 +68,7 @@ interface Prepared {
   method: string;
   headers: Record<string, string>;
   body: Buffer | undefined;
-  signal: AbortSignal | undefined;
+  signal: AbortSignal;
 }
 
 export function createHttpFetch(options: HttpFetchOptions = {}): typeof fetch {
@@ -84,6 +97,8 @@ function prepare(input: Parameters<typeof fetch>[0], init: RequestInit | undefin
   }
   // fetch refuses credentials in the URL; http.request would send them as Basic auth.
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) return undefined;
+  // Following redirects (or refusing them) is fetch's job; this client only answers `manual`.
+  if (init?.redirect !== undefined && init.redirect !== 'manual') return undefined;
   const headers = new Headers(init?.headers);
   const body = bytesOf(init?.body, headers);
   if (body === null) return undefined;
@@ -95,7 +110,7 @@ function prepare(input: Parameters<typeof fetch>[0], init: RequestInit | undefin
     method: normalizedMethod(init?.method ?? 'GET'),
     headers: Object.fromEntries(headers),
     body,
-    signal: init?.signal ?? undefined,
+    signal: init?.signal ?? AbortSignal.timeout(DEFAULT_TIMEOUT_MS),
   };
 }
 
@@ -133,7 +148,7 @@ function send(request: Prepared, agents: Agents, maxBytes: number, mayRetry: boo
   const { url, signal } = request;
   return new Promise<Response>((resolve, reject) => {
     // Rejects (the executor throws) with the reason of a signal that is already aborted.
-    signal?.throwIfAborted();
+    signal.throwIfAborted();
     const secure = url.protocol === 'https:';
     const req = (secure ? https : http).request(url, {
       method: request.method,
@@ -145,7 +160,7 @@ function send(request: Prepared, agents: Agents, maxBytes: number, mayRetry: boo
     const settle = (finish: () => void) => {
       if (settled) return;
       settled = true;
-      signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       finish();
     };
     const fail = (err: Error) => {
@@ -154,16 +169,17 @@ function send(request: Prepared, agents: Agents, maxBytes: number, mayRetry: boo
     };
     function onAbort() {
       // fetch rejects with the reason itself: AbortSignal.timeout's is a DOMException named TimeoutError.
-      fail(signal!.reason as Error);
+      fail(signal.reason as Error);
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
 
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
       // The server closed an idle kept-alive socket as this request went out on it: nothing was
       // answered, so it is sent once more on a new connection
       // (https://nodejs.org/api/http.html#requestreusedsocket).
-      if (mayRetry && !answered && req.reusedSocket && err.code && STALE_SOCKET_CODES.has(err.code)) {
+      const idempotent = IDEMPOTENT_METHODS.has(request.method);
+      if (mayRetry && idempotent && !answered && req.reusedSocket && err.code && STALE_SOCKET_CODES.has(err.code)) {
         settle(() => resolve(send(request, agents, maxBytes, false)));
         return;
       }
@@ -173,7 +189,8 @@ function send(request: Prepared, agents: Agents, maxBytes: number, mayRetry: boo
     req.on('response', (res) => {
       answered = true;
       const declared = Number(res.headers['content-length'] ?? Number.NaN);
-      if (declared > maxBytes) return fail(new ResponseTooLargeError(maxBytes));
+      // A HEAD answer has no body, whatever its Content-Length says.
+      if (declared > maxBytes && request.method !== 'HEAD') return fail(new ResponseTooLargeError(maxBytes));
       const chunks: Buffer[] = [];
       let seen = 0;
       res.on('data', (chunk: Buffer) => {

@@ -267,6 +267,17 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.deepEqual(prompts, ['login', 'consent']);
     });
 
+    it('grants a first-party client with its login only the scopes and claims the bridge serves', async () => {
+      const rp = await rpFor(bridge, 'web', { secret: 'web-secret' });
+      const claims = JSON.stringify({ userinfo: { email: null, admin_level: null } });
+      const { tokens } = await signIn(rp, { redirectUri: WEB_CB, scope: 'openid profile admin', extra: { claims } });
+      assert.deepEqual(String(tokens.scope).split(' ').sort(), ['openid', 'profile']);
+      const grant = await bridge.bundle.provider.Grant.find(
+        (await bridge.bundle.provider.AccessToken.find(tokens.access_token))!.grantId!,
+      );
+      assert.deepEqual(grant!.getOIDCClaims().sort(), ['email']);
+    });
+
     it('passes upstream=<id> on to the interaction and refuses an upstream the client may not use', async () => {
       const rp = await rpFor(bridge, 'web', { secret: 'web-secret' });
       await signIn(rp, { redirectUri: WEB_CB, extra: { upstream: 'test', ui_locales: 'en' } });

@@ -38,13 +38,14 @@ describe('redis client options', () => {
     assert.ok(retry(1) < 500 && retry(1000) <= 2100, 'capped backoff that never gives up');
   });
 
-  it('pipelines the commands of one tick into one write, on a single node and on a Cluster', () => {
+  it('pipelines the commands of one tick into one write on a single node, not on a Cluster (MOVED in a pipeline)', () => {
     const single = redisClientConfig({ keyPrefix: 'x:' });
     assert.ok(single.topology === 'standalone');
     assert.equal(single.options.enableAutoPipelining, true);
     const cluster = redisClientConfig({ keyPrefix: 'x:', cluster: { nodes: [{ host: 'c1', port: 7000 }] } });
     assert.ok(cluster.topology === 'cluster');
-    assert.equal(cluster.options.enableAutoPipelining, true);
+    assert.notEqual(cluster.options.enableAutoPipelining, true);
+    assert.notEqual(cluster.options.redisOptions?.enableAutoPipelining, true);
   });
 
   it('lets explicit credentials override the URL and maps Sentinel and Cluster', () => {

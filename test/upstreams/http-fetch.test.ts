@@ -223,10 +223,35 @@ describe('the node:http upstream client', () => {
       echo(req, res);
     });
     await (await httpFetch(served.url)).text();
-    const response = await httpFetch(served.url, { method: 'POST', body: 'again' });
+    const response = await httpFetch(`${served.url}/again`, { method: 'PUT', body: 'again' });
     assert.equal(((await response.json()) as { body: string }).body, 'again');
     assert.equal(served.requests, 3);
     assert.equal(served.connections.length, 2);
+  });
+
+  it('never sends a POST twice: it may carry a single-use code the server already read', async () => {
+    const perSocket = new WeakMap<Socket, number>();
+    const served = await serve((req, res) => {
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      if (n === 2) return void req.socket.destroy();
+      echo(req, res);
+    });
+    await (await httpFetch(served.url)).text();
+    await assert.rejects(httpFetch(served.url, { method: 'POST', body: 'code=once' }), TypeError);
+    assert.equal(served.requests, 2, 'the POST went out once');
+  });
+
+  it('leaves a redirect to follow (or to refuse) to fetch', async () => {
+    const served = await serve((req, res) => {
+      if (req.url === '/moved') return void res.writeHead(302, { location: '/there' }).end();
+      echo(req, res);
+    });
+    const followed = await httpFetch(`${served.url}/moved`, { redirect: 'follow' });
+    assert.equal(followed.status, 201);
+    assert.equal(followed.redirected, true);
+    const manual = await httpFetch(`${served.url}/moved`, { redirect: 'manual' });
+    assert.equal(manual.status, 302);
   });
 
   it('does not send again when a fresh connection fails', async () => {

@@ -64,7 +64,10 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
   let inFlight: Promise<string> | undefined;
   /** This process's copy, good while `now()` is before `renewAt`. */
   let local: { token: string; renewAt: number } | undefined;
+  /** The last token DingTalk rejected: never kept again, even if a read races its deletion. */
+  let rejected: string | undefined;
   const keep = (value: Cached) => {
+    if (value.token === rejected) return;
     local = { token: value.token, renewAt: value.expiresAt - APP_TOKEN_EARLY_RENEW_SECONDS * 1000 };
   };
 
@@ -135,6 +138,7 @@ export function createAppTokens(options: AppTokenOptions): AppTokens {
       return inFlight;
     },
     async invalidate(token) {
+      rejected = token;
       if (local?.token === token) local = undefined;
       if ((await read())?.value.token === token) await secrets.delete(key);
     },
