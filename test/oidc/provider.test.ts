@@ -272,9 +272,7 @@ for (const kind of ['memory', 'redis'] as const) {
       const claims = JSON.stringify({ userinfo: { email: null, admin_level: null } });
       const { tokens } = await signIn(rp, { redirectUri: WEB_CB, scope: 'openid profile admin', extra: { claims } });
       assert.deepEqual(String(tokens.scope).split(' ').sort(), ['openid', 'profile']);
-      const grant = await bridge.bundle.provider.Grant.find(
-        (await bridge.bundle.provider.AccessToken.find(tokens.access_token))!.grantId!,
-      );
+      const grant = await bridge.bundle.provider.Grant.find((await bridge.bundle.provider.AccessToken.find(tokens.access_token))!.grantId);
       assert.deepEqual(grant!.getOIDCClaims().sort(), ['email']);
     });
 
