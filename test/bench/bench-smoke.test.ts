@@ -38,7 +38,8 @@ describe('bench harness', () => {
         assert.deepEqual(Object.keys(row.results).sort(), ids, row.name);
         for (const id of ids) {
           const m = row.results[id as 'a' | 'b' | 'c']!;
-          for (const key of ['rps', 'p50', 'p99', 'errors'] as const) assert.equal(typeof m[key], 'number', `${row.name} ${id} ${key}`);
+          for (const key of ['rps', 'p50', 'p99', 'errors', 'cpuUsPerRequest'] as const)
+            assert.equal(typeof m[key], 'number', `${row.name} ${id} ${key}`);
         }
       }
       assert.deepEqual(Object.keys(report.logins).sort(), ['a', 'b', 'c']);
@@ -54,7 +55,9 @@ describe('bench harness', () => {
       assert.equal(report.machine.quick, true);
       assert.ok(report.machine.cores >= 1 && report.machine.node.startsWith('v'));
       const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
-      assert.match(markdown, /^\| endpoint \| \(a\) req\/s .*\| a\/c \| b\/c \|$/m);
+      assert.match(markdown, /^\| endpoint \| \(a\) req\/s .*\| a\/c \| b\/c \| CPU µs\/req a · b · c \| a\/c CPU \| b\/c CPU \|$/m);
+      // The server's CPU per login step, from the one-at-a-time pass.
+      assert.equal(typeof report.logins.a!.steps['total']!.cpuMs, 'number');
       assert.match(run.stdout, /^introspection\s/m);
     } finally {
       rmSync(out, { recursive: true, force: true });
