@@ -208,10 +208,13 @@ function cpuMsOf(pid: number | undefined): number {
  */
 async function cannon(target: { child: ChildProcess }, options: autocannon.Options): Promise<Measured> {
   const cpuBefore = cpuMsOf(target.child.pid);
+  const t0 = performance.now();
   const result = await autocannon({ connections: S.connections, duration: S.duration, ...options });
+  // autocannon's own `duration` is in whole seconds: too coarse for a run of a given amount.
+  const seconds = (performance.now() - t0) / 1000;
   const cpuMs = cpuMsOf(target.child.pid) - cpuBefore;
   return {
-    rps: options.amount ? result.requests.total / (result.duration || 1) : result.requests.average,
+    rps: options.amount ? result.requests.total / seconds : result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx + result.timeouts,
