@@ -60,6 +60,17 @@ const echo = (req: IncomingMessage, res: ServerResponse) =>
 
 const SHORT = 150;
 
+/** A server whose second request on each connection meets a socket it has just dropped (a stale keep-alive socket). */
+function dropsSecondRequestOfEachConnection() {
+  const perSocket = new WeakMap<Socket, number>();
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    if (n === 2) return void req.socket.destroy();
+    echo(req, res);
+  };
+}
+
 /** Resolves when the socket closes; unlike events.once, a reset on the way is no failure. */
 function closed(socket: Socket): Promise<void> {
   return new Promise((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
@@ -214,14 +225,7 @@ describe('the node:http upstream client', () => {
   });
 
   it('sends again on a new connection when a kept-alive socket turns out closed', async () => {
-    const perSocket = new WeakMap<Socket, number>();
-    const served = await serve((req, res) => {
-      const n = (perSocket.get(req.socket) ?? 0) + 1;
-      perSocket.set(req.socket, n);
-      // The second request on a connection meets a server that has just dropped it.
-      if (n === 2) return void req.socket.destroy();
-      echo(req, res);
-    });
+    const served = await serve(dropsSecondRequestOfEachConnection());
     await (await httpFetch(served.url)).text();
     const response = await httpFetch(`${served.url}/again`, { method: 'PUT', body: 'again' });
     assert.equal(((await response.json()) as { body: string }).body, 'again');
@@ -230,13 +234,7 @@ describe('the node:http upstream client', () => {
   });
 
   it('never sends a POST twice: it may carry a single-use code the server already read', async () => {
-    const perSocket = new WeakMap<Socket, number>();
-    const served = await serve((req, res) => {
-      const n = (perSocket.get(req.socket) ?? 0) + 1;
-      perSocket.set(req.socket, n);
-      if (n === 2) return void req.socket.destroy();
-      echo(req, res);
-    });
+    const served = await serve(dropsSecondRequestOfEachConnection());
     await (await httpFetch(served.url)).text();
     await assert.rejects(httpFetch(served.url, { method: 'POST', body: 'code=once' }), TypeError);
     assert.equal(served.requests, 2, 'the POST went out once');
