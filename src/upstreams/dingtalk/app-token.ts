@@ -12,8 +12,8 @@
  * decrypted (its key was removed) is only a cache miss: a warning, and a fresh token.
  *
  * Each process also keeps the token it last read or fetched, until the shared copy's own renewal
- * time: a login makes several org lookups, and a store read (with its decryption) per lookup was
- * about a tenth of a login's cost on Redis (bench/RESULTS.md). DingTalk hands out the same token
+ * time: a login makes several org lookups, each of which read the store (and decrypted the token),
+ * about 3.6 reads per login in bench/ (bench/RESULTS.md). DingTalk hands out the same token
  * while it is valid, so a replica's copy stays good until then; one DingTalk rejects is dropped here
  * as in the store.
  */
