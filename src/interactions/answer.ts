@@ -54,6 +54,11 @@ export function sendPage(ctx: Ctx, req: Request, res: Response, answer: PageAnsw
   res.status(status).type('html').send(html);
 }
 
+/** An `error_description` may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 5.2); ids from a URL are reduced to that. */
+export function describable(value: string): string {
+  return value.replace(/[^A-Za-z0-9._-]/g, '?').slice(0, 64);
+}
+
 export function seeOther(res: Response, url: string): void {
   applyPageHeaders(res);
   res.redirect(303, url);

@@ -7,10 +7,11 @@
 import { RECHECK_DUE } from '../oidc/interaction-view.js';
 import { localized } from '../pages/index.js';
 import { asUpstreamError, UpstreamError, type Upstream } from '../upstreams/types.js';
-import { abortForm, clientNameOf, seeOther, sendPage, switchLocaleHref } from './answer.js';
+import { abortForm, clientNameOf, describable, seeOther, sendPage, switchLocaleHref } from './answer.js';
 import { current, offeredUpstreams, stateOf, type Step } from './context.js';
 import type { InteractionView } from './ports.js';
 import { silentRecheckOf, startSilentRecheck } from './silent-recheck.js';
+import { startLeg } from './upstream-leg.js';
 
 /** prompt=login, max_age or a missing session force a fresh upstream leg; only a due recheck alone can be answered here. */
 function isOnlyRecheck(view: InteractionView): boolean {
@@ -36,7 +37,8 @@ export const recheckSession: Step = async (ctx, req, res, next) => {
   if (!upstream.recheck) {
     // Asked without a page first where the upstream answers prompt=none (src/interactions/silent-recheck.ts).
     if (silentRecheckOf(ctx, upstream)) return startSilentRecheck(ctx, req, res, view, account, upstream);
-    return seeOther(res, ctx.paths.upstreamStart(view.uid, upstream.id));
+    stateOf(res).upstream = upstream;
+    return startLeg(ctx, req, res, next);
   }
   stateOf(res).upstream = upstream;
   const { outcome, failure } = await ctx.membership.recheckNow(account);
@@ -96,13 +98,11 @@ export function chooseUpstream(requested: unknown, offered: readonly Upstream[])
   return { kind: 'choose', upstreams: [...offered] };
 }
 
-/** An `error_description` may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 5.2); ids from a URL are reduced to that. */
-export function describable(value: string): string {
-  return value.replace(/[^A-Za-z0-9._-]/g, '?').slice(0, 64);
-}
-
-/** The upstream `upstream=` names or the client's only one; the chooser (next step) otherwise. */
-export const goToUpstream: Step = async (ctx, _req, res, next) => {
+/**
+ * The upstream `upstream=` names or the client's only one: its leg starts here, without the hop
+ * through the start route (`startLeg`); the chooser (next step) otherwise.
+ */
+export const goToUpstream: Step = async (ctx, req, res, next) => {
   const { view } = current(res);
   if (view.prompt !== 'login') return next();
   const choice = chooseUpstream(view.params.upstream, offeredUpstreams(ctx, view));
@@ -113,7 +113,8 @@ export const goToUpstream: Step = async (ctx, _req, res, next) => {
         await ctx.interactions.finishError(view.uid, 'invalid_request', `unknown upstream: ${describable(choice.requested)}`),
       );
     case 'start':
-      return seeOther(res, ctx.paths.upstreamStart(view.uid, choice.upstream.id));
+      stateOf(res).upstream = choice.upstream;
+      return startLeg(ctx, req, res, next);
     case 'none':
       // Config validation makes this unreachable unless every allowed upstream failed to load.
       throw new Error(`no upstream available for client ${view.clientId}`);

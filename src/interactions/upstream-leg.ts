@@ -11,10 +11,10 @@ import { InteractionExpiredError } from '../oidc/interaction-view.js';
 import { applyPageHeaders } from '../pages/index.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { asUpstreamError, LegStateError, UpstreamError, type Upstream, type UpstreamIdentity } from '../upstreams/types.js';
-import { PageError, seeOther } from './answer.js';
+import { describable, PageError, seeOther } from './answer.js';
+import { showInAppPage } from './in-app-login.js';
 import { current, offeredUpstreams, stateOf, type Ctx, type Step } from './context.js';
 import type { Leg } from './leg-store.js';
-import { describable } from './login-prompt.js';
 import { runStrategy, type StrategyResult } from './run-strategy.js';
 import { REAUTHENTICATE, silentFallback } from './silent-recheck.js';
 
@@ -51,6 +51,22 @@ export const redirectToUpstream: Step = async (ctx, req, res) => {
   // On the start route the only leg error is an interaction about to expire.
   if (failure instanceof LegStateError) throw new InteractionExpiredError();
   throw refusal(ctx, upstream, failure);
+};
+
+/**
+ * The start route's last two steps, for a route that has already picked the upstream
+ * (`state.upstream`): the in-app page inside the upstream's client app, else the redirect. The
+ * login prompt ends with it when the choice is made without a page (the upstream `upstream=`
+ * names, the client's only one, a due session's own), so the browser goes from
+ * `/interaction/<uid>` straight to the upstream: one request and one redirect fewer per login
+ * than a 303 to the start route, with the same steps run.
+ */
+export const startLeg: Step = async (ctx, req, res, next) => {
+  let redirect = false;
+  await showInAppPage(ctx, req, res, () => {
+    redirect = true;
+  });
+  if (redirect) await redirectToUpstream(ctx, req, res, next);
 };
 
 /** GET /upstream/:id/callback of an upstream that is not configured: 404. */

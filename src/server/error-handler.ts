@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { negotiateLocale, plainPages, type Locale, type ProtocolPages } from '../pages/index.js';
+import { negotiateLocale, pageHeaders, plainPages, type Locale, type ProtocolPages } from '../pages/index.js';
 import { StoreUnavailableError } from '../store/types.js';
 
 interface HttpishError {
@@ -62,6 +62,8 @@ export function sendError(
   res.status(status).set('Cache-Control', 'no-store');
   if (req.accepts(['json', 'html']) === 'html') {
     const locale = negotiateLocale({ uiLocales: req.query?.ui_locales, acceptLanguage: req.get('accept-language'), defaultLocale });
+    // The pages' own policy (no script, no framing), as on every other page of ours.
+    res.set(pageHeaders());
     res.type('html').send(pages.error({ error: body.error, description: body.error_description, locale, status }));
   } else {
     res.json(body);

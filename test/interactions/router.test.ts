@@ -88,20 +88,27 @@ describe('login prompt', () => {
     assert.match(en.html, /<html lang="en">/);
   });
 
-  it('goes straight to the upstream the request names', async () => {
+  it('goes straight to the upstream the request names, with a fresh leg and no hop through the start route', async () => {
     const id = uid();
     h.interactions.add({ uid: id, params: { upstream: 'idaas' } });
-    const { status, location } = await page(await h.browser(id), `/interaction/${id}`);
-    assert.equal(status, 303);
-    assert.equal(location, `/sso/interaction/${id}/upstream/idaas`);
+    const browser = await h.browser(id);
+    const { status, location } = await page(browser, `/interaction/${id}`);
+    assert.equal(status, 302);
+    const upstream = new URL(location!);
+    assert.equal(`${upstream.origin}${upstream.pathname}`, UPSTREAM_AUTHORIZE);
+    // The leg works: the upstream's callback with that state finishes this interaction.
+    const done = await page(browser, `/upstream/idaas/callback?state=${upstream.searchParams.get('state')}&code=alice`);
+    assert.equal(done.status, 303, done.html);
+    assert.equal(h.interactions.calls.at(-1)?.uid, id);
   });
 
   it('goes straight to the only upstream a client allows', async () => {
     const id = uid();
     h.interactions.add({ uid: id, clientId: 'cli' });
     const { status, location } = await page(await h.browser(id), `/interaction/${id}`);
-    assert.equal(status, 303);
-    assert.equal(location, `/sso/interaction/${id}/upstream/idaas`);
+    assert.equal(status, 302);
+    const upstream = new URL(location!);
+    assert.equal(`${upstream.origin}${upstream.pathname}`, UPSTREAM_AUTHORIZE);
   });
 
   it('answers invalid_request for an unknown or disallowed upstream, never a silent fallback', async () => {
@@ -410,8 +417,9 @@ describe('recheck of a reused session', () => {
       const account = h.accounts.put('sub-carol', identityOf('idaas', 'carol'));
       h.interactions.add({ uid: id, reasons: ['recheck_due'], session: { accountId: account.sub }, params: { ui_locales: 'en' } });
       const { status, location } = await page(await h.browser(id), `/interaction/${id}`);
-      assert.equal(status, 303, 'no chooser, although the client offers two upstreams');
-      assert.equal(location, `/sso/interaction/${id}/upstream/idaas`);
+      assert.equal(status, 302, 'no chooser, although the client offers two upstreams');
+      const upstream = new URL(location!);
+      assert.equal(`${upstream.origin}${upstream.pathname}`, UPSTREAM_AUTHORIZE);
       assert.equal(h.interactions.calls.length, 0, 'the session is not reused');
     } finally {
       idaas.recheck = recheck;
@@ -525,9 +533,7 @@ describe('issuer at the root', () => {
       const id = uid();
       root.interactions.add({ uid: id, params: { upstream: 'idaas' } });
       const browser = await root.browser(id);
-      const first = await browser.fetch(`${root.issuer}/interaction/${id}`);
-      assert.equal(first.headers.get('location'), `/interaction/${id}/upstream/idaas`);
-      const start = await browser.fetch(`${root.issuer}/interaction/${id}/upstream/idaas`);
+      const start = await browser.fetch(`${root.issuer}/interaction/${id}`);
       assert.match(start.headers.getSetCookie().join(), /Path=\/upstream\/idaas\/callback;/);
       const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
       const done = await browser.fetch(`${root.issuer}/upstream/idaas/callback?state=${state}&code=dave`);

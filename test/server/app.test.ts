@@ -101,6 +101,9 @@ describe('express app', () => {
     const html = await page.text();
     assert.match(page.headers.get('content-type') ?? '', /html/);
     assert.doesNotMatch(html, /secret internal detail|\.ts:\d+/);
+    // The pages' own policy, not only the policy every response gets.
+    assert.match(page.headers.get('content-security-policy') ?? '', /^default-src 'none'; style-src 'self';/);
+    assert.equal(page.headers.get('cache-control'), 'no-store');
     const teapot = await fetch(`${bridge.issuer}/test/teapot`, { headers: { accept: 'application/json' } });
     assert.equal(teapot.status, 418);
     assert.deepEqual(await teapot.json(), { error: 'invalid_request', error_description: 'short and stout' });
