@@ -8,22 +8,9 @@
  * `--match <text>` keeps only the samples whose stack holds a frame whose function or file contains
  * the text (for example `TokenEndpoint`, `introspection`, `src/server`), to see one endpoint's cost.
  */
-import { readFileSync } from 'node:fs';
+import { isIdle, label, loadProfile, quietOnClosedPipe, where } from './cpuprofile.js';
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-}
+quietOnClosedPipe();
 
 const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith('--') && args[args.indexOf(a) - 1] !== '--top' && args[args.indexOf(a) - 1] !== '--match');
@@ -34,29 +21,7 @@ if (!file) {
 const top = args.includes('--top') ? Number(args[args.indexOf('--top') + 1]) : 25;
 const match = args.includes('--match') ? args[args.indexOf('--match') + 1] : undefined;
 
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const parent = new Map<number, number>();
-for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-
-/** node_modules/<package>, the project's own file, a node built-in, or V8's bookkeeping. */
-function where(frame: CallFrame): string {
-  const { url, functionName } = frame;
-  if (!url) return `(${functionName || 'native'})`;
-  const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (modules) return modules[1]!;
-  // node:internal/deps/undici/undici (fetch), node:internal/streams/…: which part of node.
-  if (url.startsWith('node:')) return url.replace(/^node:(internal\/)?/, 'node:');
-  const own = /\/(dist|src|bench|test)\/(.+)$/.exec(url);
-  return own ? `${own[1]}/${own[2]}` : url;
-}
-const label = (f: CallFrame) => `${f.functionName || '(anonymous)'} ${where(f)}:${f.lineNumber + 1}`;
-
-const stackOf = (id: number): ProfileNode[] => {
-  const stack: ProfileNode[] = [];
-  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) stack.push(byId.get(at)!);
-  return stack;
-};
+const { profile, stackOf } = loadProfile(file);
 
 const self = new Map<string, number>();
 const total = new Map<string, number>();
@@ -66,7 +31,7 @@ let idle = 0;
 for (const sample of profile.samples) {
   const stack = stackOf(sample);
   const leaf = stack[0]!.callFrame;
-  if (leaf.functionName === '(idle)') {
+  if (isIdle(leaf)) {
     idle += 1;
     continue;
   }
