@@ -37,15 +37,14 @@ describe('device flow with the DingTalk sandbox', () => {
   let fb: DingTalkBridge;
   let chromium: Chromium;
   before(async () => {
-    [fb, chromium] = await Promise.all([
-      startBridge({
-        upstream: 'dingtalk',
-        store: 'redis',
-        clients: [kubesphereClient(), kubectlClient(), deviceClient(CLUSTER, { client_name: 'prod cluster', groups: { max: 50 } })],
-        configPatch: { deviceFlow: { interval: 1 } },
-      }),
-      launchBrowser(),
-    ]);
+    // The browser before the bridge: when it cannot start, no bridge is left running to keep the file from ending.
+    chromium = await launchBrowser();
+    fb = await startBridge({
+      upstream: 'dingtalk',
+      store: 'redis',
+      clients: [kubesphereClient(), kubectlClient(), deviceClient(CLUSTER, { client_name: 'prod cluster', groups: { max: 50 } })],
+      configPatch: { deviceFlow: { interval: 1 } },
+    });
   });
   after(async () => {
     await chromium?.close();

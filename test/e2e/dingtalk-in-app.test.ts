@@ -86,8 +86,9 @@ async function claimsOf(bridge: DingTalkBridge, done: Attempt) {
 }
 
 before(async () => {
-  [browser, fb, plain] = await Promise.all([
-    launchBrowser(),
+  // The browser before the bridges: when it cannot start, no bridge is left running to keep the file from ending.
+  browser = await launchBrowser();
+  [fb, plain] = await Promise.all([
     startBridge({
       upstream: 'dingtalk',
       store: 'memory',

@@ -54,10 +54,9 @@ describe('DingTalk login in Chromium (KubeSphere-style client)', () => {
 
   before(async () => {
     rp = await startRelyingParty();
-    [fb, browser] = await Promise.all([
-      startBridge({ upstream: 'dingtalk', store: 'memory', clients: [kubesphereClient(`${rp.url}/oauth/redirect/dingtalk`)] }),
-      launchBrowser(),
-    ]);
+    // The browser before the bridge: when it cannot start, no bridge is left running to keep the file from ending.
+    browser = await launchBrowser();
+    fb = await startBridge({ upstream: 'dingtalk', store: 'memory', clients: [kubesphereClient(`${rp.url}/oauth/redirect/dingtalk`)] });
   });
   after(async () => {
     await browser?.close();

@@ -52,7 +52,9 @@ describe('IDaaS login in Chromium', () => {
   let rp: client.Configuration;
 
   before(async () => {
-    [target, chromium] = await Promise.all([startRedirectTarget(), launchBrowser()]);
+    // The browser first: when it cannot start, nothing else is left running to keep the file from ending.
+    chromium = await launchBrowser();
+    target = await startRedirectTarget();
     bridge = await startBridge({
       upstream: 'doubles',
       store: 'memory',
