@@ -1,6 +1,6 @@
 /**
  * Sign-in inside the upstream's client app (DingTalk's 免登; src/upstreams/dingtalk/in-app.ts).
- * On the start route, a browser inside the DingTalk app gets a page instead of the redirect: its
+ * Where a leg starts, a browser inside the DingTalk app gets a page instead of the redirect: its
  * script asks the DingTalk JSAPI for a code and posts it back with the page's form. The post is
  * bound to this interaction in this browser twice over: the interaction cookie oidc-provider
  * scoped to `/interaction/<uid>` (loadInteraction) and a CSRF token for that uid and this

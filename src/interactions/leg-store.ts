@@ -17,7 +17,7 @@ import type { Locale } from '../pages/index.js';
 import { cookieOptions, readCookie } from './cookies.js';
 import type { Paths } from './paths.js';
 
-/** What the start route knows about the leg it is about to begin. */
+/** What the step that starts a leg knows about the leg it is about to begin. */
 export interface PendingLeg {
   uid: string;
   /** Epoch seconds: the leg dies with its interaction. */
@@ -46,7 +46,7 @@ interface LegRecord {
 }
 
 export interface UpstreamLegs extends LegStore {
-  /** Called by the start route before the strategy runs: the leg `begin` will persist. */
+  /** Called by the step that starts a leg, before the strategy runs: the leg `begin` will persist. */
   prepare(req: Request, start: PendingLeg): void;
   /** The leg `finish` completed for this callback request, if any. */
   finished(req: Request): Leg | undefined;
@@ -82,7 +82,7 @@ export function createLegStore(options: LegStoreOptions): UpstreamLegs {
 
     async begin(req, secrets) {
       const start = starting.get(req);
-      if (!start || !req.res) throw new Error(`upstream leg of "${upstreamId}" begun outside its start route`);
+      if (!start || !req.res) throw new Error(`upstream leg of "${upstreamId}" begun without prepare()`);
       const ttl = Math.min(options.maxTtlSeconds, Math.floor(start.expiresAt - now()));
       if (ttl <= 0) throw new LegStateError('expired', 'the interaction expired before the upstream leg began');
       const state = randomBytes(32).toString('base64url');

@@ -18,6 +18,7 @@ const authenticator = new passport.Authenticator();
 /**
  * `callback: true` on the callback route: a request there is always a callback, even with no
  * code, state or error, so the strategy refuses it (LegStateError) instead of starting a new leg.
+ * `callback: false` where a leg starts: a `state` or `code` someone put in that URL is ignored.
  */
 export function runStrategy(
   strategy: Strategy,

@@ -1,9 +1,10 @@
 /**
- * The upstream leg (docs/architecture.md, "A login, step by step", steps 3–5): the start route
- * hands the browser to the upstream with a fresh single-use `state`; the callback burns it, gets
- * the identity from the strategy, links the account and finishes the interaction the leg belongs
- * to. The browser then follows the 303 to `returnTo` (/auth/<uid>), where the resume cookie, scoped
- * to that path, identifies it to oidc-provider.
+ * The upstream leg (docs/architecture.md, "A login, step by step", steps 3–5): the step that
+ * starts it (on `/interaction/<uid>`, or on the start route the chooser links to) hands the browser
+ * to the upstream with a fresh single-use `state`; the callback burns it, gets the identity from
+ * the strategy, links the account and finishes the interaction the leg belongs to. The browser
+ * then follows the 303 to `returnTo` (/auth/<uid>), where the resume cookie, scoped to that path,
+ * identifies it to oidc-provider.
  */
 import type { Request } from 'express';
 import { AccountDisabledError, AccountLeftError } from '../accounts/errors.js';
@@ -45,21 +46,25 @@ export const redirectToUpstream: Step = async (ctx, req, res) => {
   applyPageHeaders(res);
   // After a silent recheck answered for another person: the upstream authenticates the person again.
   const reauthenticate = req.query[REAUTHENTICATE] === '1';
-  const result = await runStrategy(ctx.strategy(upstream), req, res, reauthenticate ? { authorizationParams: { prompt: 'login' } } : {});
+  const result = await runStrategy(ctx.strategy(upstream), req, res, {
+    callback: false,
+    ...(reauthenticate ? { authorizationParams: { prompt: 'login' } } : {}),
+  });
   if (result.kind === 'responded') return;
   const failure = failureOf(result);
-  // On the start route the only leg error is an interaction about to expire.
+  // Where a leg starts, the only leg error is an interaction about to expire.
   if (failure instanceof LegStateError) throw new InteractionExpiredError();
   throw refusal(ctx, upstream, failure);
 };
 
 /**
  * The start route's last two steps, for a route that has already picked the upstream
- * (`state.upstream`): the in-app page inside the upstream's client app, else the redirect. The
- * login prompt ends with it when the choice is made without a page (the upstream `upstream=`
- * names, the client's only one, a due session's own), so the browser goes from
- * `/interaction/<uid>` straight to the upstream: one request and one redirect fewer per login
- * than a 303 to the start route, with the same steps run.
+ * (`state.upstream`) and checked it is offered on a login prompt: the in-app page inside the
+ * upstream's client app, else the redirect. The login prompt ends with it when the choice is made
+ * without a page (the upstream `upstream=` names, the client's only one, a due session's own), so
+ * the browser goes from `/interaction/<uid>` straight to the upstream: one request and one
+ * redirect fewer per login than a 303 to the start route. The start route's query flags
+ * (`inApp=off`, `reauthenticate=1`) work on either URL; both only make the login plainer or stricter.
  */
 export const startLeg: Step = async (ctx, req, res, next) => {
   let redirect = false;

@@ -50,7 +50,7 @@ export class ConnectorStrategy extends passport.Strategy {
     // Taking them before the first await is what lets one object serve concurrent requests.
     const { success, redirect, error } = this as unknown as Actions;
     const params = new URL(req.originalUrl ?? req.url, 'http://callback.invalid').searchParams;
-    const isCallback = options.callback === true || CALLBACK_PARAMS.some((name) => params.has(name));
+    const isCallback = options.callback ?? CALLBACK_PARAMS.some((name) => params.has(name));
     const outcome: Promise<{ redirect: string } | { identity: UpstreamIdentity }> = isCallback
       ? this.finish(req, params)
       : this.start(req, options.authorizationParams ?? {});

@@ -103,9 +103,14 @@ export interface LegStore {
  * besides `session: false` (passport hands every option to the strategy).
  */
 export interface UpstreamAuthenticateOptions {
-  /** Handle the request as the upstream callback even when it carries no `code`/`state`/`error`. The callback route sets it. */
+  /**
+   * `true`: the upstream callback, even when the request carries no `code`/`state`/`error` (the
+   * callback route). `false`: the start of a leg, whatever the query holds (the steps that start a
+   * leg, where a `state` or `code` in the URL is nobody's callback). Unset: a callback when the
+   * query has one of those parameters.
+   */
   callback?: boolean;
-  /** Extra authorization request parameters on the start route (e.g. `{ prompt: 'login' }`); protocol parameters cannot be overridden. */
+  /** Extra authorization request parameters where a leg starts (e.g. `{ prompt: 'login' }`); protocol parameters cannot be overridden. */
   authorizationParams?: Record<string, string>;
 }
 
@@ -123,7 +128,7 @@ export interface LoginRequest {
   /** Single-use, already stored with `secrets` in the LegStore. */
   state: string;
   secrets: LegSecrets;
-  /** Extra authorization parameters from the start route (e.g. `prompt`); never the protocol ones. */
+  /** Extra authorization parameters from the step that starts the leg (e.g. `prompt`); never the protocol ones. */
   extra: Record<string, string>;
 }
 
@@ -138,7 +143,7 @@ export interface CallbackRequest {
 
 /**
  * Sign-in inside the upstream's own client app (DingTalk's 免登): instead of the redirect, the
- * start route serves a page whose script asks the app's JSAPI for a code and posts it back; the
+ * step that starts the leg serves a page whose script asks the app's JSAPI for a code and posts it back; the
  * upstream turns the code into the person through the same membership path as its callback.
  */
 export interface InAppLogin {
@@ -185,7 +190,7 @@ export interface Connector {
 export interface Upstream extends Pick<Connector, 'id' | 'type' | 'displayName' | 'recheck' | 'init' | 'close' | 'inApp'> {
   /**
    * A passport strategy (use it with `{ session: false }` and a custom callback). Its `authenticate`
-   * redirects to the upstream on the start route and, on the callback route, calls
+   * redirects to the upstream where a leg starts and, on the callback route, calls
    * `success(identity: UpstreamIdentity)` or `error(UpstreamError | LegStateError)`.
    */
   createStrategy(callbackUrl: string, legs: LegStore): Strategy;

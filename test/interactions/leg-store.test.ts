@@ -161,7 +161,7 @@ describe('leg store', () => {
   it('refuses to begin outside a prepared start request', async () => {
     const leg = legs.get('idp')!;
     const req = { res: { cookie() {} } } as unknown as Request;
-    await assert.rejects(leg.begin(req, {}), /begun outside its start route/);
+    await assert.rejects(leg.begin(req, {}), /begun without prepare\(\)/);
   });
 
   it('marks the binding cookie Secure when the issuer is https', async () => {

@@ -143,6 +143,20 @@ describe('login prompt', () => {
 });
 
 describe('upstream leg', () => {
+  it('starts a fresh leg whatever callback parameters someone put in the URL that starts it', async () => {
+    for (const path of ['/interaction/{id}', '/interaction/{id}/upstream/idaas']) {
+      const id = uid();
+      h.interactions.add({ uid: id, params: { upstream: 'idaas' } });
+      const browser = await h.browser(id);
+      const start = await page(browser, `${path.replace('{id}', id)}?state=forged&code=alice&error=x`);
+      assert.equal(start.status, 302, `${path}: ${start.html}`);
+      const upstream = new URL(start.location!);
+      assert.equal(`${upstream.origin}${upstream.pathname}`, UPSTREAM_AUTHORIZE);
+      assert.notEqual(upstream.searchParams.get('state'), 'forged');
+      assert.equal(h.interactions.calls.length, 0, 'nothing finished');
+    }
+  });
+
   it('starts with a binding cookie on the callback path and finishes the login in the same browser', async () => {
     const id = uid();
     h.interactions.add({ uid: id });
@@ -533,6 +547,9 @@ describe('issuer at the root', () => {
       const id = uid();
       root.interactions.add({ uid: id, params: { upstream: 'idaas' } });
       const browser = await root.browser(id);
+      // The start route the chooser links to, and the interaction URL that starts the leg itself.
+      const viaStartRoute = await browser.fetch(`${root.issuer}/interaction/${id}/upstream/idaas`);
+      assert.equal(viaStartRoute.status, 302);
       const start = await browser.fetch(`${root.issuer}/interaction/${id}`);
       assert.match(start.headers.getSetCookie().join(), /Path=\/upstream\/idaas\/callback;/);
       const state = new URL(start.headers.get('location')!).searchParams.get('state')!;

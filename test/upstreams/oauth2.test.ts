@@ -210,6 +210,29 @@ describe('oauth2 upstream, client authentication and options', () => {
     });
   });
 
+  it('starts a fresh leg whatever the start URL holds when told it is the start (callback: false); unset, callback parameters make it a callback', async () => {
+    const forged = '?state=forged&code=alice&error=x';
+    const upstream = openOAuth2(idaasConfig(idaas, { clientAuth: 'client_secret_post' }), { log: recordingLogger() });
+    await withHarness(
+      idaas,
+      upstream,
+      async (h) => {
+        const start = await fetch(`${h.url}/start${forged}`, { redirect: 'manual' });
+        assert.equal(start.status, 302);
+        const authorize = new URL(start.headers.get('location')!);
+        assert.equal(authorize.host, new URL(idaas.url).host);
+        assert.notEqual(authorize.searchParams.get('state'), 'forged');
+        assert.equal(h.legs.live(), 1, 'one leg begun');
+      },
+      { callback: false },
+    );
+    await withHarness(idaas, upstream, async (h) => {
+      const start = await fetch(`${h.url}/start${forged}`, { redirect: 'manual' });
+      assert.equal(start.status, 500, 'the harness start route answers 500 to anything but a redirect');
+      assertLegStateError(h.outcomes.at(-1)!);
+    });
+  });
+
   it('reports refused client credentials as misconfigured', async () => {
     for (const overrides of [{ clientAuth: 'client_secret_basic' }, { clientAuth: 'client_secret_post', clientSecret: 'wrong' }]) {
       const upstream = openOAuth2(idaasConfig(idaas, overrides), { log: recordingLogger() });
