@@ -2,16 +2,24 @@
  * The upstream HTTP client on node:http (src/upstreams/http-fetch.ts) answers as fetch does where
  * the callers look: status, headers, url, a manual redirect, null bodies, the body-size cap,
  * network failures as TypeErrors, the signal's reason on a timeout; and it keeps connections
- * alive, retrying once on a kept-alive socket the server had already closed.
+ * alive, retrying once on a kept-alive socket the server had already closed. Over HTTPS it
+ * refuses a certificate the process does not trust, and trusts a private CA given the way the
+ * doctor tells operators to (NODE_EXTRA_CA_CERTS).
  */
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MAX_UPSTREAM_BODY_BYTES, ResponseTooLargeError } from '../../src/upstreams/capped-fetch.js';
 import { createHttpFetch, httpFetch } from '../../src/upstreams/http-fetch.js';
 import { answerHostile } from '../doubles/hostile-answers.js';
+import { runProcess } from '../helpers/run-process.js';
 
 interface Served {
   url: string;
@@ -273,5 +281,61 @@ describe('the node:http upstream client', () => {
     const response = await httpFetch(new Request(url, { method: 'POST', body: 'via fetch' }));
     assert.equal(response.status, 201);
     assert.equal(((await response.json()) as { body: string }).body, 'via fetch');
+  });
+});
+
+describe('the node:http upstream client over HTTPS', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oidc-bridge-http-fetch-tls-'));
+  const certFile = join(dir, 'tls.crt');
+  let server: HttpsServer;
+  let url: string;
+  /** TLS handshakes the server completed. */
+  let handshakes = 0;
+  before(async () => {
+    // A self-signed certificate: what a private CA looks like to a process that was not given it.
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'],
+        ...['-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'tls.key'), '-out', certFile],
+      ],
+      { stdio: 'ignore' },
+    );
+    server = createHttpsServer({ key: readFileSync(join(dir, 'tls.key')), cert: readFileSync(certFile) }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    server.on('secureConnection', () => (handshakes += 1));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  after(() => {
+    server?.closeAllConnections();
+    server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a certificate this process does not trust, as fetch does', async () => {
+    const err = await httpFetch(url).then(
+      () => assert.fail('a self-signed certificate was accepted'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof TypeError);
+    assert.equal((err.cause as NodeJS.ErrnoException).code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+  });
+
+  it('trusts a private CA given in NODE_EXTRA_CA_CERTS, and keeps the TLS connection alive between calls', async () => {
+    const handshakesBefore = handshakes;
+    const client = new URL('../../src/upstreams/http-fetch.ts', import.meta.url).href;
+    const script =
+      `const { httpFetch } = await import(${JSON.stringify(client)});` +
+      `for (let i = 0; i < 3; i += 1) { const r = await httpFetch(${JSON.stringify(url)}); process.stdout.write(r.status + ' ' + (await r.text()) + '\\n'); }` +
+      'process.exit(0);';
+    const run = await runProcess(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: certFile },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split('\n'), Array(3).fill('200 {"ok":true}'));
+    assert.equal(handshakes - handshakesBefore, 1, 'three calls, one TLS handshake');
   });
 });
