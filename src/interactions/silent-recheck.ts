@@ -42,7 +42,7 @@ export async function startSilentRecheck(
 ) {
   ctx.legs(upstream.id).prepare(req, { uid: view.uid, expiresAt: view.expiresAt, locale: current(res).locale, silentFor: account.sub });
   applyPageHeaders(res);
-  const result = await runStrategy(ctx.strategy(upstream), req, res, { authorizationParams: { prompt: 'none' } });
+  const result = await runStrategy(ctx.strategy(upstream), req, res, { callback: false, authorizationParams: { prompt: 'none' } });
   if (result.kind === 'responded') return;
   ctx.log.info({ uid: view.uid, upstream: upstream.id }, 'silent recheck could not start; interactive sign-in');
   seeOther(res, ctx.paths.upstreamStart(view.uid, upstream.id));
