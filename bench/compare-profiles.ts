@@ -54,7 +54,8 @@ export function costsOf(file: string, cpuUsPerRequest: number): Costs {
     if (isIdle(leaf)) return;
     const us = profile.timeDeltas?.[i] ?? 1;
     busy += us;
-    byPart.set(partOf(leaf), (byPart.get(partOf(leaf)) ?? 0) + us);
+    const part = partOf(leaf);
+    byPart.set(part, (byPart.get(part) ?? 0) + us);
     byFunction.set(label(leaf), (byFunction.get(label(leaf)) ?? 0) + us);
   });
   const scale = busy > 0 ? cpuUsPerRequest / busy : 0;
