@@ -6,11 +6,11 @@
  *                        or `reserved:<source>`: a name kept from everyone (`accounts reserve`)
  *   link:<derived sub> → the sub of an account created with its upstream's own sub (`legacySubject`)
  *
- * Read-modify-write of an account runs under a store lock, so a login on one replica cannot
- * overwrite a tombstone or a rename made at the same moment on another.
+ * Read-modify-write of an account is a compare-and-set on its record (`Records.update`), so a
+ * login on one replica cannot overwrite a tombstone or a rename made at the same moment on
+ * another: the later write sees the earlier one and applies its change on top.
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import type { Records, Store } from '../store/types.js';
+import { RecordContendedError, type Records } from '../store/types.js';
 import { AccountBusyError, UnknownAccountError } from './errors.js';
 import { ACCOUNT_SCHEMA_VERSION, type Account } from './types.js';
 
@@ -31,16 +31,14 @@ export function reservationSource(owner: string | undefined): string | undefined
   return owner?.startsWith(RESERVATION_MARKER) ? owner.slice(RESERVATION_MARKER.length) : undefined;
 }
 
-/** Longest a holder may keep an account's lock (a crashed holder frees it after this). */
-const LOCK_TTL_SECONDS = 10;
-/** How long to wait for another replica's update of the same account before giving up. */
-const LOCK_WAIT_MS = 5000;
-
 /** Reads an account, upgrading older schema versions (none yet: v1 is the first). */
 export async function readAccount(durable: Records, sub: string): Promise<Account | undefined> {
-  const raw = await durable.get<Account>(accountKey(sub));
+  return upgraded(await durable.get<Account>(accountKey(sub)));
+}
+
+function upgraded(raw: Account | undefined): Account | undefined {
   if (raw === undefined || raw === null || typeof raw !== 'object' || typeof raw.sub !== 'string') return undefined;
-  return { ...raw, schemaVersion: raw.schemaVersion ?? ACCOUNT_SCHEMA_VERSION };
+  return raw.schemaVersion === undefined ? { ...raw, schemaVersion: ACCOUNT_SCHEMA_VERSION } : raw;
 }
 
 /** The owner (sub) of a username, current or former. */
@@ -58,31 +56,33 @@ export async function claimUsername(durable: Records, name: string, sub: string)
   return (await usernameOwner(durable, name)) === sub ? { fresh: false } : undefined;
 }
 
-/** Runs `fn` holding the account's cross-replica lock. */
-export async function withAccountLock<T>(store: Store, sub: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (let attempt = 0; ; attempt += 1) {
-    const lock = await store.lock(accountKey(sub), LOCK_TTL_SECONDS);
-    if (lock) {
-      try {
-        return await fn();
-      } finally {
-        await lock.release();
-      }
-    }
-    if (Date.now() >= deadline) throw new AccountBusyError(sub);
-    // Jittered backoff so replicas waiting on the same account do not retry in lockstep.
-    await delay(Math.min(100, 5 * 2 ** attempt) * (0.5 + Math.random()));
+/**
+ * Read-modify-write of an account, if there is one (undefined when not). `mutate` may throw to
+ * abort, and may run more than once (after a concurrent write), so it must have no effects beyond
+ * its result; returning the account it was given writes nothing.
+ */
+export async function updateAccountIfAny(
+  durable: Records,
+  sub: string,
+  mutate: (account: Account) => Account,
+): Promise<Account | undefined> {
+  try {
+    const stored = await durable.update<Account>(accountKey(sub), (raw) => {
+      const current = upgraded(raw);
+      if (!current) return raw;
+      const next = mutate(current);
+      return next === current ? raw : next;
+    });
+    return upgraded(stored);
+  } catch (err) {
+    if (err instanceof RecordContendedError) throw new AccountBusyError(sub);
+    throw err;
   }
 }
 
-/** Locked read-modify-write of an existing account; `mutate` may throw to abort. */
-export async function updateAccount(store: Store, sub: string, mutate: (account: Account) => Account): Promise<Account> {
-  return withAccountLock(store, sub, async () => {
-    const current = await readAccount(store.durable, sub);
-    if (!current) throw new UnknownAccountError(sub);
-    const next = mutate(current);
-    await store.durable.set(accountKey(sub), next);
-    return next;
-  });
+/** Read-modify-write of an existing account (updateAccountIfAny); UnknownAccountError when there is none. */
+export async function updateAccount(durable: Records, sub: string, mutate: (account: Account) => Account): Promise<Account> {
+  const updated = await updateAccountIfAny(durable, sub, mutate);
+  if (!updated) throw new UnknownAccountError(sub);
+  return updated;
 }

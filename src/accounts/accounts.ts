@@ -12,6 +12,7 @@ import {
   readAccount,
   reservationSource,
   updateAccount,
+  updateAccountIfAny,
   usernameKey,
   usernameOwner,
 } from './account-records.js';
@@ -184,16 +185,19 @@ export function createAccounts({
   async function link(identity: UpstreamIdentity, options: LinkOptions = {}): Promise<Account> {
     if (!identity.linkDomain || !identity.linkKey)
       throw new TypeError(`upstream ${identity.upstream} gave an identity without linkDomain/linkKey`);
-    const existing = await existingAccountOf(identity);
-    if (!existing) return create(identity, newSubjectOf(identity));
-    const { sub } = existing;
-    refuseInactive(existing, options);
-    return updateAccount(store, sub, (account) => {
+    const sub = await currentSubOf(identity);
+    // One read and one compare-and-set for a returning person: the login path of nearly every sign-in.
+    let before: AccountStatus = 'active';
+    const linked = await updateAccountIfAny(durable, sub, (account) => {
+      assertSamePerson(account, identity);
       refuseInactive(account, options);
-      if (account.status !== 'active') log.info({ audit: 'account.reactivate', sub, username: account.username, from: account.status });
+      before = account.status;
       const t = now();
       return { ...account, status: 'active', upstream: identity.upstream, profile: identity, updatedAt: t, checkedAt: t };
     });
+    if (!linked) return create(identity, newSubjectOf(identity));
+    if (before !== 'active') log.info({ audit: 'account.reactivate', sub, username: linked.username, from: before });
+    return linked;
   }
 
   async function rename(ref: string, newUsername: string): Promise<Account> {
@@ -203,7 +207,7 @@ export function createAccounts({
     if (account.username === newUsername) return account;
     if (!(await claimUsername(durable, newUsername, account.sub))) throw new UsernameTakenError(newUsername);
     let from = account.username;
-    const renamed = await updateAccount(store, account.sub, (current) => {
+    const renamed = await updateAccount(durable, account.sub, (current) => {
       from = current.username;
       return { ...current, username: newUsername, updatedAt: now() };
     });
@@ -222,7 +226,7 @@ export function createAccounts({
   async function setStatusAndRevoke(ref: string, status: AccountStatus, reason: string): Promise<RevokeResult> {
     const { sub } = await mustFind(ref);
     let from: AccountStatus = status;
-    await updateAccount(store, sub, (current) => {
+    await updateAccount(durable, sub, (current) => {
       from = current.status;
       const next = current.status === 'tombstoned' ? 'tombstoned' : status;
       return { ...current, status: next, updatedAt: now() };
@@ -233,19 +237,21 @@ export function createAccounts({
 
   async function reactivate(ref: string): Promise<Account> {
     const { sub } = await mustFind(ref);
-    return updateAccount(store, sub, (current) => {
+    let from: AccountStatus = 'active';
+    const account = await updateAccount(durable, sub, (current) => {
       if (current.status === 'tombstoned') throw new AccountDisabledError(sub);
-      if (current.status === 'active') return current;
-      log.info({ audit: 'account.reactivate', sub, username: current.username, from: current.status, reason: 'operator' });
-      return { ...current, status: 'active', updatedAt: now() };
+      from = current.status;
+      return current.status === 'active' ? current : { ...current, status: 'active', updatedAt: now() };
     });
+    if (from !== 'active') log.info({ audit: 'account.reactivate', sub, username: account.username, from, reason: 'operator' });
+    return account;
   }
 
   async function markChecked(sub: string, identity: UpstreamIdentity): Promise<Account> {
     if ((await currentSubOf(identity)) !== sub) {
       throw new TypeError(`identity of ${identity.upstream} does not belong to account ${sub}`);
     }
-    return updateAccount(store, sub, (account) => {
+    return updateAccount(durable, sub, (account) => {
       const t = now();
       return { ...account, upstream: identity.upstream, profile: identity, updatedAt: t, checkedAt: t };
     });

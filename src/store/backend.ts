@@ -34,6 +34,8 @@ export interface Backend {
   del(key: string): Promise<void>;
   /** Deletes only while the value is still `value`; true when it deleted. */
   delIfEquals(key: string, value: string): Promise<boolean>;
+  /** Replaces the value only while it is still `expected`, keeping its TTL; true when it replaced. */
+  replaceIfEquals(key: string, expected: string, value: string): Promise<boolean>;
 
   /**
    * An expiring set: each member carries its own expiry (epoch ms, Infinity for none); expired

@@ -122,6 +122,12 @@ function memoryBackend(options: MemoryStoreOptions) {
       if (live(key, 'string')?.value !== value) return false;
       return entries.delete(key);
     },
+    async replaceIfEquals(key, expected, value) {
+      const entry = live(key, 'string');
+      if (entry?.value !== expected) return false;
+      entry.value = value;
+      return true;
+    },
     async indexAdd(key, member, expiresAt) {
       const entry = live(key, 'index') ?? { type: 'index' as const, members: new Map<string, number>(), expiresAt, earliest: expiresAt };
       entry.members.set(member, expiresAt);

@@ -33,6 +33,13 @@ export const DEL_IF_EQUALS = script(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
 
+/** Compare-and-set of a string: ARGV expected, new value. The TTL stays (PTTL, as SET KEEPTTL needs Redis 6). */
+export const REPLACE_IF_EQUALS = script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1`);
+
 /**
  * An expiring set as a sorted set scored by expiry (epoch ms): add the member, prune what has
  * expired (score <= now), and let the key expire with its last member so indexes never grow.

@@ -4,7 +4,7 @@ import { composeStore } from './compose-store.js';
 import { redisRateLimiter } from './rate-limits.js';
 import { createRedisClient, type RedisStoreOptions } from './redis-client.js';
 import { RedisConnection } from './redis-connection.js';
-import { CONSUME_DOC, DEL_IF_EQUALS, INDEX_ADD, TAKE, WRITE_DOC, runScript } from './redis-scripts.js';
+import { CONSUME_DOC, DEL_IF_EQUALS, INDEX_ADD, REPLACE_IF_EQUALS, TAKE, WRITE_DOC, runScript } from './redis-scripts.js';
 import type { Store } from './types.js';
 
 export type { RedisNode, RedisStoreOptions } from './redis-client.js';
@@ -64,6 +64,7 @@ function redisBackend(connection: RedisConnection, keyPrefix: string): Backend {
       await run((c) => c.del(k(key)));
     },
     delIfEquals: async (key, value) => (await run((c) => runScript(c, DEL_IF_EQUALS, k(key), [value]))) === 1,
+    replaceIfEquals: async (key, expected, value) => (await run((c) => runScript(c, REPLACE_IF_EQUALS, k(key), [expected, value]))) === 1,
     async indexAdd(key, member, expiresAt) {
       const score = Math.min(expiresAt, NO_EXPIRY);
       await run((c) => runScript(c, INDEX_ADD, k(key), [member, score, Date.now(), NO_EXPIRY]));

@@ -16,6 +16,14 @@ export class AlreadyConsumedError extends Error {
   }
 }
 
+/** Thrown by `Records.update` when other writers changed the record every time it tried. */
+export class RecordContendedError extends Error {
+  override name = 'RecordContendedError';
+  constructor(readonly key: string) {
+    super(`record ${key} kept changing under the update`);
+  }
+}
+
 /** Thrown by any store call while the backing store cannot be reached. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
@@ -47,6 +55,15 @@ export interface Records {
   set<T>(key: string, value: T, ttlSeconds?: number): Promise<void>;
   /** Set only when absent; true when this call created it (first-writer-wins claims, locks). */
   add<T>(key: string, value: T, ttlSeconds?: number): Promise<boolean>;
+  /**
+   * Optimistic read-modify-write of one record (compare-and-set, no lock): `next` gets the current
+   * value (undefined when absent) and returns the one to store; returning the very value it was
+   * given writes nothing. When another writer changed the record in between, `next` runs again on
+   * the newer value, so it must have no effects beyond its result. A new record gets no TTL; a
+   * replaced one keeps its own. Resolves to what is stored; rejects with what `next` throws, and
+   * with RecordContendedError after a few dozen lost races in a row.
+   */
+  update<T>(key: string, next: (current: T | undefined) => T | undefined): Promise<T | undefined>;
   /** Atomic read-and-delete: single-use records (upstream `state`). */
   take<T>(key: string): Promise<T | undefined>;
   delete(key: string): Promise<void>;

@@ -1,6 +1,7 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { setImmediate } from 'node:timers/promises';
 import { createAccounts } from '../../src/accounts/accounts.js';
 import {
   AccountDisabledError,
@@ -212,6 +213,39 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(new Set(linked.map((a) => a.username)), new Set(['wangfang2']));
       assert.equal((await accounts.list()).length, 2);
       assert.deepEqual((await store.durable.keys('username:')).sort(), ['username:wangfang', 'username:wangfang2']);
+    });
+
+    it('logins on two replicas, back to back, never undo a rename made meanwhile', async (t) => {
+      const { accounts, replica, tick } = setup(kind, t, { candidates: ['pinyin'] });
+      const other = replica();
+      const fang = await accounts.link(wangfang('k1'));
+      tick(5);
+      // Both replicas sign the person in back to back, so renames land between some login's read
+      // of the account and its write (a tombstone racing logins: the test below).
+      let running = true;
+      const signInLoop = async (replicaAccounts: typeof accounts) => {
+        let logins = 0;
+        while (running) {
+          await replicaAccounts.link(wangfang('k1'));
+          logins += 1;
+          // As requests arrive: through the event loop (on the memory store a bare loop of promises
+          // would starve the timers of the other writers' retries).
+          await setImmediate();
+        }
+        return logins;
+      };
+      const loops = [signInLoop(accounts), signInLoop(other)];
+      for (const name of ['fang.wang', 'wangfang', 'fang', 'wang.fang', 'fang.wang']) {
+        assert.equal((await accounts.rename(fang.sub, name)).username, name);
+        await Promise.all([accounts.link(wangfang('k1')), other.link(wangfang('k1'))]);
+        assert.equal((await other.get(fang.sub))?.username, name, 'no login wrote back the name it had read');
+      }
+      running = false;
+      assert.ok(
+        (await Promise.all(loops)).every((n) => n >= 1),
+        'both replicas signed in meanwhile',
+      );
+      assert.equal((await accounts.get(fang.sub))?.checkedAt, T0 + 5, 'the logins were recorded too');
     });
 
     it('rename claims the new name, keeps the old one for the same person, and audits', async (t) => {

@@ -194,6 +194,62 @@ export function adapterSuite(getStore: () => Store): void {
     assert.equal(await ephemeral.get(claim), added.indexOf(true));
   });
 
+  it('records: update creates, changes on top of the current value, and writes nothing when told so', async () => {
+    const { durable, ephemeral } = getStore();
+    const key = id();
+    assert.deepEqual(
+      await durable.update<{ n: number }>(key, (current) => ({ n: (current?.n ?? 0) + 1 })),
+      { n: 1 },
+      'an absent record is created',
+    );
+    assert.deepEqual(await durable.update<{ n: number }>(key, (current) => ({ n: current!.n + 1 })), { n: 2 });
+    assert.deepEqual(await durable.get(key), { n: 2 });
+    assert.equal(await durable.update(id(), (current) => current), undefined, 'returning what it was given writes nothing');
+    await assert.rejects(
+      durable.update(key, () => {
+        throw new RangeError('refused');
+      }),
+      RangeError,
+    );
+    assert.deepEqual(await durable.get(key), { n: 2 }, 'a throwing update writes nothing');
+    // A replaced record keeps its TTL.
+    const short = id();
+    await ephemeral.set(short, 'a', 0.3);
+    assert.equal(await ephemeral.update<string>(short, () => 'b'), 'b');
+    assert.equal(await ephemeral.get(short), 'b');
+    await outlive(0.3);
+    assert.equal(await ephemeral.get(short), undefined, 'the update did not make the record live forever');
+  });
+
+  it('records: of 20 parallel updates of one record none is lost, and a parallel set is never overwritten', async () => {
+    const { durable } = getStore();
+    const key = id();
+    await durable.set(key, { n: 0, tags: [] as string[] });
+    const updates = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        durable.update<{ n: number; tags: string[] }>(key, (current) => ({ n: current!.n + 1, tags: [...current!.tags, `t${i}`] })),
+      ),
+    );
+    const final = await durable.get<{ n: number; tags: string[] }>(key);
+    assert.equal(final?.n, 20);
+    assert.equal(new Set(final?.tags).size, 20);
+    assert.equal(Math.max(...updates.map((u) => u!.n)), 20);
+    // Another writer replaces the record between an update's read and its write: the update runs
+    // again on the newer value instead of overwriting it. The set is sent before the update's write
+    // (one connection, in order; on memory it applies at once), so the race is certain.
+    const other = id();
+    await durable.set(other, 'old');
+    const seen: string[] = [];
+    const merged = await durable.update<string>(other, (current) => {
+      seen.push(current!);
+      if (seen.length === 1) void durable.set(other, 'theirs');
+      return `${current}+mine`;
+    });
+    assert.deepEqual(seen, ['old', 'theirs']);
+    assert.equal(merged, 'theirs+mine');
+    assert.equal(await durable.get(other), 'theirs+mine');
+  });
+
   it('records: keys(prefix) lists this namespace only, matching the prefix literally', async () => {
     const { durable, ephemeral } = getStore();
     const ns = `${id()}:`;
