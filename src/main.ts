@@ -8,6 +8,7 @@ import type { Config } from './config/schema.js';
 import { newHashedSecret } from './config/hashed-secret.js';
 import { runKeysCommand } from './cli/keys.js';
 import { KeysError, maxSignedTokenLifetime } from './oidc/keys.js';
+import { EgressProxyError, processEgressProxy } from './upstreams/egress-proxy.js';
 
 const USAGE = `Usage: oidc-bridge <command> [--config <file>]
 
@@ -53,12 +54,26 @@ async function check(argv: string[]): Promise<number> {
     return 1;
   }
   if (refusedInProduction(loaded.config)) return 1;
+  const egress = egressOrError();
+  if (egress === false) return 1;
   for (const warning of configWarnings(loaded.config)) err(`warning: ${warning}`);
   const { config } = loaded;
   out(
     `${loaded.path}: ok (issuer ${config.issuer}; ${config.upstreams.length} upstream(s): ${config.upstreams.map((u) => `${u.id} [${u.type}]`).join(', ')}; ${config.clients.length} client(s))`,
   );
+  if (egress) out(`egress proxy: ${egress.summary}`);
   return 0;
+}
+
+/** The egress proxy of this environment (undefined: none); false, with the problem printed, when a variable is unusable. */
+function egressOrError(): ReturnType<typeof processEgressProxy> | false {
+  try {
+    return processEgressProxy();
+  } catch (error) {
+    if (!(error instanceof EgressProxyError)) throw error;
+    err(`error: ${error.message}`);
+    return false;
+  }
 }
 
 async function keys(argv: string[]): Promise<number> {
@@ -189,7 +204,7 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof KeysError) {
+    if (error instanceof ConfigError || error instanceof KeysError || error instanceof EgressProxyError) {
       err(error.message);
     } else {
       err(`oidc-bridge: ${error instanceof Error ? error.message : String(error)}`);

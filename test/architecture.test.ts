@@ -84,6 +84,8 @@ describe('architecture', () => {
       // Read from node_modules by src/pages/scripts.ts (never imported into the server).
       'dingtalk-jsapi': { modules: ['pages'] },
       'proxy-addr': { modules: ['server'] },
+      // The egress proxy's transport (src/upstreams/egress-proxy.ts).
+      undici: { modules: ['upstreams'] },
       express: { modules: ['server', 'interactions', 'sandbox'], typesAnywhere: true },
       playwright: { modules: [] },
       'playwright-core': { modules: [] },

@@ -7,10 +7,11 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, configWarnings, loadConfig, productionConfigErrors } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { EgressProxyError, processEgressProxy } from '../upstreams/egress-proxy.js';
 import { httpFetch } from '../upstreams/http-fetch.js';
 import { secretFindings, checkClients } from './doctor/clients.js';
 import { checkDingTalk } from './doctor/dingtalk.js';
-import { error, exitCodeOf, warning, type CheckContext, type Finding } from './doctor/findings.js';
+import { error, exitCodeOf, ok, warning, type CheckContext, type Finding } from './doctor/findings.js';
 import { checkIssuer } from './doctor/issuer.js';
 import { checkKeys } from './doctor/keys.js';
 import type { StoreNames } from './doctor/kubesphere-users.js';
@@ -117,6 +118,7 @@ export async function diagnose(config: Config, options: DoctorOptions, io: Omit<
   const users = options.kubesphereUsers ? await kubesphereFindings(config, options.kubesphereUsers, store) : [];
   return [
     ...configFindings(config, io.production),
+    ...egressFindings(),
     ...issuer.findings,
     ...keys,
     ...checkClients(config),
@@ -125,6 +127,24 @@ export async function diagnose(config: Config, options: DoctorOptions, io: Omit<
     ...store,
     ...users,
   ];
+}
+
+/** The egress proxy every check below goes through, as the bridge's own calls do (docs/upstreams.md, "Egress proxy"). */
+function egressFindings(): Finding[] {
+  try {
+    const egress = processEgressProxy();
+    return egress ? [ok('egress.proxy', 'egress', egress.summary)] : [];
+  } catch (err) {
+    if (!(err instanceof EgressProxyError)) throw err;
+    return [
+      error(
+        'egress.proxy',
+        'egress',
+        err.message,
+        'Fix the variable in the environment of the bridge (its Deployment or unit file); `oidc-bridge check` reads it too. Every outgoing call below failed because of it.',
+      ),
+    ];
+  }
 }
 
 function configFindings(config: Config, production: boolean): Finding[] {

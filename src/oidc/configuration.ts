@@ -18,6 +18,8 @@ export interface ConfigurationDeps {
   needsRecheck: NeedsRecheck;
   /** Epoch seconds; default the system clock. */
   now?: () => number;
+  /** The engine's outgoing calls; default the global fetch. */
+  fetch?: typeof fetch;
   extrasOf: (clientId: string) => ClientExtras | undefined;
   pages: ReturnType<typeof providerPages>;
   devicePages: ReturnType<typeof deviceFlowPages>['sources'];
@@ -97,10 +99,13 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: Client
  * meant for dynamically registered clients). Every URL it fetches here (back-channel logout,
  * a client's jwks_uri) comes from the operator's static client config, and in-cluster RPs such as
  * KubeSphere live on private addresses: drop that dispatcher, keep the provider's timeout signal.
+ * The call then goes out through `outgoing` (the bridge gives the egress-proxy-aware one).
  */
-function operatorTrustedFetch(url: string | URL | Request, options?: RequestInit): Promise<Response> {
-  const { dispatcher: _ssrfGuard, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
-  return globalThis.fetch(url, rest);
+function operatorTrustedFetch(outgoing: typeof fetch): typeof fetch {
+  return (url, options) => {
+    const { dispatcher: _ssrfGuard, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
+    return outgoing(url, rest);
+  };
 }
 
 function features(deps: ConfigurationDeps): Configuration['features'] {
@@ -202,7 +207,7 @@ export function buildConfiguration(deps: ConfigurationDeps): Configuration {
     features: features(deps),
     renderError: deps.pages.renderError,
     clientBasedCORS,
-    fetch: operatorTrustedFetch,
+    fetch: operatorTrustedFetch(deps.fetch ?? ((url, options) => globalThis.fetch(url, options))),
     discovery: { ui_locales_supported: [...SUPPORTED_LOCALES] },
   };
 }

@@ -30,6 +30,8 @@ export interface ProviderDeps {
   needsRecheck?: NeedsRecheck;
   /** Epoch seconds, for the session's absolute lifetime (tests move it). Default: the system clock. */
   now?: () => number;
+  /** What the engine's own calls (a client's jwks_uri, back-channel logout) go out through. Default: the global fetch. */
+  fetch?: typeof fetch;
   pages?: ProtocolPages;
   /**
    * form-action sources of the upstreams' login pages: the device flow's confirmation posts to
@@ -144,6 +146,7 @@ export function createProvider(deps: ProviderDeps): ProviderBundle {
     findAccount,
     needsRecheck: deps.needsRecheck ?? (async () => false),
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
     extrasOf,
     pages: providerPages(writer),
     devicePages: devicePages.sources,

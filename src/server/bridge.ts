@@ -16,6 +16,7 @@ import { createInteractionRouter } from '../interactions/index.js';
 import { createPages, formActionSource } from '../pages/index.js';
 import { openStore, sealRecords, storeOptionsOf } from '../store/index.js';
 import type { Store } from '../store/types.js';
+import { processEgressProxy, viaEgressProxy } from '../upstreams/egress-proxy.js';
 import { loginPageUrls, openUpstreams, type UpstreamRegistry } from '../upstreams/registry.js';
 import { createApp, type AppDeps } from './app.js';
 import { createMetrics, createMetricsRegistry, metricsHandler } from './metrics.js';
@@ -61,6 +62,9 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
       log,
       ...(options.configPath ? { configPath: options.configPath } : {}),
     });
+  // A bad HTTPS_PROXY / HTTP_PROXY / NO_PROXY refuses the start before anything opens.
+  const egress = processEgressProxy();
+  if (egress) log.info({ egressProxy: egress.described }, 'outgoing calls go through an egress proxy');
   // Keys first: a start-up that must refuse (production without keys) opens no connection.
   let keys = await loadSigningKeys();
   const store = options.store ?? (await openStore(storeOptionsOf(config.store)));
@@ -111,6 +115,8 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
       needsRecheck: (sub, loginTs) => membership.needsRecheck(sub, loginTs),
       pages,
       upstreamFormActions,
+      // A client's jwks_uri and back-channel logout go out as the upstream calls do.
+      fetch: viaEgressProxy((url, init) => globalThis.fetch(url, init), processEgressProxy),
       log,
       metrics: counters,
     });

@@ -9,11 +9,13 @@
  * body under the cap of src/upstreams/capped-fetch.ts before resolving, rejects a network failure
  * with a TypeError whose `cause` is the socket's error and an abort with the signal's reason, as
  * fetch does (https://fetch.spec.whatwg.org/#fetch-method). A Request object or a streamed body
- * goes to the global fetch under capBodies instead.
+ * goes to the global fetch under capBodies instead, and a call the egress proxy must carry
+ * (src/upstreams/egress-proxy.ts) to undici's ProxyAgent.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { capBodies, MAX_UPSTREAM_BODY_BYTES, ResponseTooLargeError } from './capped-fetch.js';
+import { processEgressProxy, viaEgressProxy, type EgressProxy } from './egress-proxy.js';
 
 /**
  * Idle keep-alive sockets are closed after this long, as undici's default keepAliveTimeout
@@ -47,6 +49,8 @@ export interface HttpFetchOptions {
   maxBytes?: number;
   /** Own agents with this idle timeout instead of the shared ones (tests). */
   idleSocketMs?: number;
+  /** Default: this process's, from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (src/upstreams/egress-proxy.ts); null for none. */
+  egress?: EgressProxy | null;
 }
 
 interface Agents {
@@ -75,12 +79,14 @@ export function createHttpFetch(options: HttpFetchOptions = {}): typeof fetch {
   const maxBytes = options.maxBytes ?? MAX_UPSTREAM_BODY_BYTES;
   const agents = options.idleSocketMs === undefined ? (sharedAgents ??= agentsWith(IDLE_SOCKET_MS)) : agentsWith(options.idleSocketMs);
   const fallback = capBodies(globalThis.fetch, maxBytes);
+  const egress = options.egress === undefined ? processEgressProxy : () => options.egress ?? undefined;
   // async: a header fetch refuses (new Headers throws) rejects the call, as with fetch, rather than throwing.
-  return async (input, init) => {
+  const direct: typeof fetch = async (input, init) => {
     const prepared = prepare(input, init);
     if (!prepared) return fallback(input, init);
     return send(prepared, agents, maxBytes, true);
   };
+  return viaEgressProxy(direct, egress, maxBytes);
 }
 
 /** The client every upstream call uses unless a test injects its own fetch. */

@@ -25,6 +25,7 @@ import { dingtalkUpstream, KUBESPHERE_SECRET, kubectlClient, kubesphereClient } 
 import { freshKeysDir } from '../helpers/keys.js';
 import { freePort, LOCAL_REDIS_URL, startRedisServer, type RedisServer } from '../helpers/redis.js';
 import { runProcess, type ProcessResult } from '../helpers/run-process.js';
+import { startEgressProxy } from '../doubles/egress-proxy.js';
 
 interface Finding {
   id: string;
@@ -69,9 +70,9 @@ describe('oidc-bridge doctor', () => {
   let store: Store;
   let heldName: string;
 
-  const run = (args: string[]): Promise<ProcessResult> =>
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessResult> =>
     runProcess(process.execPath, ['bin/oidc-bridge.js', 'doctor', ...args], {
-      env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: 'test' },
+      env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: 'test', ...env },
     });
 
   /** The healthy configuration: the running bridge's issuer, keys and store, the sandbox app, a reachable OIDC upstream. */
@@ -94,10 +95,14 @@ describe('oidc-bridge doctor', () => {
 
   let files = 0;
   /** Writes the config (JSON is YAML) and runs doctor --json on it. */
-  async function doctor(config: ConfigInput, extra: string[] = []): Promise<{ run: ProcessResult; report: Report }> {
+  async function doctor(
+    config: ConfigInput,
+    extra: string[] = [],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<{ run: ProcessResult; report: Report }> {
     const file = join(dir, `config-${(files += 1)}.yaml`);
     writeFileSync(file, JSON.stringify(config));
-    const result = await run(['--config', file, '--json', ...extra]);
+    const result = await run(['--config', file, '--json', ...extra], env);
     assert.doesNotMatch(result.stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
     for (const secret of SECRETS) assert.ok(!result.stdout.includes(secret) && !result.stderr.includes(secret), 'no secret in the output');
     return { run: result, report: JSON.parse(result.stdout) as Report };
@@ -401,5 +406,60 @@ describe('oidc-bridge doctor', () => {
     assert.equal(result.code, 1);
     assert.equal(report.findings[0]?.id, 'config.valid');
     assert.match(report.findings[0]?.message ?? '', /issuer/);
+  });
+
+  it('checks DingTalk through the egress proxy, names it, and names it again when it refuses', PROCESS_TIMEOUT, async () => {
+    const proxy = await startEgressProxy();
+    const password = 'doctor-proxy-password-0123456789';
+    proxy.requireCredentials('doctor', password);
+    try {
+      const port = new URL(bridge.sandboxUrl).port;
+      // DingTalk's API hosts under names only the proxy resolves: a finding that passes went through it.
+      const config = healthy();
+      config.upstreams = [
+        dingtalkUpstream(bridge.sandboxUrl, {
+          endpoints: {
+            authorize: `${bridge.sandboxUrl}/oauth2/auth`,
+            api: `http://api.dingtalk.test:${port}`,
+            oapi: `http://oapi.dingtalk.test:${port}`,
+          },
+        }),
+      ];
+      const withProxy = (pw: string) => ({
+        HTTP_PROXY: proxy.url.replace('http://', `http://doctor:${pw}@`),
+        HTTPS_PROXY: '',
+        https_proxy: '',
+        NO_PROXY: '',
+        no_proxy: '',
+      });
+
+      const { run: passed, report } = await doctor(config, [], withProxy(password));
+      assert.equal(passed.code, 0, passed.stdout);
+      const egress = report.findings.find((f) => f.id === 'egress.proxy');
+      assert.equal(egress?.severity, 'ok');
+      assert.match(egress?.message ?? '', /http:\/\/ calls through http:\/\/\*\*\*@127\.0\.0\.1:\d+/);
+      assert.ok(report.findings.some((f) => f.id === 'dingtalk.app-token' && f.severity === 'ok'));
+      assert.ok(
+        proxy.seen.some((r) => r.target.includes('/v1.0/oauth2/accessToken')),
+        'the app token came through the proxy',
+      );
+
+      const { run: refused, report: refusedReport } = await doctor(config, [], withProxy('wrong-password-0123456789'));
+      assert.equal(refused.code, 1);
+      const unreachable = refusedReport.findings.find((f) => f.id === 'upstream.reachable' && f.severity === 'error');
+      assert.match(unreachable?.message ?? '', /the egress proxy http:\/\/\*\*\*@127\.0\.0\.1:\d+ asked for credentials \(407\)/);
+      assert.match(unreachable?.fix ?? '', /HTTPS_PROXY=http:\/\/user:password@host:port/);
+      for (const text of [passed.stdout, refused.stdout]) {
+        assert.ok(!text.includes(password) && !text.includes('wrong-password-0123456789'), 'no proxy password in the report');
+      }
+
+      const { run: bad, report: badReport } = await doctor(config, [], { HTTP_PROXY: 'ftp://proxy.corp:21' });
+      assert.equal(bad.code, 1);
+      const badEgress = badReport.findings.find((f) => f.id === 'egress.proxy');
+      assert.equal(badEgress?.severity, 'error');
+      assert.match(badEgress?.message ?? '', /^HTTP_PROXY: ftp:\/\/ proxies are not supported/);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -5,12 +5,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { cleanupPrefix, freePort, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js';
 import { runProcess, type ProcessResult } from '../helpers/run-process.js';
 import { replayDockerfile, type ReplayedImage } from './dockerfile-replay.js';
+import { startEgressProxy } from '../doubles/egress-proxy.js';
 
 describe('the production install (the Dockerfile, replayed)', () => {
   const prefix = testPrefix('production');
@@ -194,6 +195,31 @@ clients:
     assert.equal(severity('keys.rs256'), 'ok');
     assert.equal(severity('kubesphere.reserved-names'), 'ok');
     assert.equal(severity('issuer.discovery'), 'error');
+  });
+
+  it('doctor through an egress proxy: undici is in the production install and carries the calls', async () => {
+    const proxy = await startEgressProxy();
+    try {
+      const proxied = join(image.dir, 'config-proxied.yaml');
+      writeFileSync(proxied, readFileSync(config, 'utf8').replaceAll('"http://127.0.0.1:9"', '"http://api.dingtalk.test:9999"'));
+      const [command = 'node', ...entry] = image.entrypoint;
+      const run = await runProcess(
+        command === 'node' ? process.execPath : command,
+        [...entry, 'doctor', '--json', '--timeout', '2s', '--config', proxied],
+        {
+          cwd: image.dir,
+          env: { ...env(), HTTP_PROXY: proxy.url },
+        },
+      );
+      const report = JSON.parse(run.stdout) as { findings: { id: string; severity: string; message: string }[] };
+      assert.equal(report.findings.find((f) => f.id === 'egress.proxy')?.severity, 'ok', run.stderr);
+      assert.ok(
+        proxy.seen.some((r) => r.target.startsWith('http://api.dingtalk.test:9999/')),
+        `the DingTalk calls went through the proxy: ${JSON.stringify(proxy.seen)} ${run.stderr}`,
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('accounts list', async () => {

@@ -3,6 +3,7 @@
  * redirect (a redirect is itself a finding), and a failure turned into what went wrong at which
  * stage (DNS, TCP, TLS, timeout) with the fix for it.
  */
+import { EgressProxyRefusedError, processEgressProxy, shownProxy } from '../../upstreams/egress-proxy.js';
 import type { CheckContext } from './findings.js';
 
 export interface Answer {
@@ -13,7 +14,7 @@ export interface Answer {
 }
 
 export interface NetworkProblem {
-  stage: 'dns' | 'tcp' | 'tls' | 'timeout' | 'network';
+  stage: 'dns' | 'tcp' | 'tls' | 'timeout' | 'network' | 'proxy';
   message: string;
   fix: string;
 }
@@ -68,8 +69,49 @@ export const PRIVATE_CA_FIX =
   'Otherwise renew the certificate, or make it name this exact host.';
 
 export function explainNetworkError(url: string, err: unknown, timeoutMs: number): NetworkProblem {
-  const code = errorCodeOf(err);
   const host = safeHost(url);
+  const proxy = egressProxyOf(url);
+  const refused = refusalOf(err);
+  if (refused) {
+    return {
+      stage: 'proxy',
+      message: `${url}: ${refused.message}`,
+      fix:
+        refused.status === 407
+          ? 'Put the proxy credentials in the proxy URL (HTTPS_PROXY=http://user:password@host:port), or ask its owners for an exemption.'
+          : `Ask the proxy's owners to allow ${host}, or list ${host} in NO_PROXY if this host reaches it directly.`,
+    };
+  }
+  const problem = directNetworkError(url, host, err, timeoutMs);
+  if (!proxy) return problem;
+  // Through a proxy, DNS and the connection are the proxy's: name it, or the fix points at the wrong hop.
+  return {
+    ...problem,
+    message: `${problem.message} (through the egress proxy ${proxy})`,
+    fix: `${problem.fix} The call went through the egress proxy ${proxy}: check that it is up and reaches ${host}, or list ${host} in NO_PROXY if this host reaches it directly.`,
+  };
+}
+
+/** The egress proxy a call to `url` goes through (credentials hidden), if any. */
+function egressProxyOf(url: string): string | undefined {
+  try {
+    const target = URL.parse(url);
+    const proxy = target ? processEgressProxy()?.proxyFor(target) : undefined;
+    return proxy ? shownProxy(proxy) : undefined;
+  } catch {
+    return undefined; // a bad variable is its own finding (egress.proxy)
+  }
+}
+
+function refusalOf(err: unknown): EgressProxyRefusedError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    if (e instanceof EgressProxyRefusedError) return e;
+  }
+  return undefined;
+}
+
+function directNetworkError(url: string, host: string, err: unknown, timeoutMs: number): NetworkProblem {
+  const code = errorCodeOf(err);
   if (code === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
     return {
       stage: 'timeout',

@@ -75,6 +75,13 @@ export interface DingTalkClient {
 
 const MAX_LOGGED_MESSAGE = 300;
 
+/** The messages along a network failure's cause chain: `fetch failed: connect ECONNREFUSED 10.0.0.9:3128`. */
+function causeMessage(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) parts.push(e.message);
+  return parts.join(': ').slice(0, MAX_LOGGED_MESSAGE);
+}
+
 export function createClient(options: ClientOptions): DingTalkClient {
   const { upstream, endpoints, log } = options;
 
@@ -120,6 +127,8 @@ export function createClient(options: ClientOptions): DingTalkClient {
             code: err.code,
             message: err.dingtalkMessage.slice(0, MAX_LOGGED_MESSAGE),
             requestId: err.requestId,
+            // What failed on the way (a refused connection, an egress proxy's refusal), never a URL's query.
+            ...(err.status === 0 && err.cause ? { cause: causeMessage(err.cause) } : {}),
             attempt,
             retrying: again,
           },
