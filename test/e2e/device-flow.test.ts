@@ -33,6 +33,16 @@ async function kubeloginDeviceAuthorization(issuer: string, clientId: string, sc
   return (await res.json()) as client.DeviceAuthorizationResponse;
 }
 
+/** A failed poll with the reason only the bridge's log holds (oidc-provider's error_detail: not found, consumed, grant …). */
+function failedPoll(fb: DingTalkBridge, err: unknown): never {
+  const protocolErrors = fb.logs
+    .filter((line) => line.msg === 'protocol error')
+    .map((line) => `${String(line.event)} ${String(line.error)}: ${String(line.detail)}`);
+  throw new Error(`the device's poll failed (${String(err)}); the bridge logged: ${protocolErrors.join('; ') || 'no protocol error'}`, {
+    cause: err,
+  });
+}
+
 describe('device flow with the DingTalk sandbox', () => {
   let fb: DingTalkBridge;
   let chromium: Chromium;
@@ -124,7 +134,7 @@ describe('device flow with the DingTalk sandbox', () => {
     await page.waitForURL((u) => u.pathname.startsWith('/device/'));
     assert.equal(await page.locator('h1').textContent(), message('en', 'device.success.title'));
 
-    const claims = (await polled).claims()!;
+    const claims = (await polled.catch((err: unknown) => failedPoll(fb, err))).claims()!;
     assert.equal(claims.aud, CLUSTER);
     assert.equal(claims.name, '张伟');
     assert.ok(Array.isArray(claims.groups) && claims.groups.includes(`${KUBECTL_GROUPS_PREFIX}研发中心`));
