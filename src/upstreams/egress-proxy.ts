@@ -23,6 +23,7 @@
  * docs/upstreams.md, "Egress proxy", is the operator's page for this.
  */
 import { BlockList, isIP, isIPv4 } from 'node:net';
+import { domainToASCII } from 'node:url';
 import type * as UndiciModule from 'undici';
 import type { Dispatcher, ProxyAgent } from 'undici';
 import { capBodies, MAX_UPSTREAM_BODY_BYTES } from './capped-fetch.js';
@@ -32,17 +33,23 @@ export class EgressProxyError extends Error {
   override name = 'EgressProxyError';
 }
 
-/** The proxy refused the call (a CONNECT or a forwarded request answered with its own status). */
+/**
+ * The proxy did not carry the call: it asked for credentials (407), refused the host (403 and the
+ * like), or could not reach it (a 5xx to a CONNECT: the host does not resolve or answer from there).
+ */
 export class EgressProxyRefusedError extends Error {
   override name = 'EgressProxyRefusedError';
   constructor(
     readonly proxy: string,
+    readonly host: string,
     readonly status: number,
   ) {
     super(
       status === 407
         ? `the egress proxy ${proxy} asked for credentials (407): put them in the proxy URL (http://user:password@host:port)`
-        : `the egress proxy ${proxy} refused the connection (${status})`,
+        : status >= 500
+          ? `the egress proxy ${proxy} could not reach ${host} (${status})`
+          : `the egress proxy ${proxy} refused the connection to ${host} (${status})`,
     );
   }
 }
@@ -58,9 +65,19 @@ interface NoProxyEntry {
   port: number;
 }
 
+/** One proxy, as read from its variable. */
+export interface ProxyServer {
+  /** `http://host:port` or `https://host:port`, without credentials. */
+  readonly origin: string;
+  /** As the log and the doctor show it: `http://***@host:port` when it carries credentials. */
+  readonly shown: string;
+  /** The Proxy-Authorization value (`Basic …`) from the URL's credentials. */
+  readonly authorization?: string;
+}
+
 export interface EgressProxy {
-  /** The proxy URL (credentials included) a call to `url` goes through, or undefined to connect directly. */
-  proxyFor(url: URL): URL | undefined;
+  /** The proxy a call to `url` goes through, or undefined to connect directly. */
+  proxyFor(url: URL): ProxyServer | undefined;
   /** What the log may show: proxies without credentials, and NO_PROXY as given. */
   readonly described: { https?: string; http?: string; noProxy?: string };
   /** The same in one line, for `check` and the doctor. */
@@ -82,8 +99,8 @@ export function egressProxyFrom(env: NodeJS.ProcessEnv): EgressProxy | undefined
   const everything = noProxyText?.split(',').some((e) => e.trim() === '*') ?? false;
   const entries = everything || !noProxyText ? [] : noProxyEntries(noProxyText);
   const described = {
-    ...(https ? { https: shownProxy(https) } : {}),
-    ...(http ? { http: shownProxy(http) } : {}),
+    ...(https ? { https: https.shown } : {}),
+    ...(http ? { http: http.shown } : {}),
     ...(noProxyText ? { noProxy: noProxyText } : {}),
   };
   const summary = [
@@ -123,25 +140,30 @@ function variable(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return upper ?? lower;
 }
 
-function proxyUrl(env: NodeJS.ProcessEnv, name: string): URL | undefined {
+function proxyUrl(env: NodeJS.ProcessEnv, name: string): ProxyServer | undefined {
   const text = variable(env, name);
   if (!text) return undefined;
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
   const url = URL.parse(withScheme);
-  // The value itself is not repeated: it may hold the proxy's password.
+  // The value itself is never repeated: it may hold the proxy's password.
   if (!url || !url.hostname) {
     throw new EgressProxyError(`${name} is not a proxy URL: expected http://host:port (or https://, optionally with user:password@)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new EgressProxyError(`${name}: ${url.protocol}// proxies are not supported; use an http:// or https:// proxy`);
   }
-  return url;
-}
-
-/** A proxy URL as the log and the doctor show it: `http://***@host:port` when it carries credentials. */
-export function shownProxy(url: URL): string {
-  const shown = new URL(url.origin);
-  return url.username || url.password ? `${shown.protocol}//***@${shown.host}` : shown.origin;
+  if (!url.username && !url.password) return { origin: url.origin, shown: url.origin };
+  let credentials: string;
+  try {
+    credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  } catch {
+    throw new EgressProxyError(`${name}: the user or password in the proxy URL is not valid percent-encoding (write % as %25)`);
+  }
+  return {
+    origin: url.origin,
+    shown: `${url.protocol}//***@${url.host}`,
+    authorization: `Basic ${Buffer.from(credentials).toString('base64')}`,
+  };
 }
 
 function noProxyEntries(text: string): NoProxyEntry[] {
@@ -152,7 +174,8 @@ function noProxyEntries(text: string): NoProxyEntry[] {
     // A range or an address first: `10.0.0.0/8`, `::1`, `[fd00::1]:8443`, `10.1.2.3:8080`.
     const slash = item.indexOf('/');
     if (slash > 0) {
-      const range = rangeOf(item.slice(0, slash), Number(item.slice(slash + 1)));
+      const bits = item.slice(slash + 1);
+      const range = /^\d{1,3}$/.test(bits) ? rangeOf(item.slice(0, slash), Number(bits)) : undefined;
       if (range) entries.push({ range, port: 0 });
       continue; // an unreadable entry is ignored, as Go's httpproxy does
     }
@@ -161,8 +184,11 @@ function noProxyEntries(text: string): NoProxyEntry[] {
       entries.push({ range: rangeOf(host, isIPv4(host) ? 32 : 128)!, port });
       continue;
     }
-    const name = host.replace(/^\*\./, '.');
-    if (!name || name === '.') continue;
+    // URLs hold international names in punycode (`xn--bcher-kva.example`): so must the entry.
+    const leadingDot = host.startsWith('*.') || host.startsWith('.');
+    const ascii = domainToASCII(host.replace(/^\*?\./, ''));
+    if (!ascii) continue;
+    const name = leadingDot ? `.${ascii}` : ascii;
     entries.push(name.startsWith('.') ? { host: name, port } : { host: `.${name}`, alsoBare: true, port });
   }
   return entries;
@@ -202,36 +228,52 @@ function isLoopback(host: string): boolean {
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   const family = isIP(host);
   if (family === 4) return LOOPBACK.check(host, 'ipv4');
-  return family === 6 && (LOOPBACK.check(host, 'ipv6') || /^::ffff:127\./.test(host));
+  // An IPv4-mapped address (`::ffff:7f00:1`, as URLs write it) is checked by BlockList as the IPv4 one.
+  return family === 6 && LOOPBACK.check(host, 'ipv6');
 }
 
 type Undici = typeof UndiciModule;
 let undici: Promise<Undici> | undefined;
 const agents = new Map<string, ProxyAgent>();
 
-async function agentFor(proxy: URL): Promise<{ lib: Undici; agent: Dispatcher }> {
+/** Only these are redirects fetch follows (https://fetch.spec.whatwg.org/#redirect-status). */
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** https://fetch.spec.whatwg.org/#http-redirect-fetch, step 5. */
+const MAX_REDIRECTS = 20;
+/** As src/upstreams/http-fetch.ts: a call without a signal of its own still ends. */
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+async function agentFor(proxy: ProxyServer): Promise<{ lib: Undici; agent: Dispatcher }> {
+  // undici registers its global dispatcher when first loaded, unless one is there: touching the
+  // global fetch first loads Node's own copy, so the global fetch keeps Node's dispatcher.
+  void globalThis.fetch;
   const lib = await (undici ??= import('undici'));
-  let agent = agents.get(proxy.href);
+  const key = `${proxy.origin} ${proxy.authorization ?? ''}`;
+  let agent = agents.get(key);
   if (!agent) {
-    const user = decodeURIComponent(proxy.username);
-    const password = decodeURIComponent(proxy.password);
     agent = new lib.ProxyAgent({
       uri: proxy.origin,
-      ...(user || password ? { token: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : {}),
-      // A plain-http target is forwarded in absolute form, as curl and Go do: many proxies allow
-      // CONNECT only to port 443. HTTPS targets are always tunnelled.
+      ...(proxy.authorization ? { token: proxy.authorization } : {}),
+      // A plain-http target is forwarded in absolute form through an http:// proxy, as curl and
+      // Go do: many proxies allow CONNECT only to port 443. HTTPS targets are always tunnelled.
       proxyTunnel: false,
     });
-    agents.set(proxy.href, agent);
+    agents.set(key, agent);
   }
   return { lib, agent };
 }
 
 /**
  * `direct` for what goes straight out, undici's fetch through the proxy for the rest, with the
- * same body cap as the bridge's own client (src/upstreams/capped-fetch.ts). A proxy that refuses
- * (a failed CONNECT, or its own 407 to a forwarded request) rejects as fetch does on a network
- * failure, a TypeError, caused by an EgressProxyRefusedError that says what to change.
+ * same body cap as the bridge's own client (src/upstreams/capped-fetch.ts), its User-Agent, no
+ * compression asked for, and a 60 s deadline for a call without a signal. A proxy that refuses (a
+ * failed CONNECT, or a 407 to a forwarded request) rejects as fetch does on a network failure, a
+ * TypeError, caused by an EgressProxyRefusedError that says what to change.
+ *
+ * Redirects: with a proxy set, a call that asks fetch to follow them (`redirect: 'follow'`, the
+ * engine's GET of a jwks_uri) is followed here, one hop at a time, so each hop goes direct or
+ * through the proxy by its own URL, as Go's client does; a call without `redirect` is not followed
+ * on either path, as with src/upstreams/http-fetch.ts.
  */
 export function viaEgressProxy(
   direct: typeof fetch,
@@ -243,33 +285,82 @@ export function viaEgressProxy(
     const url = new URL(targetOf(input));
     const proxy = egress()!.proxyFor(url)!;
     const { lib, agent } = await agentFor(proxy);
-    const sent = lib.fetch(url, { ...requestInitOf(request), ...(init as object), dispatcher: agent } as Parameters<Undici['fetch']>[1]);
-    const outcome = await sent.then(
+    const headers = new Headers(init?.headers ?? request?.headers);
+    if (!headers.has('user-agent')) headers.set('user-agent', 'oidc-bridge');
+    if (!headers.has('accept-encoding')) headers.set('accept-encoding', 'identity');
+    const options = {
+      ...requestInitOf(request),
+      ...init,
+      headers,
+      redirect: 'manual',
+      signal: init?.signal ?? request?.signal ?? AbortSignal.timeout(DEFAULT_TIMEOUT_MS),
+      dispatcher: agent,
+    } as Parameters<Undici['fetch']>[1];
+    const outcome = await lib.fetch(url, options).then(
       (answer) => ({ answer }),
       (err: unknown) => ({ err }),
     );
     if ('err' in outcome) {
       const status = proxyStatusOf(outcome.err);
-      throw status ? new TypeError('fetch failed', { cause: new EgressProxyRefusedError(shownProxy(proxy), status) }) : outcome.err;
+      throw status ? new TypeError('fetch failed', { cause: new EgressProxyRefusedError(proxy.shown, url.host, status) }) : outcome.err;
     }
     const response = outcome.answer;
     if (response.body) return response; // capBodies makes it one of ours
     // A null body passes capBodies as it is: answer with this process's Response class all the same.
-    const empty = new Response(null, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
+    const empty = new Response(null, { status: response.status, statusText: response.statusText, headers: response.headers });
     Object.defineProperty(empty, 'url', { value: response.url });
-    Object.defineProperty(empty, 'redirected', { value: response.redirected });
+    Object.defineProperty(empty, 'redirected', { value: false });
     return empty;
   }, maxBytes);
-  // async: a bad proxy variable rejects the call, as a network failure would, rather than throwing.
-  return async (input, init) => {
+
+  const once: typeof fetch = (input, init) => {
     const proxy = egress();
     const url = proxy ? URL.parse(targetOf(input)) : null;
     return url && proxy!.proxyFor(url) ? proxied(input, init) : direct(input, init);
   };
+
+  // async: a bad proxy variable rejects the call, as a network failure would, rather than throwing.
+  return async (input, init) => {
+    const mode = init?.redirect ?? (input instanceof Request ? input.redirect : undefined);
+    if (!egress() || mode !== 'follow' || input instanceof Request) return once(input, init);
+    return followRedirects(once, targetOf(input), init ?? {});
+  };
+}
+
+/**
+ * fetch's redirect steps (https://fetch.spec.whatwg.org/#http-redirect-fetch) over `once`, which
+ * routes each hop: a 303, or a 301/302 answering a POST, becomes a GET without a body; a body that
+ * cannot be sent again ends the chain with the redirect itself.
+ */
+async function followRedirects(once: typeof fetch, first: string, init: RequestInit): Promise<Response> {
+  let url = first;
+  let hop: RequestInit = { ...init, redirect: 'manual' };
+  for (let hops = 0; ; hops += 1) {
+    const response = await once(url, hop);
+    const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
+    if (location === null) return hops ? redirected(response, url) : response;
+    const next = URL.parse(location, url);
+    if (!next || (next.protocol !== 'http:' && next.protocol !== 'https:'))
+      throw new TypeError('fetch failed', { cause: new Error('bad redirect location') });
+    if (hops + 1 > MAX_REDIRECTS) throw new TypeError('fetch failed', { cause: new Error('redirect count exceeded') });
+    const method = (hop.method ?? 'GET').toUpperCase();
+    if (response.status === 303 ? method !== 'HEAD' : (response.status === 301 || response.status === 302) && method === 'POST') {
+      const headers = new Headers(hop.headers);
+      for (const name of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'])
+        headers.delete(name);
+      hop = { ...hop, method: 'GET', body: null, headers };
+    } else if (hop.body !== undefined && hop.body !== null && typeof hop.body !== 'string' && !(hop.body instanceof URLSearchParams)) {
+      return response; // a stream or other body read once: fetch would fail here; hand back the redirect
+    }
+    await response.body?.cancel().catch(() => undefined);
+    url = next.href;
+  }
+}
+
+function redirected(response: Response, url: string): Response {
+  Object.defineProperty(response, 'url', { value: url });
+  Object.defineProperty(response, 'redirected', { value: true });
+  return response;
 }
 
 /**

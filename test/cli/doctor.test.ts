@@ -425,13 +425,17 @@ describe('oidc-bridge doctor', () => {
           },
         }),
       ];
-      const withProxy = (pw: string) => ({
-        HTTP_PROXY: proxy.url.replace('http://', `http://doctor:${pw}@`),
+      // This machine's own proxy variables, if any, are blanked: the run sees only the ones given here.
+      const only = (env: NodeJS.ProcessEnv) => ({
+        HTTP_PROXY: '',
+        http_proxy: '',
         HTTPS_PROXY: '',
         https_proxy: '',
         NO_PROXY: '',
         no_proxy: '',
+        ...env,
       });
+      const withProxy = (pw: string) => only({ HTTP_PROXY: proxy.url.replace('http://', `http://doctor:${pw}@`) });
 
       const { run: passed, report } = await doctor(config, [], withProxy(password));
       assert.equal(passed.code, 0, passed.stdout);
@@ -453,7 +457,7 @@ describe('oidc-bridge doctor', () => {
         assert.ok(!text.includes(password) && !text.includes('wrong-password-0123456789'), 'no proxy password in the report');
       }
 
-      const { run: bad, report: badReport } = await doctor(config, [], { HTTP_PROXY: 'ftp://proxy.corp:21' });
+      const { run: bad, report: badReport } = await doctor(config, [], only({ HTTP_PROXY: 'ftp://proxy.corp:21' }));
       assert.equal(bad.code, 1);
       const badEgress = badReport.findings.find((f) => f.id === 'egress.proxy');
       assert.equal(badEgress?.severity, 'error');

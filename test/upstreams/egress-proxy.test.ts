@@ -21,7 +21,8 @@ import { createHttpFetch } from '../../src/upstreams/http-fetch.js';
 import { startEgressProxy, type EgressProxyDouble } from '../doubles/egress-proxy.js';
 import { runProcess } from '../helpers/run-process.js';
 
-const through = (env: NodeJS.ProcessEnv, url: string) => egressProxyFrom(env)?.proxyFor(new URL(url))?.href;
+const through = (env: NodeJS.ProcessEnv, url: string) => egressProxyFrom(env)?.proxyFor(new URL(url))?.origin;
+const urlOf = (input: Parameters<typeof fetch>[0]) => (input instanceof Request ? input.url : input instanceof URL ? input.href : input);
 
 describe('which calls go through the egress proxy', () => {
   it('sets nothing up when no proxy variable is set, or only NO_PROXY', () => {
@@ -31,23 +32,26 @@ describe('which calls go through the egress proxy', () => {
 
   it('sends https:// calls through HTTPS_PROXY and http:// calls through HTTP_PROXY, each in either spelling', () => {
     const env = { HTTPS_PROXY: 'http://secure-proxy:3128', http_proxy: 'http://plain-proxy:8080' };
-    assert.equal(through(env, 'https://api.dingtalk.com/v1.0/oauth2/userAccessToken'), 'http://secure-proxy:3128/');
-    assert.equal(through(env, 'http://idaas.corp.example/token'), 'http://plain-proxy:8080/');
+    assert.equal(through(env, 'https://api.dingtalk.com/v1.0/oauth2/userAccessToken'), 'http://secure-proxy:3128');
+    assert.equal(through(env, 'http://idaas.corp.example/token'), 'http://plain-proxy:8080');
     // As in Go's httpproxy: HTTP_PROXY is not used for https:// (nor the other way round).
     assert.equal(through({ HTTP_PROXY: 'http://plain-proxy:8080' }, 'https://api.dingtalk.com/'), undefined);
     assert.equal(through({ https_proxy: 'http://secure-proxy:3128' }, 'http://idaas.corp.example/'), undefined);
   });
 
   it('reads a value without a scheme as an http:// proxy, and keeps an https:// proxy', () => {
-    assert.equal(through({ HTTPS_PROXY: 'proxy.corp.example:3128' }, 'https://oapi.dingtalk.com/'), 'http://proxy.corp.example:3128/');
-    assert.equal(through({ HTTPS_PROXY: 'https://proxy.corp.example' }, 'https://oapi.dingtalk.com/'), 'https://proxy.corp.example/');
+    assert.equal(through({ HTTPS_PROXY: 'proxy.corp.example:3128' }, 'https://oapi.dingtalk.com/'), 'http://proxy.corp.example:3128');
+    assert.equal(through({ HTTPS_PROXY: 'https://proxy.corp.example' }, 'https://oapi.dingtalk.com/'), 'https://proxy.corp.example');
   });
 
   it('follows NO_PROXY: domains with their subdomains, leading-dot and *. suffixes, ports, addresses and CIDR ranges', () => {
     const env = {
       HTTPS_PROXY: 'http://proxy:3128',
       HTTP_PROXY: 'http://proxy:3128',
-      NO_PROXY: 'corp.example, .svc,*.cluster.local , idaas.example:8443,10.0.0.0/8,192.168.1.7,[fd00::1]:443,fd12::/16',
+      NO_PROXY:
+        'corp.example, .svc,*.cluster.local , idaas.example:8443,10.0.0.0/8,192.168.1.7,[fd00::1]:443,fd12::/16,bücher.example,' +
+        // Unreadable ranges are ignored (as Go does), never read as /0 (everything).
+        '172.16.0.0/,fd00::/,203.0.113.0/0x8,198.51.100.0/8.0',
     };
     const direct = [
       'https://corp.example/',
@@ -60,6 +64,8 @@ describe('which calls go through the egress proxy', () => {
       'https://[fd00::1]/',
       'https://[fd12:3456::9]/',
       'https://API.CORP.EXAMPLE/',
+      'https://bücher.example/', // in punycode in the URL
+      'https://shop.xn--bcher-kva.example/',
     ];
     const proxied = [
       'https://api.dingtalk.com/',
@@ -71,9 +77,13 @@ describe('which calls go through the egress proxy', () => {
       'http://192.168.1.8/',
       'https://[fd00::1]:8443/',
       'https://[fd13::1]/',
+      'https://172.16.0.1/',
+      'https://[fd00::2]/',
+      'https://203.0.113.9/',
+      'https://198.51.100.1/',
     ];
     for (const url of direct) assert.equal(through(env, url), undefined, `${url} goes direct`);
-    for (const url of proxied) assert.equal(through(env, url), 'http://proxy:3128/', `${url} goes through the proxy`);
+    for (const url of proxied) assert.equal(through(env, url), 'http://proxy:3128', `${url} goes through the proxy`);
   });
 
   it('sends nothing through the proxy under NO_PROXY=*, and never localhost or loopback addresses', () => {
@@ -103,6 +113,11 @@ describe('which calls go through the egress proxy', () => {
     assert.doesNotMatch(refusal({ HTTPS_PROXY: 'http://user:s3cret-pw@' }), /s3cret/);
     assert.match(refusal({ HTTP_PROXY: 'socks5://proxy:1080' }), /^HTTP_PROXY: socks5:\/\/ proxies are not supported/);
     assert.match(
+      refusal({ HTTPS_PROXY: 'http://user:50%zz-s3cret@proxy:3128' }),
+      /^HTTPS_PROXY: the user or password .* not valid percent-encoding/,
+    );
+    assert.doesNotMatch(refusal({ HTTPS_PROXY: 'http://user:50%zz-s3cret@proxy:3128' }), /s3cret/);
+    assert.match(
       refusal({ HTTPS_PROXY: 'http://a:3128', https_proxy: 'http://b:3128' }),
       /^HTTPS_PROXY and https_proxy are both set, to different values/,
     );
@@ -115,7 +130,12 @@ describe('which calls go through the egress proxy', () => {
     const egress = egressProxyFrom({ HTTPS_PROXY: 'http://egress:s3cret-pw@proxy:3128', NO_PROXY: '.svc' })!;
     assert.deepEqual(egress.described, { https: 'http://***@proxy:3128', noProxy: '.svc' });
     assert.equal(egress.summary, 'https:// calls through http://***@proxy:3128; http:// calls direct; except NO_PROXY (.svc)');
-    assert.doesNotMatch(JSON.stringify(egress), /s3cret/);
+    const proxy = egress.proxyFor(new URL('https://api.dingtalk.com/'))!;
+    assert.deepEqual(proxy, {
+      origin: 'http://proxy:3128',
+      shown: 'http://***@proxy:3128',
+      authorization: `Basic ${Buffer.from('egress:s3cret-pw').toString('base64')}`,
+    });
   });
 });
 
@@ -135,6 +155,15 @@ describe('calls through a real egress proxy', () => {
       arrivals.push({ ...(req.headers.host ? { host: req.headers.host } : {}), ...(req.url ? { path: req.url } : {}), body });
       if (req.url === '/big')
         return void res.writeHead(200, { 'content-type': 'application/json' }).end('x'.repeat(MAX_UPSTREAM_BODY_BYTES + 1));
+      if (req.url === '/declared-big') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(MAX_UPSTREAM_BODY_BYTES + 1) });
+        return void res.write('{');
+      }
+      if (req.url === '/headers') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.headers));
+      if (req.url === '/slow') return; // never answers
+      if (req.url?.startsWith('/moved?to=')) {
+        return void res.writeHead(302, { location: new URL(req.url, 'http://x').searchParams.get('to')! }).end();
+      }
       if (req.url === '/empty') return void res.writeHead(204).end();
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' }).end(JSON.stringify({ method: req.method, body }));
     });
@@ -235,25 +264,74 @@ describe('calls through a real egress proxy', () => {
 
   it('sends NO_PROXY hosts straight out, and the proxy never hears of them', async () => {
     proxy.seen.length = 0;
-    const fetch = fetchVia({ HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: 'direct.example' });
-    // 127.0.0.1 is loopback (never proxied); the proxy at port 9 would refuse the connection.
-    assert.equal((await fetch(`http://127.0.0.1:${port}/`, { redirect: 'manual' })).status, 200);
-    const viaDouble = fetchVia({ HTTP_PROXY: proxy.url, NO_PROXY: `corp.test:${port + 1}` });
-    assert.equal((await viaDouble(`http://api.corp.test:${port}/`, { redirect: 'manual' })).status, 200);
-    assert.equal(proxy.seen.length, 1, 'a NO_PROXY entry for another port does not apply');
+    const wentDirect: string[] = [];
+    const fetch = viaEgressProxy(
+      (input) => {
+        wentDirect.push(urlOf(input));
+        return Promise.resolve(new Response('direct'));
+      },
+      () => egressProxyFrom({ HTTP_PROXY: proxy.url, NO_PROXY: `idaas.corp.test,keys.corp.test:${port + 1}` }),
+    );
+    assert.equal(await (await fetch(`http://sso.idaas.corp.test:${port}/token`)).text(), 'direct');
+    assert.deepEqual(wentDirect, [`http://sso.idaas.corp.test:${port}/token`]);
+    assert.deepEqual(proxy.seen, []);
+    // An entry for another port does not apply.
+    assert.equal((await fetch(`http://keys.corp.test:${port}/`)).status, 200);
+    assert.equal(wentDirect.length, 1);
+    assert.equal(proxy.seen.length, 1);
   });
 
-  it('keeps the body cap through the proxy, and answers a null body with a Response of this process', async () => {
+  it('routes each hop of a followed redirect by its own URL, and follows none unless asked', async () => {
+    const hops: string[] = [];
+    const direct: typeof fetch = (input, init) => {
+      hops.push(`direct ${urlOf(input)} ${init?.redirect}`);
+      return Promise.resolve(new Response('{"keys":[]}', { status: 200 }));
+    };
+    const fetch = viaEgressProxy(direct, () => egressProxyFrom({ HTTP_PROXY: proxy.url, NO_PROXY: 'internal.test' }));
+    const moved = `http://api.corp.test:${port}/moved?to=${encodeURIComponent('http://keys.internal.test/jwks')}`;
+    proxy.seen.length = 0;
+    // The proxied upstream redirects to a NO_PROXY host: that hop goes direct, not through the proxy.
+    const followed = await fetch(moved, { redirect: 'follow' });
+    assert.equal(followed.status, 200);
+    assert.equal(followed.redirected, true);
+    assert.equal(followed.url, 'http://keys.internal.test/jwks');
+    assert.deepEqual(hops, ['direct http://keys.internal.test/jwks manual']);
+    assert.equal(proxy.seen.length, 1);
+    // Without `redirect: 'follow'` the redirect itself is the answer, as on the direct path.
+    const manual = await fetch(moved);
+    assert.equal(manual.status, 302);
+    assert.equal(manual.headers.get('location'), 'http://keys.internal.test/jwks');
+    assert.equal(hops.length, 1);
+  });
+
+  it('sends its own User-Agent and asks for no compression, as the direct client does', async () => {
+    const fetch = fetchVia({ HTTP_PROXY: proxy.url });
+    const answer = (await (await fetch(`http://api.corp.test:${port}/headers`)).json()) as Record<string, string>;
+    assert.equal(answer['user-agent'], 'oidc-bridge');
+    assert.equal(answer['accept-encoding'], 'identity');
+  });
+
+  it("rejects with the signal's reason through the proxy too", async () => {
+    const fetch = fetchVia({ HTTP_PROXY: proxy.url });
+    const err = await fetch(`http://api.corp.test:${port}/slow`, { signal: AbortSignal.timeout(100) }).then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e as Error,
+    );
+    assert.equal(err.name, 'TimeoutError');
+  });
+
+  it('keeps the body cap through the proxy (streamed or declared), and answers a null body with a Response of this process', async () => {
     const fetch = fetchVia({ HTTP_PROXY: proxy.url });
     const big = await fetch(`http://api.corp.test:${port}/big`, { redirect: 'manual' });
     await assert.rejects(big.text(), (err: unknown) => err instanceof ResponseTooLargeError);
+    await assert.rejects(fetch(`http://api.corp.test:${port}/declared-big`), (err: unknown) => err instanceof ResponseTooLargeError);
     const empty = await fetch(`http://api.corp.test:${port}/empty`, { redirect: 'manual' });
     assert.equal(empty.status, 204);
     assert.ok(empty instanceof Response);
     assert.equal(empty.body, null);
   });
 
-  it('names the proxy when it refuses a host (403) or cannot be reached', async () => {
+  it('names the proxy when it refuses a host (403), cannot reach it (502), or is down', async () => {
     proxy.refuseHosts(['blocked.test']);
     try {
       const err = await fetchVia({ HTTPS_PROXY: proxy.url })(`https://blocked.test:${port}/`).then(
@@ -262,15 +340,26 @@ describe('calls through a real egress proxy', () => {
       );
       assert.ok(err.cause instanceof EgressProxyRefusedError);
       assert.equal(err.cause.status, 403);
-      assert.match(err.cause.message, /refused the connection \(403\)/);
+      assert.match(err.cause.message, new RegExp(`refused the connection to blocked\\.test:${port} \\(403\\)`));
     } finally {
       proxy.refuseHosts([]);
     }
+    // The proxy cannot reach the host (it answers the CONNECT with 502): the host, not the proxy, is named as the problem.
+    const unreachable = await fetchVia({ HTTPS_PROXY: proxy.url })('https://api.dingtalk.example/').then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e as TypeError,
+    );
+    assert.ok(unreachable.cause instanceof EgressProxyRefusedError);
+    assert.equal(unreachable.cause.message, `the egress proxy ${proxy.url} could not reach api.dingtalk.example (502)`);
+    // The proxy itself is down: a network failure, its socket error in the cause.
     const down = await fetchVia({ HTTPS_PROXY: 'http://127.0.0.1:9' })(`https://api.corp.test/`).then(
       () => assert.fail('resolved'),
       (e: unknown) => e as TypeError,
     );
     assert.ok(down instanceof TypeError);
+    const codes: unknown[] = [];
+    for (let e: unknown = down; e instanceof Error; e = e.cause) codes.push((e as NodeJS.ErrnoException).code);
+    assert.ok(codes.includes('ECONNREFUSED'), `the socket error is in the cause chain: ${codes.join(', ')}`);
   });
 
   it('takes a Request object through the proxy too (the engine fetch and the fallback may be given one)', async () => {

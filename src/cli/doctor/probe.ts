@@ -3,7 +3,7 @@
  * redirect (a redirect is itself a finding), and a failure turned into what went wrong at which
  * stage (DNS, TCP, TLS, timeout) with the fix for it.
  */
-import { EgressProxyRefusedError, processEgressProxy, shownProxy } from '../../upstreams/egress-proxy.js';
+import { EgressProxyRefusedError, processEgressProxy } from '../../upstreams/egress-proxy.js';
 import type { CheckContext } from './findings.js';
 
 export interface Answer {
@@ -79,7 +79,9 @@ export function explainNetworkError(url: string, err: unknown, timeoutMs: number
       fix:
         refused.status === 407
           ? 'Put the proxy credentials in the proxy URL (HTTPS_PROXY=http://user:password@host:port), or ask its owners for an exemption.'
-          : `Ask the proxy's owners to allow ${host}, or list ${host} in NO_PROXY if this host reaches it directly.`,
+          : refused.status >= 500
+            ? `Check the host name ${host} in the configuration: the proxy resolves and connects to it, so it must be reachable from the proxy; list ${host} in NO_PROXY if only this host reaches it.`
+            : `Ask the proxy's owners to allow ${host}, or list ${host} in NO_PROXY if this host reaches it directly.`,
     };
   }
   const problem = directNetworkError(url, host, err, timeoutMs);
@@ -97,7 +99,7 @@ function egressProxyOf(url: string): string | undefined {
   try {
     const target = URL.parse(url);
     const proxy = target ? processEgressProxy()?.proxyFor(target) : undefined;
-    return proxy ? shownProxy(proxy) : undefined;
+    return proxy?.shown;
   } catch {
     return undefined; // a bad variable is its own finding (egress.proxy)
   }
