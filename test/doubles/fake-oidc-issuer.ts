@@ -53,6 +53,8 @@ export interface FakeOidcOptions {
   user?: FakeOidcUser;
   /** Path of the issuer below the server URL, e.g. `/v2/idaas_x/app_y/oidc` (EIAM 2.0 style). Default none. */
   issuerPath?: string;
+  /** The host name the issuer calls itself (its URLs keep the port); default 127.0.0.1. E.g. a name only an egress proxy resolves. */
+  issuerHost?: string;
   /** Refuse authorization requests without a PKCE S256 challenge. */
   requirePkce?: boolean;
   slowMs?: number;
@@ -224,7 +226,9 @@ export async function startFakeOidcIssuer(options: FakeOidcOptions = {}): Promis
     [`GET ${base}/userinfo`]: userinfo,
     [`GET ${base}/jwks`]: jwks,
   });
-  issuer = `${double.url}${base}`;
+  const served = new URL(double.url);
+  if (options.issuerHost) served.hostname = options.issuerHost;
+  issuer = `${served.origin}${base}`;
   if (options.hostile) double.setHostile(options.hostile);
   return {
     url: double.url,

@@ -3,7 +3,8 @@
  * NO_PROXY send through a proxy, the values start-up refuses, and the calls themselves through a
  * real forward proxy (test/doubles/egress-proxy.ts): plain http in absolute form, HTTPS through a
  * CONNECT tunnel with the upstream's certificate still verified end to end, credentials, refusals,
- * and NO_PROXY hosts going straight out.
+ * NO_PROXY hosts going straight out, redirects routed hop by hop, and openid-client (an oidc
+ * upstream's client) taking the proxied answers.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,10 +16,12 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as client from 'openid-client';
 import { MAX_UPSTREAM_BODY_BYTES, ResponseTooLargeError } from '../../src/upstreams/capped-fetch.js';
 import { EgressProxyError, EgressProxyRefusedError, egressProxyFrom, viaEgressProxy } from '../../src/upstreams/egress-proxy.js';
 import { createHttpFetch } from '../../src/upstreams/http-fetch.js';
 import { startEgressProxy, type EgressProxyDouble } from '../doubles/egress-proxy.js';
+import { startFakeOidcIssuer } from '../doubles/fake-oidc-issuer.js';
 import { runProcess } from '../helpers/run-process.js';
 
 const through = (env: NodeJS.ProcessEnv, url: string) => egressProxyFrom(env)?.proxyFor(new URL(url))?.origin;
@@ -360,6 +363,33 @@ describe('calls through a real egress proxy', () => {
     const codes: unknown[] = [];
     for (let e: unknown = down; e instanceof Error; e = e.cause) codes.push((e as NodeJS.ErrnoException).code);
     assert.ok(codes.includes('ECONNREFUSED'), `the socket error is in the cause chain: ${codes.join(', ')}`);
+  });
+
+  it("gives openid-client answers it accepts (as an oidc upstream's customFetch): discovery, and an error to parse", async () => {
+    const issuer = await startFakeOidcIssuer({ issuerHost: 'idaas.corp.test' });
+    try {
+      proxy.seen.length = 0;
+      const customFetch = fetchVia({ HTTP_PROXY: proxy.url });
+      const config = await client.discovery(new URL(issuer.issuer), issuer.clientId, issuer.clientSecret, undefined, {
+        execute: [client.allowInsecureRequests],
+        [client.customFetch]: customFetch,
+      });
+      assert.equal(config.serverMetadata().token_endpoint, `${issuer.issuer}/token`);
+      const err = await client
+        .authorizationCodeGrant(config, new URL(`http://localhost/cb?code=not-a-code`), { expectedState: client.skipStateCheck })
+        .then(
+          () => assert.fail('a made-up code was accepted'),
+          (e: unknown) => e,
+        );
+      assert.ok(err instanceof client.ResponseBodyError, String(err));
+      assert.equal(err.error, 'invalid_grant');
+      assert.deepEqual(
+        proxy.seen.map((r) => `${r.method} ${new URL(r.target).pathname}`),
+        ['GET /.well-known/openid-configuration', 'POST /token'],
+      );
+    } finally {
+      await issuer.close();
+    }
   });
 
   it('takes a Request object through the proxy too (the engine fetch and the fallback may be given one)', async () => {
