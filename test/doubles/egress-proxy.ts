@@ -7,7 +7,8 @@
  * It can demand credentials (407), refuse hosts (403) and records every request it handled.
  */
 import { once } from 'node:events';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 
 export interface ProxiedRequest {
@@ -32,7 +33,8 @@ export interface EgressProxyDouble {
   close(): Promise<void>;
 }
 
-export async function startEgressProxy(): Promise<EgressProxyDouble> {
+/** `tls`: listen with this key and certificate, as an `https://` proxy (TLS between client and proxy). */
+export async function startEgressProxy(options: { tls?: { key: Buffer; cert: Buffer } } = {}): Promise<EgressProxyDouble> {
   let expected: string | undefined;
   let refused = new Set<string>();
   const sockets = new Set<Socket>();
@@ -69,7 +71,7 @@ export async function startEgressProxy(): Promise<EgressProxyDouble> {
       ...(req.headers['proxy-authorization'] ? { authorization: req.headers['proxy-authorization'] } : {}),
     });
 
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const target = URL.parse(req.url ?? '');
     record(req, req.url ?? '');
     if (!target || target.protocol !== 'http:') return void res.writeHead(400).end('absolute-form http:// requests only');
@@ -90,8 +92,9 @@ export async function startEgressProxy(): Promise<EgressProxyDouble> {
     );
     upstream.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end('upstream unreachable')));
     req.pipe(upstream);
-  });
-  server.on('connection', (socket: Socket) => {
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -118,6 +121,6 @@ export async function startEgressProxy(): Promise<EgressProxyDouble> {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  double.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  double.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return double;
 }

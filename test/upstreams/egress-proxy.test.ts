@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -243,6 +243,46 @@ describe('calls through a real egress proxy', () => {
     assert.deepEqual(proxy.seen, [{ method: 'CONNECT', target: `dingtalk-api.test:${tls.port}` }]);
     assert.ok(err instanceof TypeError);
     assert.match(String((err.cause as Error)?.message ?? err.cause), /self[- ]signed/i);
+  });
+
+  it('speaks TLS to an https:// proxy, trusting its certificate as any other (NODE_EXTRA_CA_CERTS)', async () => {
+    const tls = await httpsUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'oidc-bridge-egress-proxy-tls-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'],
+        ...['-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'proxy.key'), '-out', join(dir, 'proxy.crt')],
+      ],
+      { stdio: 'ignore' },
+    );
+    const secureProxy = await startEgressProxy({
+      tls: { key: readFileSync(join(dir, 'proxy.key')), cert: readFileSync(join(dir, 'proxy.crt')) },
+    });
+    after(() => secureProxy.close());
+    assert.match(secureProxy.url, /^https:\/\//);
+    const bundle = join(dir, 'trusted.crt');
+    writeFileSync(bundle, readFileSync(join(dir, 'proxy.crt'), 'utf8') + readFileSync(tls.certFile, 'utf8'));
+    const client = new URL('../../src/upstreams/http-fetch.ts', import.meta.url).href;
+    const target = `https://dingtalk-api.test:${tls.port}/v1.0/contact/users/me`;
+    const script =
+      `const { httpFetch } = await import(${JSON.stringify(client)});` +
+      `const r = await httpFetch(${JSON.stringify(target)}); process.stdout.write(r.status + ' ' + (await r.text()));` +
+      'process.exit(0);';
+    const run = (trusted: string) =>
+      runProcess(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...withoutProxyVariables(process.env), NODE_EXTRA_CA_CERTS: trusted, HTTPS_PROXY: secureProxy.url },
+      });
+    const trusting = await run(bundle);
+    assert.equal(trusting.code, 0, trusting.stderr);
+    assert.equal(trusting.stdout, '200 {"ok":"tls"}');
+    assert.deepEqual(secureProxy.seen, [{ method: 'CONNECT', target: `dingtalk-api.test:${tls.port}` }]);
+    // Without the proxy's CA the call fails: the proxy's certificate is checked, never skipped.
+    const distrusting = await run(tls.certFile);
+    assert.notEqual(distrusting.code, 0);
+    assert.match(distrusting.stderr, /self[- ]signed certificate/i);
+    assert.equal(secureProxy.seen.length, 1, 'nothing was sent to an untrusted proxy');
   });
 
   it('carries https:// calls through kept-alive tunnels to a certificate the process trusts (NODE_EXTRA_CA_CERTS)', async () => {
