@@ -6,13 +6,19 @@ export interface StoredDoc {
   consumed?: number;
 }
 
+/** An index entry a document needs: a member of an expiring set (`indexAdd`) or a key pointing at it (`set`). */
+export type IndexEntry =
+  | { kind: 'member'; key: string; member: string; expiresAt: number }
+  | { kind: 'pointer'; key: string; value: string; ttlMs: number | undefined };
+
 /** What `consumeDoc` found: this call won, someone else won first, or there is nothing to consume. */
 export type ConsumeOutcome = 'won' | 'consumed' | 'missing';
 
 /**
  * The primitives both backends provide; the store semantics (indexes, revocation, records, locks)
  * are written once on top of them (model-store.ts, compose-store.ts), so memory and Redis behave
- * alike. Every primitive touches exactly one key. TTLs are milliseconds; `undefined` means none.
+ * alike. Every primitive touches exactly one key, but for the optional `writeIndexedDoc`. TTLs are
+ * milliseconds; `undefined` means none.
  * Keys are relative: a backend adds its own prefix.
  */
 export interface Backend {
@@ -22,6 +28,13 @@ export interface Backend {
   readDoc(key: string): Promise<StoredDoc | undefined>;
   /** Replaces the payload and TTL; an existing consumed mark is kept (consumption is final). */
   writeDoc(key: string, payload: string, ttlMs: number | undefined): Promise<void>;
+  /**
+   * Optional, where the backend can do it in one step (a single Redis node or Sentinel, not a
+   * Cluster, whose keys live in different slots): the index entries, then the document, atomically;
+   * an index entry that fails leaves the document unwritten. Without it, model-store.ts writes the
+   * entries and then the document, in two steps with the same order.
+   */
+  writeIndexedDoc?(key: string, payload: string, ttlMs: number | undefined, entries: readonly IndexEntry[]): Promise<void>;
   /** Atomic: of all concurrent callers exactly one gets 'won'. */
   consumeDoc(key: string, at: number): Promise<ConsumeOutcome>;
 

@@ -1,4 +1,4 @@
-import type { Backend } from './backend.js';
+import type { Backend, IndexEntry } from './backend.js';
 import {
   ACCOUNT_MODELS,
   GRANTABLE_MODELS,
@@ -25,22 +25,33 @@ function accountIndexKey(model: string, payload: Payload): string | undefined {
   return model === 'Grant' ? accountGrantsKey(accountId) : accountSessionsKey(accountId);
 }
 
-/** Writes every index entry a payload needs; done before the document so no token is unindexed. */
-async function addIndexes(backend: Backend, model: string, id: string, payload: Payload, ttlMs: number | undefined) {
+/** Every index entry a payload needs. */
+function indexEntries(backend: Backend, model: string, id: string, payload: Payload, ttlMs: number | undefined): IndexEntry[] {
   const expiresAt = ttlMs === undefined ? Infinity : backend.now() + ttlMs;
-  const writes: Promise<unknown>[] = [];
+  const entries: IndexEntry[] = [];
   if (GRANTABLE_MODELS.has(model) && typeof payload.grantId === 'string') {
-    writes.push(backend.indexAdd(grantIndexKey(payload.grantId), grantMember(model, id), expiresAt));
+    entries.push({ kind: 'member', key: grantIndexKey(payload.grantId), member: grantMember(model, id), expiresAt });
   }
-  if (model === 'Session' && typeof payload.uid === 'string') {
-    writes.push(backend.set(uidKey(payload.uid), id, ttlMs));
-  }
-  if (typeof payload.userCode === 'string') {
-    writes.push(backend.set(userCodeKey(payload.userCode), id, ttlMs));
-  }
+  if (model === 'Session' && typeof payload.uid === 'string') entries.push({ kind: 'pointer', key: uidKey(payload.uid), value: id, ttlMs });
+  if (typeof payload.userCode === 'string') entries.push({ kind: 'pointer', key: userCodeKey(payload.userCode), value: id, ttlMs });
   const accountKey = accountIndexKey(model, payload);
-  if (accountKey) writes.push(backend.indexAdd(accountKey, id, expiresAt));
-  await Promise.all(writes);
+  if (accountKey) entries.push({ kind: 'member', key: accountKey, member: id, expiresAt });
+  return entries;
+}
+
+/**
+ * The index entries, then the document, so no token is ever unindexed (revocation finds tokens
+ * through the indexes): in one step where the backend can, else in two.
+ */
+async function writeIndexed(backend: Backend, model: string, id: string, payload: Payload, ttlMs: number | undefined) {
+  const key = modelKey(model, id);
+  const json = JSON.stringify(payload);
+  const entries = indexEntries(backend, model, id, payload, ttlMs);
+  if (entries.length && backend.writeIndexedDoc) return backend.writeIndexedDoc(key, json, ttlMs, entries);
+  await Promise.all(
+    entries.map((e) => (e.kind === 'member' ? backend.indexAdd(e.key, e.member, e.expiresAt) : backend.set(e.key, e.value, e.ttlMs))),
+  );
+  await backend.writeDoc(key, json, ttlMs);
 }
 
 /** Deletes a document and the index entries pointing at it; the payload it had, if any. */
@@ -102,8 +113,7 @@ export function createModelStore(backend: Backend, model: string): ModelStore {
         await destroyDoc(backend, model, id);
         return;
       }
-      await addIndexes(backend, model, id, payload, ttlMs);
-      await backend.writeDoc(modelKey(model, id), JSON.stringify(payload), ttlMs);
+      await writeIndexed(backend, model, id, payload, ttlMs);
     },
     find,
     findByUid: (uid) => findVia(uidKey(uid)),

@@ -74,6 +74,11 @@ export class RedisConnection {
     }
   }
 
+  /** A Cluster: a script may only touch keys of one slot. */
+  get isCluster(): boolean {
+    return this.client instanceof Cluster;
+  }
+
   /** Where a keyspace-wide SCAN must go: the client itself, or every Cluster master. */
   masters(): Redis[] {
     return this.client instanceof Cluster ? this.client.nodes('master') : [this.client];

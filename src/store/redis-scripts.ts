@@ -3,7 +3,7 @@ import type { RedisClient } from './redis-connection.js';
 
 /**
  * Lua scripts for the steps that must be atomic. Each takes exactly one key, in KEYS, so it is
- * valid on Redis Cluster. Scripts only use Redis ≥ 5 commands (no GETDEL, no SET KEEPTTL), so
+ * valid on Redis Cluster, but for WRITE_INDEXED_DOC, which is only run on a single node. Scripts only use Redis ≥ 5 commands (no GETDEL, no SET KEEPTTL), so
  * older managed Redis works too.
  */
 export interface LuaScript {
@@ -55,12 +55,42 @@ if expiresAt >= tonumber(ARGV[4]) then redis.call('PERSIST', KEYS[1])
 else redis.call('PEXPIREAT', KEYS[1], math.ceil(expiresAt)) end
 return 1`);
 
-export async function runScript(client: RedisClient, lua: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+/**
+ * A model document with its index entries, in one round trip on a single node or Sentinel:
+ * INDEX_ADD's steps for each `m` entry, a SET for each `p` entry, then WRITE_DOC's. An entry that
+ * fails (a key of the wrong type) raises before the document is written, so no token is ever
+ * stored unindexed. KEYS: the document, then one key per entry. ARGV: payload, its TTL in ms or
+ * '', now (epoch ms), the score meaning "never", then three per entry: `m`, member, expiresAt or
+ * `p`, value, TTL in ms or ''.
+ */
+export const WRITE_INDEXED_DOC = script(`
+local never = tonumber(ARGV[4])
+for i = 2, #KEYS do
+  local at = 5 + (i - 2) * 3
+  local kind, a, b = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+  if kind == 'm' then
+    redis.call('ZADD', KEYS[i], b, a)
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3])
+    local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+    if #last > 0 then
+      local expiresAt = tonumber(last[2])
+      if expiresAt >= never then redis.call('PERSIST', KEYS[i])
+      else redis.call('PEXPIREAT', KEYS[i], math.ceil(expiresAt)) end
+    end
+  elseif b == '' then redis.call('SET', KEYS[i], a)
+  else redis.call('SET', KEYS[i], a, 'PX', b) end
+end
+redis.call('HSET', KEYS[1], 'payload', ARGV[1])
+if ARGV[2] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1`);
+
+export async function runScript(client: RedisClient, lua: LuaScript, key: string | string[], args: (string | number)[]): Promise<unknown> {
+  const keys = typeof key === 'string' ? [key] : key;
   try {
-    return await client.evalsha(lua.sha, 1, key, ...args);
+    return await client.evalsha(lua.sha, keys.length, ...keys, ...args);
   } catch (err) {
     // First use on this node (or after SCRIPT FLUSH / a failover): send the body once.
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua.lua, 1, key, ...args);
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua.lua, keys.length, ...keys, ...args);
     throw err;
   }
 }

@@ -1,10 +1,19 @@
 import type { Redis } from 'ioredis';
-import type { Backend, ConsumeOutcome } from './backend.js';
+import type { Backend, ConsumeOutcome, IndexEntry } from './backend.js';
 import { composeStore } from './compose-store.js';
 import { redisRateLimiter } from './rate-limits.js';
 import { createRedisClient, type RedisStoreOptions } from './redis-client.js';
 import { RedisConnection } from './redis-connection.js';
-import { CONSUME_DOC, DEL_IF_EQUALS, INDEX_ADD, REPLACE_IF_EQUALS, TAKE, WRITE_DOC, runScript } from './redis-scripts.js';
+import {
+  CONSUME_DOC,
+  DEL_IF_EQUALS,
+  INDEX_ADD,
+  REPLACE_IF_EQUALS,
+  TAKE,
+  WRITE_DOC,
+  WRITE_INDEXED_DOC,
+  runScript,
+} from './redis-scripts.js';
 import type { Store } from './types.js';
 
 export type { RedisNode, RedisStoreOptions } from './redis-client.js';
@@ -47,6 +56,18 @@ function redisBackend(connection: RedisConnection, keyPrefix: string): Backend {
     async writeDoc(key, payload, ttlMs) {
       await run((c) => runScript(c, WRITE_DOC, k(key), [payload, ttlMs ?? '']));
     },
+    // One round trip instead of two per model write; a Cluster keeps the two steps (its keys live in different slots).
+    ...(connection.isCluster
+      ? {}
+      : {
+          async writeIndexedDoc(key: string, payload: string, ttlMs: number | undefined, entries: readonly IndexEntry[]) {
+            const args: (string | number)[] = [payload, ttlMs ?? '', Date.now(), NO_EXPIRY];
+            for (const e of entries) {
+              args.push(...(e.kind === 'member' ? ['m', e.member, Math.min(e.expiresAt, NO_EXPIRY)] : ['p', e.value, e.ttlMs ?? '']));
+            }
+            await run((c) => runScript(c, WRITE_INDEXED_DOC, [k(key), ...entries.map((e) => k(e.key))], args));
+          },
+        }),
     async consumeDoc(key, at): Promise<ConsumeOutcome> {
       const outcome = await run((c) => runScript(c, CONSUME_DOC, k(key), [at]));
       return outcome === 2 ? 'won' : outcome === 1 ? 'consumed' : 'missing';

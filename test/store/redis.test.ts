@@ -149,6 +149,35 @@ describe('redis key layout', () => {
     assert.equal(await redis.pttl(k('op:Grant:forever')), -1);
   });
 
+  it('writes a model and its indexes in one round trip, and no document when an index write fails', async () => {
+    const monitor = await redis.monitor();
+    const seen: string[][] = [];
+    const written = new Promise<void>((resolve) => {
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (!args.some((a) => String(a).startsWith(keyPrefix))) return;
+        seen.push(args.map(String));
+        if (args[0]?.toLowerCase() === 'hset' && args[1] === k('op:RefreshToken:r1')) resolve();
+      });
+    });
+    try {
+      await store.model('RefreshToken').upsert('r1', { grantId: 'g9', accountId: 'acc9' }, 60);
+      await written;
+    } finally {
+      monitor.disconnect();
+    }
+    // The client sent one command for the token; the rest MONITOR shows ran inside its script.
+    const sent = seen.filter((args) => /^(evalsha|eval)$/i.test(args[0]!));
+    assert.equal(sent.length, 1, JSON.stringify(seen));
+    assert.deepEqual(sent[0]!.slice(2, 5), ['2', k('op:RefreshToken:r1'), k('idx:grant:g9')]);
+    assert.deepEqual(await redis.zrange(k('idx:grant:g9'), '0', '-1'), ['RefreshToken:r1']);
+
+    // An index key of the wrong type: the write fails and leaves no token that revocation could not find.
+    await redis.set(k('idx:grant:g10'), 'not a sorted set');
+    await assert.rejects(store.model('AccessToken').upsert('t10', { grantId: 'g10' }, 60));
+    assert.equal(await store.model('AccessToken').find('t10'), undefined);
+    assert.equal(await redis.exists(k('op:AccessToken:t10')), 0);
+  });
+
   it('leaves keys of other prefixes alone in keys()', async () => {
     const other = testPrefix();
     await redis.set(`${other}tmp:state:9`, '1', 'EX', 60);
