@@ -30,11 +30,13 @@ export interface Backend {
   writeDoc(key: string, payload: string, ttlMs: number | undefined): Promise<void>;
   /**
    * Optional, where the backend can do it in one step (a single Redis node or Sentinel, not a
-   * Cluster, whose keys live in different slots): the index entries, then the document, atomically;
-   * an index entry that fails leaves the document unwritten. Without it, model-store.ts writes the
-   * entries and then the document, in two steps with the same order.
+   * Cluster, whose keys live in different slots): the index entries, then the document, in one
+   * script. An entry that fails raises before the document is written (entries written before it
+   * stay: a script is not rolled back). Resolves false, having written nothing, when the server
+   * turns out to refuse multi-key scripts (slots enforced); model-store.ts then writes the entries
+   * and the document in two steps with the same order, as it does without this method.
    */
-  writeIndexedDoc?(key: string, payload: string, ttlMs: number | undefined, entries: readonly IndexEntry[]): Promise<void>;
+  writeIndexedDoc?(key: string, payload: string, ttlMs: number | undefined, entries: readonly IndexEntry[]): Promise<boolean>;
   /** Atomic: of all concurrent callers exactly one gets 'won'. */
   consumeDoc(key: string, at: number): Promise<ConsumeOutcome>;
 

@@ -13,7 +13,8 @@
  *   rl:<rule>:<digest of key>     rate-limit counter (rate-limits.ts)
  *
  * Every operation touches exactly one key per command or script, so Redis Cluster never sees a
- * cross-slot request and no hash tags are needed. Index members are ids, never full keys, so
+ * cross-slot request and no hash tags are needed; the one multi-key script (a model with its
+ * index entries, redis-scripts.ts WRITE_INDEXED_DOC) runs only where slots are not enforced. Index members are ids, never full keys, so
  * they stay valid whatever the prefix.
  */
 

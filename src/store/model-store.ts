@@ -47,7 +47,7 @@ async function writeIndexed(backend: Backend, model: string, id: string, payload
   const key = modelKey(model, id);
   const json = JSON.stringify(payload);
   const entries = indexEntries(backend, model, id, payload, ttlMs);
-  if (entries.length && backend.writeIndexedDoc) return backend.writeIndexedDoc(key, json, ttlMs, entries);
+  if (entries.length && (await backend.writeIndexedDoc?.(key, json, ttlMs, entries))) return;
   await Promise.all(
     entries.map((e) => (e.kind === 'member' ? backend.indexAdd(e.key, e.member, e.expiresAt) : backend.set(e.key, e.value, e.ttlMs))),
   );

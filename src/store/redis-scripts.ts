@@ -59,7 +59,8 @@ return 1`);
  * A model document with its index entries, in one round trip on a single node or Sentinel:
  * INDEX_ADD's steps for each `m` entry, a SET for each `p` entry, then WRITE_DOC's. An entry that
  * fails (a key of the wrong type) raises before the document is written, so no token is ever
- * stored unindexed. KEYS: the document, then one key per entry. ARGV: payload, its TTL in ms or
+ * stored unindexed; entries written before it stay (a script is not rolled back), as they would
+ * in two steps. KEYS: the document, then one key per entry. ARGV: payload, its TTL in ms or
  * '', now (epoch ms), the score meaning "never", then three per entry: `m`, member, expiresAt or
  * `p`, value, TTL in ms or ''.
  */

@@ -22,6 +22,12 @@ export type { RedisNode, RedisStoreOptions } from './redis-client.js';
 const NO_EXPIRY = 8.64e15;
 const SCAN_COUNT = 500;
 
+/**
+ * A multi-key script refused because the keys are in different hash slots: Redis in cluster mode
+ * answers CROSSSLOT; proxies in front of a cluster word it their own way ("keys must in same slot").
+ */
+const isCrossSlot = (err: unknown): boolean => err instanceof Error && /CROSSSLOT|same slot/i.test(err.message);
+
 const escapeGlob = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
 const orUndefined = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
 
@@ -45,6 +51,7 @@ async function scanNode(node: Redis, pattern: string): Promise<string[]> {
 function redisBackend(connection: RedisConnection, keyPrefix: string): Backend {
   const k = (key: string): string => keyPrefix + key;
   const run = connection.run.bind(connection);
+  let slotsEnforced = false;
   return {
     kind: 'redis',
     now: Date.now,
@@ -56,16 +63,27 @@ function redisBackend(connection: RedisConnection, keyPrefix: string): Backend {
     async writeDoc(key, payload, ttlMs) {
       await run((c) => runScript(c, WRITE_DOC, k(key), [payload, ttlMs ?? '']));
     },
-    // One round trip instead of two per model write; a Cluster keeps the two steps (its keys live in different slots).
+    // One round trip instead of two per model write; a Cluster keeps the two steps (its keys live
+    // in different slots), and so does a server that turns out to enforce slots (a cluster-mode
+    // node or a proxy in front of a cluster, e.g. a managed "cluster edition" behind one address).
     ...(connection.isCluster
       ? {}
       : {
           async writeIndexedDoc(key: string, payload: string, ttlMs: number | undefined, entries: readonly IndexEntry[]) {
+            if (slotsEnforced) return false;
             const args: (string | number)[] = [payload, ttlMs ?? '', Date.now(), NO_EXPIRY];
             for (const e of entries) {
               args.push(...(e.kind === 'member' ? ['m', e.member, Math.min(e.expiresAt, NO_EXPIRY)] : ['p', e.value, e.ttlMs ?? '']));
             }
-            await run((c) => runScript(c, WRITE_INDEXED_DOC, [k(key), ...entries.map((e) => k(e.key))], args));
+            try {
+              await run((c) => runScript(c, WRITE_INDEXED_DOC, [k(key), ...entries.map((e) => k(e.key))], args));
+              return true;
+            } catch (err) {
+              // Refused before it ran, so nothing was written: from now on, two steps.
+              if (!isCrossSlot(err)) throw err;
+              slotsEnforced = true;
+              return false;
+            }
           },
         }),
     async consumeDoc(key, at): Promise<ConsumeOutcome> {

@@ -29,7 +29,7 @@ function run(command: string, args: string[]): Promise<string> {
 }
 
 /** Polls CLUSTER INFO on every node until all of them report cluster_state:ok. */
-async function waitForClusterOk(ports: number[], timeoutMs = 15_000): Promise<void> {
+export async function waitForClusterOk(ports: number[], timeoutMs = 15_000): Promise<void> {
   const clients = ports.map((port) => new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 }));
   try {
     const deadline = Date.now() + timeoutMs;
@@ -42,6 +42,32 @@ async function waitForClusterOk(ports: number[], timeoutMs = 15_000): Promise<vo
   } finally {
     for (const client of clients) client.disconnect();
   }
+}
+
+/**
+ * One redis-server in cluster mode owning every slot, reached at one address: what a client
+ * configured for a single node meets behind a managed "cluster edition" or a cluster-mode node.
+ */
+export async function startSingleNodeCluster(): Promise<RedisServer> {
+  const busPort = await freePort();
+  const server = await startRedisServer({
+    args: (port, dir) => [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, `nodes-${port}.conf`),
+      '--cluster-port',
+      String(busPort),
+    ],
+  });
+  try {
+    await run('redis-cli', ['-p', String(server.port), 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383']);
+    await waitForClusterOk([server.port]);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
 }
 
 export async function startRedisCluster(size = 3): Promise<RedisCluster> {

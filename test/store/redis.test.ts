@@ -8,6 +8,7 @@ import { openStore } from '../../src/store/index.js';
 import { StoreUnavailableError, type Store } from '../../src/store/types.js';
 import { LOCAL_REDIS_URL, cleanupPrefix, startRedisServer, testPrefix, type RedisServer } from '../helpers/redis.js';
 import { startRedisSentinel, type RedisSentinel } from '../helpers/redis-sentinel.js';
+import { startSingleNodeCluster } from '../helpers/redis-cluster.js';
 
 function whenUp(store: Store): Promise<void> {
   return new Promise((resolve) => {
@@ -150,6 +151,8 @@ describe('redis key layout', () => {
   });
 
   it('writes a model and its indexes in one round trip, and no document when an index write fails', async () => {
+    // A first write loads the script, so the one counted below is not an evalsha refused with NOSCRIPT and sent again.
+    await store.model('RefreshToken').upsert('r0', { grantId: 'g8' }, 60);
     const monitor = await redis.monitor();
     const seen: string[][] = [];
     const written = new Promise<void>((resolve) => {
@@ -176,6 +179,24 @@ describe('redis key layout', () => {
     await assert.rejects(store.model('AccessToken').upsert('t10', { grantId: 'g10' }, 60));
     assert.equal(await store.model('AccessToken').find('t10'), undefined);
     assert.equal(await redis.exists(k('op:AccessToken:t10')), 0);
+  });
+
+  it('behind a server that enforces hash slots, writes a model and its indexes in two steps instead', async () => {
+    const clustered = await startSingleNodeCluster();
+    const other = openRedisStore({ url: clustered.url, keyPrefix });
+    const direct = new Redis(clustered.url);
+    try {
+      await whenUp(other);
+      for (const id of ['s1', 's2']) {
+        await other.model('Session').upsert(id, { uid: `u-${id}`, accountId: 'acc1' }, 60);
+        assert.deepEqual(await other.model('Session').findByUid(`u-${id}`), { uid: `u-${id}`, accountId: 'acc1' });
+      }
+      assert.deepEqual((await direct.zrange(k('idx:accountSessions:acc1'), '0', '-1')).sort(), ['s1', 's2']);
+    } finally {
+      direct.disconnect();
+      await other.close();
+      await clustered.stop();
+    }
   });
 
   it('leaves keys of other prefixes alone in keys()', async () => {
@@ -232,7 +253,7 @@ describe('redis store via Sentinel', () => {
     await master?.stop();
   });
 
-  it('finds the master through the sentinel and writes to it', async () => {
+  it('finds the master through the sentinel and writes to it, a model with its indexes in one script', async () => {
     const store = openRedisStore({
       keyPrefix: 'sentinel:',
       sentinelName: sentinel.masterName,
@@ -243,6 +264,9 @@ describe('redis store via Sentinel', () => {
       await whenUp(store);
       await store.ephemeral.set('k', 'via-sentinel', 60);
       assert.equal(await direct.get('sentinel:tmp:k'), '"via-sentinel"');
+      await store.model('Session').upsert('s1', { uid: 'u1', accountId: 'acc1' }, 60);
+      assert.deepEqual(await store.model('Session').findByUid('u1'), { uid: 'u1', accountId: 'acc1' });
+      assert.deepEqual(await direct.zrange('sentinel:idx:accountSessions:acc1', '0', '-1'), ['s1']);
     } finally {
       direct.disconnect();
       await store.close();
