@@ -44,13 +44,11 @@ export async function waitForClusterOk(ports: number[], timeoutMs = 15_000): Pro
   }
 }
 
-/**
- * One redis-server in cluster mode owning every slot, reached at one address: what a client
- * configured for a single node meets behind a managed "cluster edition" or a cluster-mode node.
- */
-export async function startSingleNodeCluster(): Promise<RedisServer> {
+/** A redis-server in cluster mode, in no cluster yet. */
+async function startClusterNode(): Promise<RedisServer> {
+  // An explicit bus port: the default (port + 10000) may be taken or above 65535.
   const busPort = await freePort();
-  const server = await startRedisServer({
+  return startRedisServer({
     args: (port, dir) => [
       '--cluster-enabled',
       'yes',
@@ -60,6 +58,14 @@ export async function startSingleNodeCluster(): Promise<RedisServer> {
       String(busPort),
     ],
   });
+}
+
+/**
+ * One redis-server in cluster mode owning every slot, reached at one address: what a client
+ * configured for a single node meets behind a managed "cluster edition" or a cluster-mode node.
+ */
+export async function startSingleNodeCluster(): Promise<RedisServer> {
+  const server = await startClusterNode();
   try {
     await run('redis-cli', ['-p', String(server.port), 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383']);
     await waitForClusterOk([server.port]);
@@ -73,22 +79,7 @@ export async function startSingleNodeCluster(): Promise<RedisServer> {
 export async function startRedisCluster(size = 3): Promise<RedisCluster> {
   const servers: RedisServer[] = [];
   try {
-    for (let i = 0; i < size; i += 1) {
-      // An explicit bus port: the default (port + 10000) may be taken or above 65535.
-      const busPort = await freePort();
-      servers.push(
-        await startRedisServer({
-          args: (port, dir) => [
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            join(dir, `nodes-${port}.conf`),
-            '--cluster-port',
-            String(busPort),
-          ],
-        }),
-      );
-    }
+    for (let i = 0; i < size; i += 1) servers.push(await startClusterNode());
     const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
     await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
     await waitForClusterOk(servers.map((server) => server.port));
