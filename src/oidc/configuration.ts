@@ -99,12 +99,14 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: Client
  * meant for dynamically registered clients). Every URL it fetches here (back-channel logout,
  * a client's jwks_uri) comes from the operator's static client config, and in-cluster RPs such as
  * KubeSphere live on private addresses: drop that dispatcher, keep the provider's timeout signal.
- * The call then goes out through `outgoing` (the bridge gives the egress-proxy-aware one).
+ * The call then goes out through `outgoing` (the bridge gives the egress-proxy-aware one), with
+ * fetch's own default of following redirects (a jwks_uri GET names none).
  */
 function operatorTrustedFetch(outgoing: typeof fetch): typeof fetch {
   return (url, options) => {
     const { dispatcher: _ssrfGuard, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
-    return outgoing(url, rest);
+    // fetch's default, said out loud: the egress wrapper follows a redirect only when asked to.
+    return outgoing(url, { ...rest, redirect: rest.redirect ?? 'follow' });
   };
 }
 

@@ -357,10 +357,13 @@ async function followRedirects(once: typeof fetch, first: string, init: RequestI
   }
 }
 
+/** The last hop's answer as fetch gives it after redirects: its own url, `redirected` set. */
 function redirected(response: Response, url: string): Response {
-  Object.defineProperty(response, 'url', { value: url });
-  Object.defineProperty(response, 'redirected', { value: true });
-  return response;
+  // A new Response: the hop's own may have `url` and `redirected` fixed already (capBodies, http-fetch.ts).
+  const followed = new Response(response.body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  Object.defineProperty(followed, 'url', { value: url });
+  Object.defineProperty(followed, 'redirected', { value: true });
+  return followed;
 }
 
 /**

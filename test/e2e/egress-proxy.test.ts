@@ -58,7 +58,12 @@ describe('a bridge behind an egress proxy', () => {
     const pair = await generateKeyPair('ES256', { extractable: true });
     serviceKey = pair.privateKey;
     const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'svc-1', alg: 'ES256', use: 'sig' }] });
-    keyServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
+    // The configured jwks_uri redirects (a moved key set): the engine follows it, hop by hop through the proxy.
+    keyServer = createServer((req, res) =>
+      req.url === '/moved'
+        ? res.writeHead(302, { location: '/jwks' }).end()
+        : res.writeHead(200, { 'content-type': 'application/json' }).end(jwks),
+    );
     keyServer.listen(0, '127.0.0.1');
     await once(keyServer, 'listening');
     jwksPort = (keyServer.address() as AddressInfo).port;
@@ -85,7 +90,7 @@ describe('a bridge behind an egress proxy', () => {
         {
           client_id: 'svc',
           token_endpoint_auth_method: 'private_key_jwt',
-          jwks_uri: `http://keys.corp.test:${jwksPort}/jwks`,
+          jwks_uri: `http://keys.corp.test:${jwksPort}/moved`,
           grant_types: ['client_credentials'],
         },
       ],
@@ -151,10 +156,12 @@ describe('a bridge behind an egress proxy', () => {
         });
         const granted = await client.clientCredentialsGrant(service);
         assert.equal(typeof granted.access_token, 'string');
-        assert.ok(
-          proxy.seen.some((r) => r.method === 'GET' && r.target === `http://keys.corp.test:${jwksPort}/jwks`),
-          'the jwks_uri was fetched through the proxy',
-        );
+        for (const path of ['/moved', '/jwks']) {
+          assert.ok(
+            proxy.seen.some((r) => r.method === 'GET' && r.target === `http://keys.corp.test:${jwksPort}${path}`),
+            `the jwks_uri's ${path} was fetched through the proxy`,
+          );
+        }
 
         const basic = `Basic ${Buffer.from(`bridge:${PROXY_PASSWORD}`).toString('base64')}`;
         assert.ok(
