@@ -5,7 +5,7 @@
 // (scripts/test-timeout.js), so one that waits for something that never comes (a
 // back-channel POST, a health event) fails instead of hanging the run.
 // Usage: node scripts/run-tests.js [path-filter ...]
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -28,6 +28,14 @@ const files = walk('test')
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
+}
+// Tests run the CLI through bin/oidc-bridge.js, which prefers dist/ when it exists: a build older
+// than the source (left by `npm run bench` or `npm run build`) would be tested instead of the code.
+const builtAt = existsSync('dist/main.js') ? statSync('dist/main.js').mtimeMs : undefined;
+if (builtAt !== undefined && walk('src').some((f) => statSync(f).mtimeMs > builtAt)) {
+  console.log('dist/ is older than src/: rebuilding it, so the CLI the tests start runs this code');
+  const build = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
 }
 console.log(`running ${files.length} test files: ${files.map((f) => relative('test', f)).join(' ')}`);
 const result = spawnSync(
