@@ -9,6 +9,7 @@
  * `capBodies` wraps any other fetch: one injected into UpstreamDeps (the tests' doubles), and the
  * global fetch that client falls back to for a Request object or a streamed body.
  */
+import { causeChain } from './error-causes.js';
 
 /**
  * 1 MiB: the largest answer any upstream API gives the bridge (a DingTalk user with many
@@ -26,9 +27,7 @@ export class ResponseTooLargeError extends Error {
 
 /** True when `err` or one of its causes is a ResponseTooLargeError. */
 export function isTooLarge(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
-    if (e instanceof ResponseTooLargeError) return true;
-  }
+  for (const e of causeChain(err)) if (e instanceof ResponseTooLargeError) return true;
   return false;
 }
 

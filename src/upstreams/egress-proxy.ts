@@ -27,6 +27,7 @@ import { domainToASCII } from 'node:url';
 import type * as UndiciModule from 'undici';
 import type { Dispatcher, ProxyAgent } from 'undici';
 import { capBodies, MAX_UPSTREAM_BODY_BYTES } from './capped-fetch.js';
+import { causeChain } from './error-causes.js';
 
 /** A proxy value, or the combination of them, the bridge cannot use: start-up refuses it. */
 export class EgressProxyError extends Error {
@@ -372,7 +373,7 @@ function redirected(response: Response, url: string): Response {
  * `Proxy Authentication Required (407)` (undici 7, lib/dispatcher/proxy-agent.js).
  */
 function proxyStatusOf(err: unknown): number | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+  for (const e of causeChain(err)) {
     const found = /^Proxy response \((\d{3})\)|^Proxy Authentication Required \((407)\)/.exec(e.message);
     if (found) return Number(found[1] ?? found[2]);
   }

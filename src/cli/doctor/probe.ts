@@ -4,6 +4,7 @@
  * stage (DNS, TCP, TLS, timeout) with the fix for it.
  */
 import { EgressProxyRefusedError, processEgressProxy } from '../../upstreams/egress-proxy.js';
+import { causeChain } from '../../upstreams/error-causes.js';
 import type { CheckContext } from './findings.js';
 
 export interface Answer {
@@ -106,10 +107,7 @@ function egressProxyOf(url: string): string | undefined {
 }
 
 function refusalOf(err: unknown): EgressProxyRefusedError | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
-    if (e instanceof EgressProxyRefusedError) return e;
-  }
-  return undefined;
+  return [...causeChain(err)].find((e): e is EgressProxyRefusedError => e instanceof EgressProxyRefusedError);
 }
 
 function directNetworkError(url: string, host: string, err: unknown, timeoutMs: number): NetworkProblem {

@@ -8,6 +8,7 @@
  * `{"status":1111,"wait":5,"punish":"deny"}` or an HTML page (docs/reference/dingtalk.md).
  */
 import { isTooLarge } from '../capped-fetch.js';
+import { causeChain } from '../error-causes.js';
 import { isObject } from '../fetch-json.js';
 import { ERRCODE, TOKEN_HEADER } from './constants.js';
 
@@ -77,9 +78,10 @@ const MAX_LOGGED_MESSAGE = 300;
 
 /** The messages along a network failure's cause chain: `fetch failed: connect ECONNREFUSED 10.0.0.9:3128`. */
 function causeMessage(err: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) parts.push(e.message);
-  return parts.join(': ').slice(0, MAX_LOGGED_MESSAGE);
+  return [...causeChain(err)]
+    .map((e) => e.message)
+    .join(': ')
+    .slice(0, MAX_LOGGED_MESSAGE);
 }
 
 export function createClient(options: ClientOptions): DingTalkClient {
