@@ -27,7 +27,15 @@ export interface Report {
       steps: Record<string, { p50: number; p99: number; cpuMs?: number }>;
     }
   >;
-  rss: { startup: Record<string, number>; afterLoad: Record<string, number>; production: Record<string, number> };
+  rss: {
+    startup: Record<string, number>;
+    afterLoad: Record<string, number>;
+    /** The build alone with a DingTalk-only config, when it first answers, per store. */
+    production: Record<string, number>;
+    /** The same processes' least RSS over the next `idleSeconds`, without a request meanwhile. */
+    productionIdle: Record<string, number>;
+    idleSeconds: number;
+  };
   memory: Record<string, { baseline: { rssMb: number }; sizes: Record<string, { rssMb: number; redisMb?: number }> }>;
 }
 
@@ -123,6 +131,8 @@ function rssLine(report: Report): string {
     .map((id) => `(${id}) ${fixed(r.afterLoad[id], 1)} MB`)
     .join(', ')}; the bridge from ${report.machine.from} alone at start-up (DingTalk only): ${Object.entries(r.production)
     .map(([store, mb]) => `${store} store ${fixed(mb, 1)} MB`)
+    .join(', ')}; idle, the least over the next ${r.idleSeconds} s: ${Object.entries(r.productionIdle)
+    .map(([store, mb]) => `${store} ${fixed(mb, 1)} MB`)
     .join(', ')}`;
 }
 

@@ -52,6 +52,9 @@ describe('bench harness', () => {
       ]);
       assert.deepEqual(Object.keys(report.memory).sort(), ['memory', 'redis']);
       assert.deepEqual(Object.keys(report.rss.production).sort(), ['memory', 'redis']);
+      // The same processes measured again once idle, both still alive then (an RSS of 0 is a gone process).
+      assert.deepEqual(Object.keys(report.rss.productionIdle).sort(), ['memory', 'redis']);
+      for (const mb of Object.values(report.rss.productionIdle)) assert.ok(mb > 20, `idle RSS ${mb} MB`);
       assert.equal(report.machine.quick, true);
       assert.ok(report.machine.cores >= 1 && report.machine.node.startsWith('v'));
       const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
