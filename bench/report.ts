@@ -7,15 +7,24 @@ export interface Measured {
   errors: number;
   /** The server's CPU time (user + system) over the row, per request served, in µs. */
   cpuUsPerRequest: number;
+  /** Codes redeemed (the authorization_code row). */
+  amount?: number;
+}
+
+/** The round reported for a server (see `best` in bench/run.ts), and every round it ran. */
+export interface Reported extends Measured {
+  rounds?: Array<Pick<Measured, 'rps' | 'cpuUsPerRequest' | 'errors'> & { amount?: number }>;
 }
 
 export interface Row {
   name: string;
-  results: Partial<Record<'a' | 'b' | 'c', Measured>>;
+  results: Partial<Record<'a' | 'b' | 'c', Reported>>;
 }
 
 export interface Report {
   machine: { cpu: string; cores: number; node: string; date: string; quick: boolean; from: string; seconds: number };
+  /** How each row's figure was chosen: `rounds` interleaved rounds per server, the best error-free one. */
+  method: { rounds: number; secondsPerRound: number; codeRounds: number; codesPerRound: number; loginRounds: number; estimator: string };
   labels: Record<string, string>;
   rows: Row[];
   logins: Record<
@@ -23,6 +32,8 @@ export interface Report {
     {
       perSecond: number;
       failed: number;
+      /** Logins a second in every round of the closed loop; `perSecond` and `steps` are the best one's. */
+      rounds?: number[];
       /** p50 and p99 under the closed loop; cpuMs: the server's CPU per step, one login at a time. */
       steps: Record<string, { p50: number; p99: number; cpuMs?: number }>;
     }
@@ -121,7 +132,8 @@ const MEMORY_HEADER = ['store', 'sessions + grants', 'RSS before MB', 'RSS after
 
 function machineLine(report: Report): string {
   const m = report.machine;
-  return `${m.date} · ${m.cpu} · ${m.cores} cores · node ${m.node} · bridges from ${m.from}${m.quick ? ' · QUICK (smoke only)' : ''} · ${m.seconds} s`;
+  const r = report.method;
+  return `${m.date} · ${m.cpu} · ${m.cores} cores · node ${m.node} · bridges from ${m.from}${m.quick ? ' · QUICK (smoke only)' : ''} · ${m.seconds} s · best of ${r.rounds} rounds of ${r.secondsPerRound} s, codes: best of ${r.codeRounds} rounds of up to ${r.codesPerRound}, logins: best of ${r.loginRounds} rounds`;
 }
 
 function rssLine(report: Report): string {
@@ -132,7 +144,7 @@ function rssLine(report: Report): string {
     .join(', ')}; the bridge from ${report.machine.from} alone at start-up (DingTalk only): ${Object.entries(r.production)
     .map(([store, mb]) => `${store} store ${fixed(mb, 1)} MB`)
     .join(', ')}; idle, the least over the next ${r.idleSeconds} s: ${Object.entries(r.productionIdle)
-    .map(([store, mb]) => `${store} ${fixed(mb, 1)} MB`)
+    .map(([store, mb]) => `${store} store ${fixed(mb, 1)} MB`)
     .join(', ')}`;
 }
 

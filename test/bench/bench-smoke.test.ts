@@ -52,9 +52,16 @@ describe('bench harness', () => {
       ]);
       assert.deepEqual(Object.keys(report.memory).sort(), ['memory', 'redis']);
       assert.deepEqual(Object.keys(report.rss.production).sort(), ['memory', 'redis']);
-      // The same processes measured again once idle, both still alive then (an RSS of 0 is a gone process).
+      // The same processes sampled again while idle (a process gone by then makes the bench fail;
+      // no sample at all would leave Infinity).
       assert.deepEqual(Object.keys(report.rss.productionIdle).sort(), ['memory', 'redis']);
-      for (const mb of Object.values(report.rss.productionIdle)) assert.ok(mb > 20, `idle RSS ${mb} MB`);
+      for (const mb of Object.values(report.rss.productionIdle)) assert.ok(Number.isFinite(mb) && mb > 20, `idle RSS ${mb} MB`);
+      // Every round is kept beside the one reported, and the reported one is among them.
+      const userinfo = report.rows.find((r) => r.name === 'userinfo')!.results.a!;
+      assert.equal(userinfo.rounds?.length, report.method.rounds);
+      assert.ok(userinfo.rounds.some((r) => r.rps === userinfo.rps));
+      const code = report.rows.find((r) => r.name === 'token (authorization_code)')!.results.c!;
+      assert.ok(code.amount! > 0 && code.rps > 0);
       assert.equal(report.machine.quick, true);
       assert.ok(report.machine.cores >= 1 && report.machine.node.startsWith('v'));
       const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
