@@ -65,14 +65,15 @@ const S = quick
       codeRounds: 3,
       prepareSeconds: 50,
       chains: 16,
-      // Per round: three interleaved rounds of a 4 s closed loop, then of 70 logins one at a time.
+      // Logins: three interleaved rounds of a 4 s closed loop, then three of 70 logins one at a time.
       loginSeconds: 4,
       loginRounds: 3,
       loginConcurrency: 16,
       cpuLogins: 70,
       sizes: [1000, 10_000, 100_000],
       // V8's memory reducer gives back the young generation start-up grew once the process has
-      // been quiet for a while (v8/src/heap/memory-reducer.cc): seen here after 20 to 40 s.
+      // been quiet for a while (https://github.com/v8/v8/blob/main/src/heap/memory-reducer.cc): seen here
+      // after 20 to 40 s.
       idleSeconds: 60,
     };
 
@@ -230,8 +231,9 @@ async function cannon(target: { child: ChildProcess }, options: autocannon.Optio
         (err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res)),
       );
       // A run of a given amount ends at its last answer: autocannon stops it only on its next
-      // sample tick (`sampleInt`, 1 s: tickInterval in node_modules/autocannon/lib/run.js), so its
-      // own clock, and the server's CPU read after it, would count up to a second of idling.
+      // sample tick (`sampleInt`, 1 s; tickInterval in
+      // https://github.com/mcollina/autocannon/blob/v8.0.0/lib/run.js), so its own clock, and the
+      // server's CPU read after it, would count up to a second of idling.
       if (amount)
         instance.on('response', () => {
           answers += 1;
