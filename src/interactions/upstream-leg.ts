@@ -26,13 +26,21 @@ export const loginPromptOnly: Step = (ctx, _req, res, next) => {
   next();
 };
 
-/** The upstream of the URL, if it is offered to this client; `invalid_request` otherwise. */
+/**
+ * The upstream of the URL, if it is offered to this client; `invalid_request` otherwise. When the
+ * client named one (`upstream=<id>`), only that one: another, reached by editing this URL, would
+ * sign the person in where the client did not ask (a client with one identity provider per
+ * upstream would bind the account to the wrong one), so the browser goes back to the interaction,
+ * which starts the named upstream's leg (or answers `invalid_request` for a name it does not offer).
+ */
 export const offeredUpstream: Step = async (ctx, req, res, next) => {
   const { view } = current(res);
   const id = String(req.params.id);
   const upstream = offeredUpstreams(ctx, view).find((u) => u.id === id);
   if (!upstream)
     return seeOther(res, await ctx.interactions.finishError(view.uid, 'invalid_request', `unknown upstream: ${describable(id)}`));
+  const requested = view.params.upstream;
+  if (requested !== undefined && requested !== '' && requested !== id) return seeOther(res, ctx.paths.interaction(view.uid));
   stateOf(res).upstream = upstream;
   next();
 };

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Browser } from '../helpers/http-browser.js';
 import { startBridge, type DoublesBridge } from '../helpers/bridge.js';
 import { clockPast } from '../helpers/clock.js';
+import { authorizationRequest } from '../helpers/oidc-rp.js';
 import {
   authorizeCount,
   exchange,
@@ -59,6 +60,26 @@ describe('upstream parameter and re-authentication', { concurrency: true }, () =
           const again = await login(rp, { redirectUri: webRedirect('idaas'), browser, extra: { upstream: 'oidc' } });
           assert.equal(authorizeCount(doubles, 'oidc'), before + 1, 'a session from the named upstream is reused');
           assert.ok(again.callback.searchParams.get('code'));
+        });
+
+        it('the start route of another upstream goes back to the named one (never a silent switch)', async () => {
+          const rp = await relyingParty(bridge.issuer, 'web-idaas', 'basic');
+          const browser = new Browser();
+          const request = await authorizationRequest(rp, { redirectUri: webRedirect('idaas'), scope: 'openid profile', extra: { upstream: 'idaas' } });
+          const toInteraction = await browser.fetch(request.url);
+          const interaction = new URL(toInteraction.headers.get('location')!, request.url);
+          assert.match(interaction.pathname, /\/interaction\/[^/]+$/);
+          const before = counts(doubles);
+          // The person edits the start route to another upstream the client also allows.
+          const edited = await browser.fetch(new URL(`${interaction.pathname}/upstream/oidc`, interaction));
+          assert.equal(edited.status, 303);
+          assert.equal(new URL(edited.headers.get('location')!, interaction).href, interaction.href, 'back to the interaction');
+          const stopAt = (u: URL) => u.href.startsWith(webRedirect('idaas'));
+          const { url: callback } = await browser.follow(interaction, stopAt);
+          const [idaasAsked, oidcAsked] = counts(doubles);
+          assert.deepEqual([idaasAsked! - before[0]!, oidcAsked! - before[1]!], [1, 0], 'the named upstream was asked, the other never');
+          const claims = (await exchange(rp, { callback, ...request })).claims()!;
+          assert.notEqual(claims.name, 'Li Na', 'not the other upstream\'s person');
         });
 
         it('works for the public kubectl client too', async () => {
