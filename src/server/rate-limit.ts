@@ -91,7 +91,7 @@ const BODY_LIMIT = 56 * 1024;
 export function createRateLimits(deps: RateLimitDeps): RateLimitCheck {
   const { rateLimits } = deps.config;
   if (!rateLimits.enabled) return async () => false;
-  const prefix = issuerPath(deps.config.issuer);
+  const prefix = routedPath(issuerPath(deps.config.issuer));
   // No CIDRs (the default): no lookup per request (BlockList.check builds a SocketAddress each time).
   const allowed = rateLimits.allowCidrs.length ? allowList(rateLimits.allowCidrs) : undefined;
   const limiters = new Map<RateLimitRuleName, RateLimiter>(
@@ -132,8 +132,19 @@ export function createRateLimits(deps: RateLimitDeps): RateLimitCheck {
   };
 }
 
+/**
+ * A path as the routers behind compare it: oidc-provider's folds ASCII case and ignores one
+ * trailing slash (`fold` and `match` in lib/helpers/router.js), express's routes and mount are
+ * case-insensitive and not strict. `/TOKEN` and `/token/` reach the token endpoint, so they must
+ * spend its budget.
+ */
+function routedPath(path: string): string {
+  const folded = path.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+  return folded.length > 1 && folded.endsWith('/') ? folded.slice(0, -1) : folded;
+}
+
 function ruleFor(req: IncomingMessage, prefix: string): Rule | undefined {
-  const path = (req.url ?? '/').split('?')[0]!;
+  const path = routedPath((req.url ?? '/').split('?')[0]!);
   if (prefix && !path.startsWith(`${prefix}/`)) return undefined;
   const route = path.slice(prefix.length);
   const method = req.method ?? 'GET';

@@ -65,7 +65,11 @@ describe('upstream parameter and re-authentication', { concurrency: true }, () =
         it('the start route of another upstream goes back to the named one (never a silent switch)', async () => {
           const rp = await relyingParty(bridge.issuer, 'web-idaas', 'basic');
           const browser = new Browser();
-          const request = await authorizationRequest(rp, { redirectUri: webRedirect('idaas'), scope: 'openid profile', extra: { upstream: 'idaas' } });
+          const request = await authorizationRequest(rp, {
+            redirectUri: webRedirect('idaas'),
+            scope: 'openid profile',
+            extra: { upstream: 'idaas' },
+          });
           const toInteraction = await browser.fetch(request.url);
           const interaction = new URL(toInteraction.headers.get('location')!, request.url);
           assert.match(interaction.pathname, /\/interaction\/[^/]+$/);
@@ -79,7 +83,7 @@ describe('upstream parameter and re-authentication', { concurrency: true }, () =
           const [idaasAsked, oidcAsked] = counts(doubles);
           assert.deepEqual([idaasAsked! - before[0]!, oidcAsked! - before[1]!], [1, 0], 'the named upstream was asked, the other never');
           const claims = (await exchange(rp, { callback, ...request })).claims()!;
-          assert.notEqual(claims.name, 'Li Na', 'not the other upstream\'s person');
+          assert.notEqual(claims.name, 'Li Na', "not the other upstream's person");
         });
 
         it('works for the public kubectl client too', async () => {

@@ -88,6 +88,31 @@ for (const store of ['memory', 'redis'] as const) {
       await assertOAuth429(await badCodeRedemption(bridge.issuer, headers));
     });
 
+    it('counts a path spelled as the engine still routes it (any letter case, a trailing slash) against the same budget', async () => {
+      const headers = from(freshAddress(), { authorization: basic('web', 'web-secret') });
+      const answers: string[] = [];
+      for (const path of ['/TOKEN', '/Token/', '/token/', '/token']) {
+        const res = await postForm(
+          `${bridge.issuer}${path}`,
+          { grant_type: 'authorization_code', code: 'made-up', redirect_uri: WEB_CB },
+          headers,
+        );
+        answers.push(`${path} ${res.status}`);
+      }
+      assert.deepEqual(
+        answers,
+        ['/TOKEN 400', '/Token/ 400', '/token/ 400', '/token 429'],
+        'each variant reached the engine and was counted',
+      );
+      const address = freshAddress();
+      for (const path of ['/AUTH', '/auth/', '/Auth']) {
+        const query = new URLSearchParams({ client_id: 'web', response_type: 'code', scope: 'openid', redirect_uri: WEB_CB, state: 's' });
+        const res = await fetch(`${bridge.issuer}${path}?${query}`, { headers: from(address), redirect: 'manual' });
+        assert.equal(res.status, 303, `${path} is the authorization endpoint`);
+      }
+      await assertPage429(await authorizationStart(bridge.issuer, from(address, { 'accept-language': 'en' })), 'en');
+    });
+
     it('hands the engine the body it read: a public client identified by its form body redeems a code', async () => {
       const rp = await rpFor(bridge, 'cli');
       const { tokens } = await signIn(rp, { redirectUri: 'http://127.0.0.1:8000/cb', pkce: true });
@@ -156,6 +181,25 @@ for (const store of ['memory', 'redis'] as const) {
     });
   });
 }
+
+describe('rate limits under an issuer path', () => {
+  let bridge: Bridge;
+  before(async () => {
+    bridge = await startBridge({ issuerPath: '/sso', configPatch: LIMITS });
+  });
+  after(() => bridge.close());
+
+  it('counts the issuer path in any letter case, as express mounts it', async () => {
+    const origin = new URL(bridge.issuer).origin;
+    const headers = from(freshAddress(), { authorization: basic('web', 'web-secret') });
+    const answers: string[] = [];
+    for (const path of ['/SSO/token', '/Sso/Token/', '/sso/token', '/sso/token']) {
+      const res = await postForm(`${origin}${path}`, { grant_type: 'authorization_code', code: 'made-up', redirect_uri: WEB_CB }, headers);
+      answers.push(`${path} ${res.status}`);
+    }
+    assert.deepEqual(answers, ['/SSO/token 400', '/Sso/Token/ 400', '/sso/token 400', '/sso/token 429']);
+  });
+});
 
 describe('rate limits shared by replicas', () => {
   let bridge: OidcIssuerBridge;
