@@ -67,7 +67,7 @@ export interface Backend {
   rateLimiter(name: string, limit: RateLimit): RateLimiter;
 
   health(): StoreHealth;
-  onHealthChange(listener: (health: StoreHealth) => void): void;
+  onHealthChange(listener: (health: StoreHealth, cause?: unknown) => void): void;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

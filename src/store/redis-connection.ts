@@ -30,9 +30,11 @@ export function reconnectDelay(attempt: number): number {
  */
 export class RedisConnection {
   private state: StoreHealth = 'down';
+  /** Whether listeners have heard of `state`: the first 'down' (Redis unreachable at start) is news too. */
+  private announced = false;
   private closed = false;
   private lastError: unknown;
-  private readonly listeners = new Set<(health: StoreHealth) => void>();
+  private readonly listeners = new Set<(health: StoreHealth, cause?: unknown) => void>();
   private readonly waiters = new Map<() => void, (err: Error) => void>();
 
   constructor(
@@ -42,6 +44,9 @@ export class RedisConnection {
     // Without an 'error' listener ioredis would crash the process on the first refused connection.
     client.on('error', (err: unknown) => {
       this.lastError = err;
+      // Redis unreachable (or refusing our credentials) from the start: say so, with the cause,
+      // rather than wait for the first request to fail.
+      if (!this.announced) this.setHealth('down', err);
     });
     client.on('ready', () => this.setHealth('up'));
     client.on('close', () => this.setHealth('down'));
@@ -52,7 +57,7 @@ export class RedisConnection {
     return this.state;
   }
 
-  onHealthChange(listener: (health: StoreHealth) => void): void {
+  onHealthChange(listener: (health: StoreHealth, cause?: unknown) => void): void {
     this.listeners.add(listener);
   }
 
@@ -97,13 +102,14 @@ export class RedisConnection {
     }
   }
 
-  private setHealth(next: StoreHealth): void {
-    if (this.closed || next === this.state) return;
+  private setHealth(next: StoreHealth, cause?: unknown): void {
+    if (this.closed || (next === this.state && this.announced)) return;
     this.state = next;
+    this.announced = true;
     if (next === 'up') for (const resolve of [...this.waiters.keys()]) resolve();
     for (const listener of this.listeners) {
       try {
-        listener(next);
+        listener(next, cause);
       } catch {
         // A listener's failure must not break the client's event handling.
       }

@@ -110,7 +110,8 @@ export interface Store {
   rateLimiter(name: string, limit: RateLimit): RateLimiter;
   /** Current health; 'down' while the backing store is unreachable. */
   health(): StoreHealth;
-  onHealthChange(listener: (health: StoreHealth) => void): void;
+  /** Each change of health; a 'down' reported because a connection attempt failed carries its error. */
+  onHealthChange(listener: (health: StoreHealth, cause?: unknown) => void): void;
   /** Round trip to the backing store; rejects with StoreUnavailableError when down. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -63,6 +63,10 @@ describe('redis store during an outage', () => {
     await server.stop();
     const late = openRedisStore({ url: server.url, keyPrefix: testPrefix(), readyWaitMs: 300 });
     try {
+      // Announced before any call fails, with the connection's error: an operator sees it at start.
+      const announced = await new Promise<[StoreHealth, unknown]>((resolve) => late.onHealthChange((h, cause) => resolve([h, cause])));
+      assert.equal(announced[0], 'down');
+      assert.match(String((announced[1] as Error | undefined)?.message), /ECONNREFUSED/);
       await failsFast(() => late.ephemeral.get('x'), 1000);
       assert.equal(late.health(), 'down');
       const up = health(late, 'up');
