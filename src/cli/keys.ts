@@ -96,7 +96,8 @@ async function rotate(ctx: KeysCommandContext): Promise<number> {
   ctx.stdout(
     `Added signing keys to ${resolve(ctx.keysDir)}:\n${keyLines(keys)}` +
       `A replica publishes them once it has loaded them, and signs with them from ${iso(activatesAt)} (in ${duration(ctx.rotationLeadSeconds)}).\n` +
-      'Give every replica the new files, and restart them, before then.\n',
+      'Give every replica the new files (in Kubernetes: update the Secret) well before then: each re-reads its keys\n' +
+      'directory every keys.reloadInterval (default a minute) and publishes them, no restart needed.\n',
   );
   return 0;
 }

@@ -96,12 +96,23 @@ export const redisStoreSchema = z
 export const storeSchema = z.discriminatedUnion('type', [memoryStoreSchema, redisStoreSchema]);
 export type StoreConfig = z.infer<typeof storeSchema>;
 
-export const keysSchema = z.strictObject({
-  /** Directory of the private signing keys (JWKS). Mount a Secret here in Kubernetes. */
-  dir: z.string().default('./keys'),
-  /** How long a rotated key is published before replicas sign with it: longer than any RP caches JWKS. */
-  rotationLead: durationSchema.default(3600),
-});
+export const keysSchema = z
+  .strictObject({
+    /** Directory of the private signing keys (JWKS). Mount a Secret here in Kubernetes. */
+    dir: z.string().default('./keys'),
+    /** How long a rotated key is published before replicas sign with it: longer than any RP caches JWKS. */
+    rotationLead: durationSchema.default(3600),
+    /**
+     * How often each replica re-reads `dir`, so a key added by `keys rotate` (an updated Secret) is
+     * published without a restart. Well under `rotationLead`.
+     */
+    reloadInterval: durationSchema.pipe(z.number().min(1, 'keys.reloadInterval must be at least 1s')).default(60),
+  })
+  .refine((keys) => keys.reloadInterval < keys.rotationLead || keys.rotationLead === 0, {
+    path: ['reloadInterval'],
+    message:
+      'keys.reloadInterval must be shorter than keys.rotationLead: a rotated key could otherwise activate before a replica has read and published it',
+  });
 
 const usernameCandidate = z.enum(['orgEmail', 'email', 'pinyin', 'jobNumber', 'userid', 'hash']);
 export type UsernameCandidate = z.infer<typeof usernameCandidate>;

@@ -10,7 +10,7 @@ import { groupsPrefixOf, legacySubjectUpstreamsOf, type Config } from '../config
 import { createLogger, type Logger } from '../log.js';
 import { createAccounts, claimsFor, unvouchedUpstreamsOf, type Accounts } from '../accounts/index.js';
 import { createMembership, type Membership } from '../accounts/membership.js';
-import { loadKeys, maxSignedTokenLifetime } from '../oidc/keys.js';
+import { loadKeys, maxSignedTokenLifetime, type LoadedKeys } from '../oidc/keys.js';
 import { createProvider, type ProviderBundle } from '../oidc/provider.js';
 import { createInteractionRouter } from '../interactions/index.js';
 import { createPages, formActionSource } from '../pages/index.js';
@@ -54,14 +54,14 @@ export interface Bridge {
 
 export async function buildBridge(config: Config, options: BuildOptions): Promise<Bridge> {
   const log = options.log ?? createLogger({ level: config.logging.level });
-  const loadSigningKeys = () =>
-    loadKeys({
-      dir: config.keys.dir,
-      production: options.production,
-      maxTokenLifetimeSeconds: maxSignedTokenLifetime(config.ttl),
-      log,
-      ...(options.configPath ? { configPath: options.configPath } : {}),
-    });
+  const keysOptions = {
+    dir: config.keys.dir,
+    production: options.production,
+    maxTokenLifetimeSeconds: maxSignedTokenLifetime(config.ttl),
+    log,
+    ...(options.configPath ? { configPath: options.configPath } : {}),
+  };
+  const loadSigningKeys = () => loadKeys(keysOptions);
   // A bad HTTPS_PROXY / HTTP_PROXY / NO_PROXY refuses the start before anything opens.
   const egress = processEgressProxy();
   if (egress) log.info({ egressProxy: egress.described }, 'outgoing calls go through an egress proxy');
@@ -153,28 +153,46 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     ...(options.beforeEngine ? { beforeEngine: options.beforeEngine } : {}),
   });
 
-  // A pending key becomes the signer, or a retired one stops being published: rebuild the provider
-  // with the new order. Timers are unref'd so they never keep a finished process alive.
+  // keys.dir is re-read every keys.reloadInterval, and when the schedule says a pending key becomes
+  // the signer or a retired one stops being published: whenever what the keys say differs from what
+  // the provider was built with, it is rebuilt. So a key `keys rotate` added (an updated Secret) is
+  // published at the next re-read, well before it activates, without a restart. Timers are unref'd
+  // so they never keep a finished process alive.
   let keyTimer: NodeJS.Timeout | undefined;
-  const scheduleKeyChange = () => {
-    if (!keys.nextChangeAt) return;
-    const delay = Math.min(Math.max(keys.nextChangeAt.getTime() - Date.now(), 1000), 2 ** 31 - 1);
-    keyTimer = setTimeout(() => {
-      loadSigningKeys()
-        .then(
-          (next) => {
-            keys = next;
-            bundle = makeProvider();
-            assembled.swapProvider(bundle);
-            log.info({ nextChangeAt: keys.nextChangeAt?.toISOString() }, 'signing keys changed: provider rebuilt');
-          },
-          (err: unknown) => log.error({ err }, 'reloading signing keys failed; keeping the current ones'),
-        )
-        .finally(scheduleKeyChange);
-    }, delay);
+  let closed = false;
+  const reloadFailures = onceUntilRecovered(log);
+  const reloadKeys = async () => {
+    const scheduled = keys.nextChangeAt !== undefined && keys.nextChangeAt.getTime() <= Date.now();
+    // Quietly first: a re-read that changes nothing must not repeat the start-up's warnings (loose
+    // key files, a missing ES256 key) every interval, nor generate keys into an emptied directory.
+    const next = await loadKeys({ ...keysOptions, production: true, log: { warn() {} } });
+    if (sameKeys(next, keys)) return;
+    keys = await loadSigningKeys();
+    bundle = makeProvider();
+    assembled.swapProvider(bundle);
+    log.info(
+      { kids: keys.jwks.keys.map((k) => k.kid), nextChangeAt: keys.nextChangeAt?.toISOString() },
+      scheduled ? 'signing keys changed: provider rebuilt' : 'signing key files changed: provider rebuilt',
+    );
+  };
+  const scheduleKeyReload = () => {
+    if (closed) return;
+    const untilChange = keys.nextChangeAt ? Math.max(keys.nextChangeAt.getTime() - Date.now(), 1000) : Infinity;
+    keyTimer = setTimeout(
+      () => {
+        reloadKeys()
+          .then(
+            () => reloadFailures.recovered('signing keys read again'),
+            (err: unknown) => reloadFailures.failed(err, 'reading the signing keys failed; keeping the current ones'),
+          )
+          .finally(scheduleKeyReload);
+      },
+      // setTimeout holds at most 2^31 − 1 ms; a longer delay would fire at once.
+      Math.min(untilChange, config.keys.reloadInterval * 1000, 2 ** 31 - 1),
+    );
     keyTimer.unref();
   };
-  scheduleKeyChange();
+  scheduleKeyReload();
 
   void upstreams.init();
   const sweeper = membership.startSweeper();
@@ -192,10 +210,35 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
     metrics,
     setShuttingDown: () => assembled.setShuttingDown(),
     async close() {
+      closed = true;
       clearTimeout(keyTimer);
       sweeper.stop();
       await upstreams.close();
       if (!options.store) await store.close();
+    },
+  };
+}
+
+/** The same keys in the same order (the first of each algorithm signs) and the same next change. */
+function sameKeys(a: LoadedKeys, b: LoadedKeys): boolean {
+  const kids = (keys: LoadedKeys) => keys.jwks.keys.map((k) => k.kid).join(' ');
+  return kids(a) === kids(b) && a.nextChangeAt?.getTime() === b.nextChangeAt?.getTime();
+}
+
+/** A failure that repeats every interval is logged when it starts (or changes), and its end once. */
+function onceUntilRecovered(log: Logger) {
+  let failing: string | undefined;
+  return {
+    failed(err: unknown, message: string) {
+      const text = err instanceof Error ? err.message : String(err);
+      if (failing === text) return;
+      failing = text;
+      log.error({ err }, message);
+    },
+    recovered(message: string) {
+      if (failing === undefined) return;
+      failing = undefined;
+      log.info(message);
     },
   };
 }

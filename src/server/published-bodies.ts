@@ -1,6 +1,6 @@
 /**
  * Discovery and the JWKS change only when the provider is rebuilt (new signing keys:
- * `scheduleKeyChange` in src/server/bridge.ts swaps the provider). The first GET of each is
+ * `scheduleKeyReload` in src/server/bridge.ts swaps the provider). The first GET of each is
  * answered by oidc-provider itself and its bytes and headers are kept; later GETs get those bytes
  * with an ETag (and a 304 for a matching If-None-Match) without entering the engine. A new provider
  * starts with an empty cache, so the bodies are recomputed when the keys rotate.

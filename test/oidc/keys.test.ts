@@ -8,6 +8,7 @@ import { SignJWT, createLocalJWKSet, importJWK, jwtVerify, type JWK } from 'jose
 import { KeyFileError, KeysExistError, KeysMissingError, generateKeys, listKeys, loadKeys, rotateKeys } from '../../src/oidc/keys.js';
 import { nextChange, publicationOrder, scheduleKeys, type ScheduledKey } from '../../src/oidc/keys-schedule.js';
 import { runKeysCommand } from '../../src/cli/keys.js';
+import { configSchema } from '../../src/config/schema.js';
 
 const LEAD = 3600;
 const TTL = 86_400;
@@ -494,5 +495,27 @@ describe('key file permissions', () => {
     assert.deepEqual((await load(dir, T0)).log.warnings, []);
     await chmod(join(dir, files[1]!), 0o400);
     assert.deepEqual((await load(dir, T0)).log.warnings, []);
+  });
+});
+
+describe('keys config', () => {
+  const base = {
+    issuer: 'https://sso.example.test',
+    cookieSecrets: ['x'.repeat(32)],
+    upstreams: [{ id: 'u', type: 'oidc', issuer: 'https://idp.example.test', clientId: 'c' }],
+    clients: [{ client_id: 'c', client_secret: 's', redirect_uris: ['https://rp.example.test/cb'] }],
+  };
+
+  it('re-reads keys.dir every minute by default, well inside the hour a rotated key waits', () => {
+    const { keys } = configSchema.parse(base);
+    assert.deepEqual([keys.reloadInterval, keys.rotationLead], [60, 3600]);
+  });
+
+  it('refuses a re-read interval that a rotated key could activate within, naming the key', () => {
+    const result = configSchema.safeParse({ ...base, keys: { rotationLead: '5m', reloadInterval: '10m' } });
+    assert.equal(result.success, false);
+    const issue = result.error.issues.find((i) => i.path.join('.') === 'keys.reloadInterval');
+    assert.match(issue?.message ?? '', /shorter than keys\.rotationLead/);
+    assert.equal(configSchema.safeParse({ ...base, keys: { reloadInterval: 0 } }).success, false, 'never 0: a busy loop');
   });
 });
