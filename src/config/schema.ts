@@ -48,8 +48,39 @@ export const listenSchema = z.strictObject({
  */
 export const trustProxySchema = z.union([
   z.strictObject({ hops: z.number().int().min(0) }),
-  z.strictObject({ cidrs: z.array(z.string().min(1)).min(1) }),
+  z.strictObject({ cidrs: z.array(trustedProxy()).min(1) }),
 ]);
+
+/** proxy-addr's names for address ranges (https://github.com/jshttp/proxy-addr#proxyaddrreq-trust). */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * One entry of `trustProxy.cidrs` as express's `trust proxy` reads it (proxy-addr's `compile`, same
+ * page): an address, an address with a prefix length (`10.0.0.0/8`, `fd00::/8`) or an IPv4 netmask
+ * (`172.16.0.0/255.240.0.0`), or one of its names. Checked here, so a typo is a config error with
+ * its path, not a crash when the server starts.
+ */
+function isTrustedProxyEntry(value: string): boolean {
+  if (PROXY_RANGE_NAMES.has(value)) return true;
+  const slash = value.indexOf('/');
+  if (slash < 0) return isIP(value) !== 0;
+  const family = isIP(value.slice(0, slash));
+  const range = value.slice(slash + 1);
+  if (family === 0) return false;
+  if (/^\d{1,3}$/.test(range)) return Number(range) <= (family === 4 ? 32 : 128);
+  if (family !== 4 || isIP(range) !== 4) return false;
+  // A netmask is ones then zeros.
+  const mask = range.split('.').reduce((bits, octet) => bits * 256 + Number(octet), 0);
+  const hostBits = 2 ** 32 - 1 - mask;
+  return (hostBits & (hostBits + 1)) === 0;
+}
+
+function trustedProxy() {
+  return z
+    .string()
+    .min(1)
+    .refine(isTrustedProxyEntry, 'expected an IP address, a CIDR range such as 10.0.0.0/8, or one of loopback, linklocal, uniquelocal');
+}
 
 /**
  * Keys that encrypt the upstream credentials the bridge caches in the store (the DingTalk app
@@ -675,10 +706,16 @@ export const clientExtrasSchema = {
 /** RFC 8628 §3.4: the device authorization grant's grant_type. */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-/** Matched exactly (RFC 6749 §3.1.2); a fragment can never be redirected to. */
+/**
+ * Matched exactly (RFC 6749 §3.1.2), so an absolute URL, written out: oidc-provider would refuse
+ * anything else only when the client first uses it, and a `*` is never a pattern. A fragment can
+ * never be redirected to.
+ */
 const redirectUri = z
   .string()
   .min(1)
+  .refine((u) => URL.canParse(u), 'a redirect URI must be an absolute URL, e.g. https://app.example.com/callback')
+  .refine((u) => !u.includes('*'), 'a redirect URI matches exactly, never as a pattern: list each URI without "*"')
   .refine((u) => !u.includes('#'), 'a redirect URI must not contain a fragment (RFC 6749 §3.1.2)');
 
 export const clientSchema = z

@@ -60,24 +60,9 @@ function looksLikeKubeSphere(client: ClientConfig): boolean {
   );
 }
 
+/** Config validation has already refused a URI that is not an absolute URL or holds a `*` (src/config/schema.ts). */
 function redirectUriProblem(client: ClientConfig, uri: string): Finding | undefined {
   const subject = subjectOf(client);
-  if (!URL.canParse(uri)) {
-    return error(
-      'client.redirect-uri',
-      subject,
-      `redirect URI ${uri} is not an absolute URL`,
-      'Write the full URL the relying party sends, e.g. https://app.example.com/callback.',
-    );
-  }
-  if (uri.includes('*')) {
-    return error(
-      'client.redirect-uri',
-      subject,
-      `redirect URI ${uri} contains "*": redirect URIs match exactly, never as a pattern`,
-      'List each exact redirect URI the relying party uses.',
-    );
-  }
   const url = new URL(uri);
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:') {
