@@ -299,6 +299,8 @@ async function main(): Promise<void> {
     cookieSecrets: ['bench-cookie-secret-0123456789abcdef'],
     logging: { level: 'warn' },
     metrics: { enabled: false },
+    // Nothing balances load in front of the bench's servers: stop at once when told.
+    shutdown: { drainDelay: 0 },
     // Every request is still counted, as in production (one store call per limited request), but
     // the load generator's single address never reaches a budget.
     rateLimits:

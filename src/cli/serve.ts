@@ -26,19 +26,52 @@ export async function serveConfig(config: Config, options: { configPath?: string
     ...(options.configPath ? { configPath: options.configPath } : {}),
   });
   const metrics = config.metrics.enabled ? await listenForMetrics(bridge, config) : undefined;
-  const listening = await listen(bridge.handler, config.listen);
-  log.info(
-    { issuer: config.issuer, listen: listening.url, metrics: metrics ? `${metrics.url}/metrics` : 'off', store: config.store.type },
-    'oidc-bridge listening',
-  );
-  const stop = async (signal: string) => {
-    log.info({ signal }, 'shutting down: draining connections');
+  let draining = false;
+  const listening = await listen((req, res) => {
+    // Node ends a connection after a response that says so: keep-alive clients (an ingress, a
+    // proxy's pool) then open their next connection, which no longer reaches this replica.
+    if (draining) res.setHeader('Connection', 'close');
+    bridge.handler(req, res);
+  }, config.listen);
+  const stop = async (signal: NodeJS.Signals) => {
+    const { drainDelay } = config.shutdown;
+    // Not closing yet: Kubernetes removes the pod from the Service at the same time as it signals,
+    // and new connections keep arriving until kube-proxy and the ingress learn of it
+    // (`shutdown.drainDelay`, src/config/schema.ts). Closing now would refuse them.
     bridge.setShuttingDown();
-    await listening.close();
+    draining = true;
+    const delayed = new Promise<NodeJS.Signals | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), drainDelay * 1000);
+      endDrainDelay = (second) => {
+        clearTimeout(timer);
+        resolve(second);
+      };
+    });
+    log.info({ signal, drainDelay }, 'shutting down: draining connections');
+    const second = await delayed;
+    // From here one more signal gets Node's default: the process ends at once (unless it is a
+    // container's PID 1, which the kernel spares; the kubelet's SIGKILL then ends it).
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    if (second) log.info({ signal: second }, 'second signal: not waiting out the drain delay');
+    log.info('closing the listener: finishing requests in flight');
+    await listening.close(); // in-flight requests get listen()'s grace, 10 s (src/server/listen.ts)
     await metrics?.close({ graceMs: 0 });
     await bridge.close();
     log.info('stopped');
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // The first signal starts the drain; a second one during the delay ends the delay (an operator
+  // pressing Ctrl-C twice). Registered before the "listening" line, and kept until the delay ends,
+  // so no signal ever finds the process without a handler, which would kill it at once.
+  let endDrainDelay: ((signal: NodeJS.Signals) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (endDrainDelay) endDrainDelay(signal);
+    else void stop(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  log.info(
+    { issuer: config.issuer, listen: listening.url, metrics: metrics ? `${metrics.url}/metrics` : 'off', store: config.store.type },
+    'oidc-bridge listening',
+  );
 }

@@ -344,6 +344,25 @@ export const metricsSchema = z.strictObject({
     .prefault({}),
 });
 
+/**
+ * What `serve` does on SIGTERM/SIGINT (src/cli/serve.ts). Kubernetes takes a terminating pod out of
+ * the Service while it sends the signal, and kube-proxy and ingress controllers learn of it a few
+ * seconds later: until then they keep sending new connections to the pod
+ * (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination).
+ */
+export const shutdownSchema = z.strictObject({
+  /**
+   * How long a replica keeps serving after the signal: `/readyz` answers 503, every other route as
+   * usual, and responses close their keep-alive connection so clients reconnect elsewhere. Then it
+   * stops accepting connections, finishes the requests in flight (up to 10 s) and exits. 5 s covers
+   * how long the endpoint removal takes to reach kube-proxy and the ingress; 0 stops at once (one
+   * process with nothing in front). Keep the pod's `terminationGracePeriodSeconds` (30 s in
+   * deploy/base) at least this + 15 s, or the kubelet kills requests in flight. A second signal
+   * ends the wait.
+   */
+  drainDelay: durationSchema.default(5),
+});
+
 // ---------------------------------------------------------------------------------------------
 // Upstreams
 
@@ -819,6 +838,7 @@ export const configSchema = z
     deviceFlow: deviceFlowSchema.prefault({}),
     logging: loggingSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
+    shutdown: shutdownSchema.prefault({}),
     upstreams: z.array(upstreamSchema).min(1, 'configure at least one upstream'),
     clients: z.array(clientSchema).min(1, 'configure at least one client'),
   })

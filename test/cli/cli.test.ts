@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { Agent, request } from 'node:http';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,35 +23,80 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessResult
   });
 }
 
-/** `serve` until its "oidc-bridge listening" line (or its exit): that line's fields, and a stop that sends SIGTERM. */
-async function startServe(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ line: Record<string, unknown>; output: () => string; stop: () => Promise<number | null> }> {
+interface Served {
+  /** The "oidc-bridge listening" line's fields. */
+  line: Record<string, unknown>;
+  output: () => string;
+  /** Resolves at the first log line (already printed or to come) whose `msg` starts with `msg`. */
+  logged: (msg: string) => Promise<Record<string, unknown>>;
+  kill: (signal: NodeJS.Signals) => void;
+  /** The exit code. */
+  exited: Promise<number | null>;
+  /** SIGTERM, then the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** `serve` until its "oidc-bridge listening" line (or its exit). */
+async function startServe(args: string[], env: NodeJS.ProcessEnv): Promise<Served> {
   const child = spawn(process.execPath, ['bin/oidc-bridge.js', 'serve', ...args], {
     env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  const exited = once(child, 'exit') as Promise<[number | null]>;
-  const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const onData = (c: Buffer) => {
-      output += c.toString();
-      const found = output.split('\n').find((l) => l.includes('"oidc-bridge listening"'));
-      if (found) resolve(JSON.parse(found) as Record<string, unknown>);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    void exited.then(([code]) => reject(new Error(`serve exited with ${code}: ${output}`)));
-  });
+  const waiters: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
+  const lines = () =>
+    output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const onData = (c: Buffer) => {
+    output += c.toString();
+    for (const waiter of [...waiters]) {
+      const found = lines().find((l) => String(l.msg).startsWith(waiter.msg));
+      if (!found) continue;
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve(found);
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const logged = (msg: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const found = lines().find((l) => String(l.msg).startsWith(msg));
+      if (found) return resolve(found);
+      waiters.push({ msg, resolve });
+      void exited.then((code) => reject(new Error(`serve exited with ${code} before logging "${msg}": ${output}`)));
+    });
+  const line = await logged('oidc-bridge listening');
   return {
     line,
     output: () => output,
+    logged,
+    kill: (signal) => child.kill(signal),
+    exited,
     stop: async () => {
       child.kill('SIGTERM');
-      return (await exited)[0];
+      return exited;
     },
   };
+}
+
+/** One GET on a keep-alive connection of its own: the status and the Connection header of the answer. */
+async function get(url: string): Promise<{ status: number; connection: string | undefined }> {
+  const agent = new Agent({ keepAlive: true });
+  try {
+    return await new Promise((resolve, reject) => {
+      request(url, { agent }, (res) => {
+        res.resume();
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      })
+        .once('error', reject)
+        .end();
+    });
+  } finally {
+    agent.destroy();
+  }
 }
 
 const noStack = (text: string) => assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+/, 'no stack trace');
@@ -143,14 +189,14 @@ clients:
   });
 
   /** A config `serve` can run outside production: memory store, both listeners on free ports. */
-  const serveConfig = (name: string, metrics = '{ listen: { host: 127.0.0.1, port: 0 } }') => {
+  const serveConfig = (name: string, metrics = '{ listen: { host: 127.0.0.1, port: 0 } }', drainDelay = '0') => {
     const path = join(dir, name);
     writeFileSync(
       path,
       configText()
         .replace(/^store: .*$/m, 'store: { type: memory }')
         .replace(join(dir, 'keys'), join(dir, `${name}-keys`))
-        .concat(`listen: { host: 127.0.0.1, port: 0 }\nmetrics: ${metrics}\n`),
+        .concat(`listen: { host: 127.0.0.1, port: 0 }\nmetrics: ${metrics}\nshutdown: { drainDelay: ${drainDelay} }\n`),
     );
     return path;
   };
@@ -170,6 +216,57 @@ clients:
     } finally {
       assert.equal(await served.stop(), 0, served.output());
     }
+  });
+
+  // Kubernetes takes a terminating pod out of the Service while it signals, and connections keep
+  // arriving for seconds after (`shutdown.drainDelay`, src/config/schema.ts): they must be answered.
+  it('serve: after SIGTERM, answers for shutdown.drainDelay (/readyz 503), then exits 0', async () => {
+    // 2 s: the two requests below must get in before the listener closes, even on a busy machine.
+    const served = await startServe(['--config', serveConfig('drain.yaml', undefined, '2s')], env);
+    const issuerUrl = served.line.listen as string;
+    assert.deepEqual(await get(`${issuerUrl}/readyz`), { status: 200, connection: 'keep-alive' });
+    const signalled = Date.now();
+    served.kill('SIGTERM');
+    const draining = await served.logged('shutting down');
+    assert.deepEqual(await get(`${issuerUrl}/readyz`), { status: 503, connection: 'close' }, 'readiness fails, no refused connection');
+    assert.deepEqual(
+      await get(`${issuerUrl}/.well-known/openid-configuration`),
+      { status: 200, connection: 'close' },
+      'other routes answer as usual, and keep-alive clients are told to reconnect elsewhere',
+    );
+    assert.equal(draining.drainDelay, 2);
+    assert.equal(await served.exited, 0, served.output());
+    assert.ok(Date.now() - signalled >= 1900, `exited ${Date.now() - signalled} ms after SIGTERM, before the drain delay`);
+    const messages = served
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => String((JSON.parse(l) as { msg: string }).msg));
+    assert.deepEqual(messages.slice(messages.findIndex((m) => m.startsWith('shutting down'))), [
+      'shutting down: draining connections',
+      'closing the listener: finishing requests in flight',
+      'stopped',
+    ]);
+    noStack(served.output());
+  });
+
+  it('serve: with shutdown.drainDelay 0, exits at once on SIGTERM', async () => {
+    const served = await startServe(['--config', serveConfig('no-drain.yaml', undefined, '0')], env);
+    const signalled = Date.now();
+    assert.equal(await served.stop(), 0, served.output());
+    // Far below the 5 s default: nothing waited.
+    assert.ok(Date.now() - signalled < 3000, `exited ${Date.now() - signalled} ms after SIGTERM`);
+    assert.equal((await served.logged('shutting down')).drainDelay, 0);
+  });
+
+  it('serve: a second signal during the drain delay stops without waiting it out (Ctrl-C twice)', { timeout: 20_000 }, async () => {
+    const served = await startServe(['--config', serveConfig('hurry.yaml', undefined, '10m')], env);
+    served.kill('SIGINT');
+    await served.logged('shutting down');
+    served.kill('SIGINT');
+    assert.equal(await served.exited, 0, served.output());
+    assert.equal((await served.logged('second signal')).signal, 'SIGINT');
+    await served.logged('stopped');
   });
 
   it('serve: a busy metrics port is a start-up error naming the keys to change', async () => {

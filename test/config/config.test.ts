@@ -51,6 +51,7 @@ describe('config', () => {
     const kubectl = config.clients.find((c) => c.client_id === 'kubectl');
     assert.deepEqual(kubectl?.groups, { prefix: '', max: 50 });
     assert.deepEqual(config.rateLimits.authorization, { points: 6000, duration: 60 });
+    assert.deepEqual(config.shutdown, { drainDelay: 5 });
   });
 
   it('accepts the Kubernetes base config (deploy/base/config.yaml)', () => {
@@ -72,6 +73,15 @@ describe('config', () => {
     assert.equal(dingtalk.endpoints.api, 'https://api.dingtalk.com');
     assert.equal(config.clients[0]?.emitEmail, 'verified');
     assert.equal(config.clients[0]?.skipConsent, false);
+    assert.deepEqual(config.shutdown, { drainDelay: 5 });
+  });
+
+  it('shutdown.drainDelay: a duration, 0 allowed, never negative', () => {
+    const withDelay = (value: string) => `${minimal}shutdown: { drainDelay: ${value} }\n`;
+    assert.equal(parseConfig(withDelay('0'), {}).shutdown.drainDelay, 0);
+    assert.equal(parseConfig(withDelay('1s'), {}).shutdown.drainDelay, 1);
+    assert.equal(parseConfig(withDelay('1m'), {}).shutdown.drainDelay, 60);
+    assert.match(problemsOf(withDelay('-1')).join('\n'), /shutdown\.drainDelay/);
   });
 
   it('interpolates ${VAR} and ${VAR:-default}, typing whole references', () => {

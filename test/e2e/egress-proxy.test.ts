@@ -82,6 +82,7 @@ describe('a bridge behind an egress proxy', () => {
       issuer,
       listen: { host: '127.0.0.1', port },
       metrics: { enabled: false },
+      shutdown: { drainDelay: 0 },
       keys: { dir: join(dir, 'keys') },
       cookieSecrets: [COOKIE_SECRET],
       upstreams: [upstream],
