@@ -6,9 +6,11 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, configWarnings, loadConfig, productionConfigErrors, resolveConfigPath } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { newHashedSecret } from './config/hashed-secret.js';
-import { runKeysCommand } from './cli/keys.js';
+import { KEYS_USAGE, runKeysCommand } from './cli/keys.js';
 import { KeysError, maxSignedTokenLifetime } from './oidc/keys.js';
 import { EgressProxyError, processEgressProxy } from './upstreams/egress-proxy.js';
+
+const CONFIG_SOURCE = 'The config file comes from --config, then OIDC_BRIDGE_CONFIG, then ./config.yaml.';
 
 const USAGE = `Usage: oidc-bridge <command> [--config <file>]
 
@@ -26,12 +28,58 @@ Commands:
                                 (oidc-bridge doctor --help)
   demo                          run the demo: a simulated DingTalk and a demo client
 
-The config file comes from --config, then OIDC_BRIDGE_CONFIG, then ./config.yaml.
+Every command answers --help (or -h) with its usage, and reads no config for it.
+${CONFIG_SOURCE}
+`;
+
+const SERVE_USAGE = `Usage: oidc-bridge serve [--config <file>]
+
+Runs the bridge with the config. Without a config it runs the demo instead (oidc-bridge demo
+--help). Under NODE_ENV=production it needs a config and refuses to start on anything
+\`oidc-bridge check\` reports as an error there.
+
+${CONFIG_SOURCE}
+`;
+
+const CHECK_USAGE = `Usage: oidc-bridge check [--config <file>]
+
+Validates the config with its \${ENV} values, and the egress proxy variables of the environment,
+without starting anything: prints "ok" with a summary and exits 0, or prints every problem with its
+path and exits 1. Under NODE_ENV=production it also refuses what serve refuses there: a plain-http
+issuer, store.type: memory, the stand-in DingTalk JSAPI. Warnings go to stderr and do not fail it.
+
+${CONFIG_SOURCE}
+`;
+
+const DEMO_USAGE = `Usage: oidc-bridge demo
+
+Runs the demo, whatever config there is: the bridge on a memory store with a simulated DingTalk
+(under /_sandbox) and a demo client (under /demo), at http://localhost:$PORT (default 8080).
+Refused under NODE_ENV=production.
+`;
+
+const CLIENTS_USAGE = `Usage: oidc-bridge clients hash-secret
+  prints a new random client secret and the sha256: value for its client_secret in the config
 `;
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
 const isProduction = () => process.env.NODE_ENV === 'production';
+
+/**
+ * `--help` or `-h` among a command's arguments (before a `--`). Each command answers it first, so
+ * asking for help never reads a config (which may be absent, or need variables not yet set) and
+ * never starts a server.
+ */
+const wantsHelp = (argv: string[]) => {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+};
+
+const help = (usage: string) => {
+  out(usage);
+  return 0;
+};
 
 async function requireConfig(argv: string[]): Promise<{ config: Config; path: string } | undefined> {
   const path = resolveConfigPath(argv, process.env);
@@ -48,6 +96,7 @@ function refusedInProduction(config: Config): boolean {
 }
 
 async function check(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) return help(CHECK_USAGE);
   const loaded = await requireConfig(argv);
   if (!loaded) {
     err('no config: pass --config <file>, set OIDC_BRIDGE_CONFIG, or create ./config.yaml');
@@ -77,6 +126,7 @@ function egressOrError(): ReturnType<typeof processEgressProxy> | false {
 }
 
 async function keys(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) return help(KEYS_USAGE);
   const loaded = await requireConfig(argv);
   const config = loaded?.config;
   return runKeysCommand(argv, {
@@ -90,6 +140,8 @@ async function keys(argv: string[]): Promise<number> {
 }
 
 async function accounts(argv: string[]): Promise<number> {
+  // Each usage lives beside its command; these modules are imported only when used, help included.
+  if (wantsHelp(argv)) return help((await import('./cli/accounts.js')).ACCOUNTS_USAGE);
   const loaded = await requireConfig(argv);
   if (!loaded) {
     err('accounts needs the config of the bridge whose store holds them (--config <file>)');
@@ -100,11 +152,19 @@ async function accounts(argv: string[]): Promise<number> {
 }
 
 async function doctor(argv: string[]): Promise<number> {
-  const { runDoctorCommand } = await import('./cli/doctor.js');
+  const { runDoctorCommand, DOCTOR_USAGE } = await import('./cli/doctor.js');
+  if (wantsHelp(argv)) return help(DOCTOR_USAGE);
   return runDoctorCommand(argv, resolveConfigPath(argv, process.env), { stdout: out, stderr: err, production: isProduction() });
 }
 
 async function kubesphere(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    return help(
+      argv[0] === 'migrate'
+        ? (await import('./cli/kubesphere-migrate.js')).MIGRATE_USAGE
+        : (await import('./cli/kubesphere.js')).KUBESPHERE_USAGE,
+    );
+  }
   const loaded = await requireConfig(argv);
   if (!loaded) {
     err('kubesphere needs the config of the bridge (--config <file>)');
@@ -121,10 +181,9 @@ async function kubesphere(argv: string[]): Promise<number> {
 
 /** `clients hash-secret`: the hash only ever stands for a fresh random secret, never a chosen one. */
 function clients(argv: string[]): number {
+  if (wantsHelp(argv)) return help(CLIENTS_USAGE);
   if (argv[0] !== 'hash-secret') {
-    err(
-      'Usage: oidc-bridge clients hash-secret\n  prints a new random client secret and the sha256: value for its client_secret in the config',
-    );
+    err(CLIENTS_USAGE);
     return 2;
   }
   const { secret, hashed } = newHashedSecret();
@@ -134,19 +193,11 @@ function clients(argv: string[]): number {
 }
 
 async function serve(argv: string[], forceDemo: boolean): Promise<number> {
+  if (wantsHelp(argv)) return help(forceDemo ? DEMO_USAGE : SERVE_USAGE);
   const loaded = forceDemo ? undefined : await requireConfig(argv);
   if (loaded) {
     if (refusedInProduction(loaded.config)) return 1;
     for (const warning of configWarnings(loaded.config)) err(`warning: ${warning}`);
-    if (isProduction() && loaded.config.store.type === 'memory') {
-      // Checked here, not in buildBridge: tests and the demo run the same wiring on a memory store.
-      err(
-        `${loaded.path}: store.type: memory under NODE_ENV=production: each replica would keep its own sessions, ` +
-          'so with two or more, logins fail at random and nothing survives a restart. ' +
-          'set store.type: redis (with store.url) as in config.example.yaml, or unset NODE_ENV=production for a single development process',
-      );
-      return 1;
-    }
     // Imported only when needed: `check` and `keys` load no server code, and only the demo loads
     // the sandbox and its relying party (openid-client, a development dependency).
     const { serveConfig } = await import('./cli/serve.js');

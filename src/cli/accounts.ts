@@ -15,7 +15,7 @@ export interface AccountsCommandContext {
   stderr: (s: string) => void;
 }
 
-const USAGE = `Usage: oidc-bridge accounts <command> [--config <path>]
+export const ACCOUNTS_USAGE = `Usage: oidc-bridge accounts <command> [--config <path>]
 
 Commands:
   list [--json]                    every account: username, sub, status, upstream, created, last checked
@@ -63,13 +63,13 @@ export async function runAccountsCommand(args: string[], ctx: AccountsCommandCon
       },
     });
   } catch (err) {
-    ctx.stderr(`${(err as Error).message}\n\n${USAGE}`);
+    ctx.stderr(`${(err as Error).message}\n\n${ACCOUNTS_USAGE}`);
     return 2;
   }
   const { positionals, values } = parsed;
   const [command, ...rest] = positionals;
   if (values.help || command === 'help') {
-    ctx.stdout(USAGE);
+    ctx.stdout(ACCOUNTS_USAGE);
     return 0;
   }
   const spec = command === undefined ? undefined : ARITY[command];
@@ -82,7 +82,7 @@ export async function runAccountsCommand(args: string[], ctx: AccountsCommandCon
       : rest.length !== spec.args
         ? `"accounts ${command}" takes ${spec.args} argument${spec.args === 1 ? '' : 's'}, got ${rest.length}`
         : `--${misplaced[0]} does not apply to "accounts ${command}"`;
-    ctx.stderr(`${problem}\n\n${USAGE}`);
+    ctx.stderr(`${problem}\n\n${ACCOUNTS_USAGE}`);
     return 2;
   }
   try {
@@ -141,7 +141,7 @@ async function revoke(ctx: AccountsCommandContext, ref: string, reason: string |
 
 async function reserve(ctx: AccountsCommandContext, kubesphere: string | undefined, list: string | undefined): Promise<number> {
   if ((kubesphere === undefined) === (list === undefined)) {
-    ctx.stderr(`"accounts reserve" takes one of --from-kubesphere <users.yaml> or --from-list <names.txt>\n\n${USAGE}`);
+    ctx.stderr(`"accounts reserve" takes one of --from-kubesphere <users.yaml> or --from-list <names.txt>\n\n${ACCOUNTS_USAGE}`);
     return 2;
   }
   const names =

@@ -15,7 +15,7 @@ export interface KeysCommandContext {
   now?: Date;
 }
 
-const USAGE = `Usage: oidc-bridge keys <command> [--config <path>]
+export const KEYS_USAGE = `Usage: oidc-bridge keys <command> [--config <path>]
 
 Commands:
   generate [--force]  create the first RS256 and ES256 signing keys, active at once
@@ -45,13 +45,13 @@ export async function runKeysCommand(args: string[], ctx: KeysCommandContext): P
       },
     });
   } catch (err) {
-    stderr(`${(err as Error).message}\n\n${USAGE}`);
+    stderr(`${(err as Error).message}\n\n${KEYS_USAGE}`);
     return 2;
   }
   const { positionals, values } = parsed;
   const [command, ...extra] = positionals;
   if (values.help || command === 'help') {
-    ctx.stdout(USAGE);
+    ctx.stdout(KEYS_USAGE);
     return 0;
   }
   const allowed = command === undefined ? undefined : ALLOWED[command];
@@ -64,7 +64,7 @@ export async function runKeysCommand(args: string[], ctx: KeysCommandContext): P
       : extra.length
         ? `unexpected argument "${extra[0]}"`
         : `--${misplaced[0]} does not apply to "keys ${command}"`;
-    stderr(`${problem}\n\n${USAGE}`);
+    stderr(`${problem}\n\n${KEYS_USAGE}`);
     return 2;
   }
   try {

@@ -28,7 +28,7 @@ import {
   type KubesphereUser,
 } from './kubesphere-users.js';
 
-const USAGE = `Usage: oidc-bridge kubesphere migrate --config <file> --users <users.yaml> --name <new idp name>
+export const MIGRATE_USAGE = `Usage: oidc-bridge kubesphere migrate --config <file> --users <users.yaml> --name <new idp name>
          --map-by idaas-sub|dingtalk-userid|csv [--csv <file>] [--from-idp <old idp name>]
          [--upstream <id>] [--userid-from sub|username] [--dry-run]
 
@@ -283,11 +283,11 @@ export async function runMigrate(
   try {
     parsed = parseOptions(argv);
     if ('help' in parsed) {
-      io.stdout(USAGE);
+      io.stdout(MIGRATE_USAGE);
       return 0;
     }
     if ('usage' in parsed) {
-      io.stderr(`${parsed.usage}\n\n${USAGE}`);
+      io.stderr(`${parsed.usage}\n\n${MIGRATE_USAGE}`);
       return 2;
     }
     users = parseKubesphereUsers(readFileSync(parsed.users, 'utf8'), parsed.users);

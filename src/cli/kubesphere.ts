@@ -17,7 +17,7 @@ export interface CliIo {
   stderr: (s: string) => void;
 }
 
-const USAGE = `Usage: oidc-bridge kubesphere --config <file> --client <id> --name <idp name> --version 3|4
+export const KUBESPHERE_USAGE = `Usage: oidc-bridge kubesphere --config <file> --client <id> --name <idp name> --version 3|4
                                 [--secret-env <VAR>] [--with-secret]
        oidc-bridge kubesphere migrate --config <file> --users <users.yaml> --name <idp name>
                                 --map-by idaas-sub|dingtalk-userid|csv [--csv <file>] [--dry-run] …
@@ -181,16 +181,16 @@ export function runKubesphereCommand(config: Config, argv: string[], io: CliIo):
       },
     }));
   } catch (err) {
-    io.stderr(`${(err as Error).message}\n\n${USAGE}`);
+    io.stderr(`${(err as Error).message}\n\n${KUBESPHERE_USAGE}`);
     return 2;
   }
   if (values.help) {
-    io.stdout(USAGE);
+    io.stdout(KUBESPHERE_USAGE);
     return 0;
   }
   const { client: clientId, name, version } = values;
   if (clientId === undefined || name === undefined || (version !== '3' && version !== '4')) {
-    io.stderr(`kubesphere needs --client, --name and --version 3 or 4\n\n${USAGE}`);
+    io.stderr(`kubesphere needs --client, --name and --version 3 or 4\n\n${KUBESPHERE_USAGE}`);
     return 2;
   }
   const client = config.clients.find((c) => c.client_id === clientId);

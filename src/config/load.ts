@@ -48,8 +48,8 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'conf
     );
   }
   const problems: string[] = [];
-  const raw = interpolate(doc.toJS() ?? {}, env, [], problems);
-  const result = configSchema.safeParse(raw);
+  const typed: TypedReference[] = [];
+  const { raw, result } = parseTypingReferences(interpolate(doc.toJS() ?? {}, env, [], problems, typed), typed);
   if (!result.success) {
     // A value whose variable is unset was already reported; its follow-on schema error adds nothing.
     const unset = new Set(problems.map((p) => p.slice(0, p.indexOf(': '))));
@@ -94,10 +94,12 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 /**
- * What stops `check` and `serve` under NODE_ENV=production, beside the schema's own errors. A plain
- * http issuer would carry codes, tokens and session cookies in clear text, which RFC 9700 and
- * RFC 6749 §3.1 forbid (https://www.rfc-editor.org/rfc/rfc9700#section-1.4); loopback is the one
- * exception (a trial on one machine).
+ * What stops `check` and `serve` under NODE_ENV=production, beside the schema's own errors (and
+ * what `doctor` reports as config.production). A plain http issuer would carry codes, tokens and
+ * session cookies in clear text, which RFC 9700 and RFC 6749 §3.1 forbid
+ * (https://www.rfc-editor.org/rfc/rfc9700#section-1.4); loopback is the one exception (a trial on
+ * one machine). Only the command line asks, never buildBridge: the tests and the demo run the same
+ * wiring on a memory store.
  */
 export function productionConfigErrors(config: Config): string[] {
   const errors: string[] = [];
@@ -106,6 +108,13 @@ export function productionConfigErrors(config: Config): string[] {
     errors.push(
       `issuer: ${config.issuer} is not https, which NODE_ENV=production refuses: codes, tokens and cookies would cross the network in clear text. ` +
         'Set an https:// issuer (terminate TLS at the bridge or at a proxy in front of it, with trustProxy), or run without NODE_ENV=production for a trial',
+    );
+  }
+  if (config.store.type === 'memory') {
+    errors.push(
+      'store.type: memory under NODE_ENV=production: each replica would keep its own sessions, ' +
+        'so with two or more, logins fail at random and nothing survives a restart. ' +
+        'set store.type: redis (with store.url) as in config.example.yaml, or unset NODE_ENV=production for a single development process',
     );
   }
   // The stand-in JSAPI would let any browser that sets a cookie pick who the DingTalk app says it is.
@@ -122,12 +131,24 @@ export function productionConfigErrors(config: Config): string[] {
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
 
+/** A value that is exactly one `${VAR}` reference and reads as a number or boolean, with that reading. */
+interface TypedReference {
+  path: (string | number)[];
+  value: number | boolean;
+}
+
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in string values (not in keys, and after YAML parsing, so a
- * value can never inject YAML structure). A value that is exactly one reference and reads as a number
- * or boolean becomes one, so `port: ${PORT}` works.
+ * value can never inject YAML structure). Every result is a string; a value that is exactly one
+ * reference and reads as a number or boolean is noted in `typed` for parseTypingReferences.
  */
-function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: string[]): unknown {
+function interpolate(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: (string | number)[],
+  problems: string[],
+  typed: TypedReference[],
+): unknown {
   if (typeof value === 'string') {
     const replaced = value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
       const v = env[name];
@@ -137,17 +158,68 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: (string | num
       return '';
     });
     if (WHOLE_REF.test(value)) {
-      if (/^-?\d+(\.\d+)?$/.test(replaced)) return Number(replaced);
-      if (replaced === 'true' || replaced === 'false') return replaced === 'true';
+      if (/^-?\d+(\.\d+)?$/.test(replaced)) typed.push({ path, value: Number(replaced) });
+      else if (replaced === 'true' || replaced === 'false') typed.push({ path, value: replaced === 'true' });
     }
     return replaced;
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], problems, typed));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k], problems, typed)]));
   }
   return value;
 }
+
+/**
+ * Parses the interpolated config, giving a typed reference its number or boolean only where the
+ * schema refuses the string and takes that type: `port: ${PORT}` is a number, while
+ * `client_secret: ${SECRET}` stays a string whatever SECRET holds (12345678 is a valid secret, a
+ * client id or a Redis password). YAML quoting cannot decide it, since `"${PORT}"` is a common way
+ * to write a port. Each value is decided at its own path, by the issues zod reports there when
+ * every reference is a string and when every one is typed.
+ */
+function parseTypingReferences(raw: unknown, typed: TypedReference[]) {
+  const asStrings = configSchema.safeParse(raw);
+  if (asStrings.success || typed.length === 0) return { raw, result: asStrings };
+  const allTyped = withValues(raw, typed);
+  const asTyped = configSchema.safeParse(allTyped);
+  const refusedString = issuePaths(asStrings.error.issues, () => true);
+  // A wrong type at the path (`expected string, received number`) says the schema wants no number
+  // there; any other problem (a port out of range) is better reported on the typed value.
+  const refusedType = issuePaths(asTyped.success ? [] : asTyped.error.issues, (issue) => issue.code === 'invalid_type');
+  const chosen = typed.filter((t) => refusedString.has(pathKey(t.path)) && !refusedType.has(pathKey(t.path)));
+  if (chosen.length === 0) return { raw, result: asStrings };
+  if (chosen.length === typed.length) return { raw: allTyped, result: asTyped };
+  const mixed = withValues(raw, chosen);
+  return { raw: mixed, result: configSchema.safeParse(mixed) };
+}
+
+/** A copy of `raw` with each typed reference's value at its path. */
+function withValues(raw: unknown, typed: TypedReference[]): unknown {
+  const copy = structuredClone(raw);
+  for (const { path, value } of typed) {
+    const parent = path.slice(0, -1).reduce<unknown>((node, key) => (node as Record<string | number, unknown>)[key], copy);
+    (parent as Record<string | number, unknown>)[path.at(-1)!] = value;
+  }
+  return copy;
+}
+
+/**
+ * The paths of the issues that `matches`, including those inside a union's alternatives, whose
+ * paths zod gives relative to the union.
+ */
+function issuePaths(issues: readonly z.core.$ZodIssue[], matches: (issue: z.core.$ZodIssue) => boolean, base: PropertyKey[] = []) {
+  const paths = new Set<string>();
+  for (const issue of issues) {
+    const path = [...base, ...issue.path];
+    if (matches(issue)) paths.add(pathKey(path));
+    if (issue.code !== 'invalid_union') continue;
+    for (const p of issuePaths(issue.errors.flat(), matches, path)) paths.add(p);
+  }
+  return paths;
+}
+
+const pathKey = (path: readonly PropertyKey[]) => JSON.stringify(path.map(String));
 
 function formatPath(path: PropertyKey[]): string {
   if (path.length === 0) return '(top level)';

@@ -282,14 +282,75 @@ clients:
     }
   });
 
-  it('serve refuses store.type memory in production, naming the fix', async () => {
+  it('check and serve refuse store.type memory in production alike, naming the fix', async () => {
     const config = serveConfig('prod-memory.yaml');
-    const { code, stderr } = await run(['serve', '--config', config], { ...env, NODE_ENV: 'production' });
-    assert.equal(code, 1);
-    assert.match(stderr, /store\.type: memory .*NODE_ENV=production/);
-    assert.match(stderr, /set store\.type: redis/);
-    assert.doesNotMatch(stderr, /oidc-bridge listening/);
-    noStack(stderr);
+    const refusals: string[] = [];
+    for (const command of ['check', 'serve']) {
+      const { code, stdout, stderr } = await run([command, '--config', config], { ...env, NODE_ENV: 'production' });
+      assert.equal(code, 1, `${command}: ${stdout}${stderr}`);
+      assert.match(stderr, /^error: store\.type: memory .*NODE_ENV=production/m);
+      assert.match(stderr, /set store\.type: redis/);
+      assert.doesNotMatch(stdout, /: ok/);
+      assert.doesNotMatch(stdout + stderr, /oidc-bridge listening/);
+      noStack(stderr);
+      refusals.push(stderr);
+    }
+    assert.equal(refusals[0], refusals[1], 'the same message from both');
+  });
+
+  it('check: a numeric ${VAR} stays a string where the config wants one, and is a number where it wants one', async () => {
+    const numeric = join(dir, 'numeric.yaml');
+    // As config.example.yaml writes it: unquoted, in block style (braces would need quotes).
+    writeFileSync(
+      numeric,
+      configText().replace(
+        /^ {2}- \{ client_id: kubesphere, client_secret: shh, (redirect_uris: .*) \}$/m,
+        '  - client_id: "${CLIENT_ID}"\n    client_secret: ${KUBESPHERE_CLIENT_SECRET}\n    $1',
+      ) + 'listen:\n  port: ${PORT}\n',
+    );
+    const numbers = { ...env, CLIENT_ID: '1001', KUBESPHERE_CLIENT_SECRET: '12345678' };
+    const { code, stdout, stderr } = await run(['check', '--config', numeric], { ...numbers, PORT: '9090' });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /numeric\.yaml: ok .*1 client\(s\)/);
+    const badPort = await run(['check', '--config', numeric], { ...numbers, PORT: '70000' });
+    assert.equal(badPort.code, 1);
+    assert.match(badPort.stderr, /listen\.port: Too big: expected number to be <=65535/);
+    assert.doesNotMatch(badPort.stderr, /client_(id|secret)/);
+  });
+
+  it('every command answers --help and -h with its usage on stdout, reading no config and starting nothing', async () => {
+    // A ./config.yaml that cannot load (COOKIE_SECRET is unset), and NODE_ENV=production, under
+    // which the demo refuses to start: a command that read the config or started anything fails.
+    const cwd = mkdtempSync(join(tmpdir(), 'cli-help-'));
+    writeFileSync(join(cwd, 'config.yaml'), configText());
+    const cases: [string[], RegExp][] = [
+      [['serve'], /^Usage: oidc-bridge serve /],
+      [['--config', 'config.yaml'], /^Usage: oidc-bridge serve /],
+      [['demo'], /^Usage: oidc-bridge demo\n/],
+      [['check'], /^Usage: oidc-bridge check /],
+      [['keys'], /^Usage: oidc-bridge keys /],
+      [['keys', 'rotate'], /^Usage: oidc-bridge keys /],
+      [['accounts'], /^Usage: oidc-bridge accounts /],
+      [['accounts', 'revoke', 'someone'], /^Usage: oidc-bridge accounts /],
+      [['kubesphere'], /^Usage: oidc-bridge kubesphere --config/],
+      [['kubesphere', 'migrate'], /^Usage: oidc-bridge kubesphere migrate /],
+      [['clients'], /^Usage: oidc-bridge clients hash-secret\n/],
+      [['clients', 'hash-secret'], /^Usage: oidc-bridge clients hash-secret\n/],
+      [['doctor'], /^Usage: oidc-bridge doctor /],
+    ];
+    const runs = cases.flatMap(([args, usage]) =>
+      ['--help', '-h'].map(async (flag) => {
+        const shown = `${[...args, flag].join(' ')}`;
+        const result = await runProcess(process.execPath, [join(process.cwd(), 'bin/oidc-bridge.js'), ...args, flag], {
+          cwd,
+          env: { ...process.env, OIDC_BRIDGE_CONFIG: '', NODE_ENV: 'production', COOKIE_SECRET: '' },
+        });
+        assert.equal(result.code, 0, `${shown}: ${result.stderr}`);
+        assert.match(result.stdout, usage, shown);
+        assert.equal(result.stderr, '', shown);
+      }),
+    );
+    await Promise.all(runs);
   });
 
   it('accounts list, show and revoke work on the configured store', async () => {

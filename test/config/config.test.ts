@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, loadConfig, resolveConfigPath, configWarnings, ConfigError } from '../../src/config/load.js';
+import { parseConfig, loadConfig, resolveConfigPath, configWarnings, ConfigError, productionConfigErrors } from '../../src/config/load.js';
 
 const exampleEnv = {
   COOKIE_SECRET: 'c'.repeat(40),
@@ -93,6 +93,77 @@ describe('config', () => {
     assert.equal(config.issuer, 'https://id.example.com/sso');
     assert.equal(config.listen.port, 9090);
     assert.equal(config.refreshGraceSeconds, 5);
+  });
+
+  // Block style: an unquoted ${VAR} is not valid YAML inside a flow mapping's braces.
+  const blockStyle = (extra = '') => `
+issuer: https://sso.example.com
+cookieSecrets: ["${'s'.repeat(32)}"]
+upstreams:
+  - id: dingtalk
+    type: dingtalk
+    clientId: \${APP_KEY}
+    clientSecret: "\${APP_SECRET}"
+    corpId: ding1
+clients:
+  - client_id: \${CLIENT_ID}
+    client_secret: \${CLIENT_SECRET}
+    redirect_uris: [https://app.example.com/cb]
+${extra}`;
+  const numericIds = { APP_KEY: '42', APP_SECRET: '0.5', CLIENT_ID: '1001', CLIENT_SECRET: '12345678' };
+
+  it('keeps a numeric or boolean ${VAR} a string where the schema wants a string, quoted or not', () => {
+    const config = parseConfig(
+      blockStyle(`store:
+  type: redis
+  keyPrefix: "\${PREFIX}"
+  sentinel:
+    name: m
+    nodes: ["s:26379"]
+    password: \${SENTINEL_PASSWORD}
+`),
+      { ...numericIds, PREFIX: 'true', SENTINEL_PASSWORD: '-7' },
+    );
+    const [upstream] = config.upstreams;
+    assert.ok(upstream?.type === 'dingtalk');
+    assert.equal(upstream.clientId, '42');
+    assert.equal(upstream.clientSecret, '0.5');
+    assert.equal(config.clients[0]?.client_id, '1001');
+    assert.equal(config.clients[0]?.client_secret, '12345678');
+    assert.ok(config.store.type === 'redis');
+    assert.equal(config.store.keyPrefix, 'true');
+    assert.equal(config.store.sentinel?.password, '-7');
+  });
+
+  it('types a numeric or boolean ${VAR} where the schema wants a number or boolean, beside string ones', () => {
+    const config = parseConfig(
+      blockStyle(`listen:
+  port: \${PORT}
+trustProxy: { hops: "\${HOPS}" }
+ttl:
+  accessToken: \${ACCESS_TTL}
+rateLimits:
+  enabled: \${LIMITS}
+`),
+      { ...numericIds, PORT: '9090', HOPS: '2', ACCESS_TTL: '900', LIMITS: 'false' },
+    );
+    assert.equal(config.listen.port, 9090);
+    assert.deepEqual(config.trustProxy, { hops: 2 });
+    assert.equal(config.ttl.accessToken, 900);
+    assert.equal(config.rateLimits.enabled, false);
+    assert.equal(config.clients[0]?.client_id, '1001');
+    assert.equal(config.clients[0]?.client_secret, '12345678');
+  });
+
+  it('reports a mistaken numeric ${VAR} by what the key needs, not by its type', () => {
+    const text = blockStyle('listen:\n  port: ${PORT}\n').replace(
+      `cookieSecrets: ["${'s'.repeat(32)}"]`,
+      'cookieSecrets: ["${COOKIE_SECRET}"]',
+    );
+    const problems = problemsOf(text, { ...numericIds, COOKIE_SECRET: '12345678', PORT: '70000' }).join('\n');
+    assert.match(problems, /^cookieSecrets\[0\]: cookie secrets need at least 32 characters/m);
+    assert.match(problems, /^listen\.port: Too big: expected number to be <=65535/m);
+    assert.doesNotMatch(problems, /expected (string|number), received/);
   });
 
   it('never lets an environment value inject YAML structure', () => {
@@ -226,6 +297,13 @@ clients:
     const warnings = configWarnings(config).join('\n');
     assert.match(warnings, /ANYONE with a DingTalk account/);
     assert.match(warnings, /not https/);
+  });
+
+  it('refuses a memory store under NODE_ENV=production, as check and serve both do', () => {
+    const errors = productionConfigErrors(parseConfig(minimal, {}));
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0]!, /^store\.type: memory under NODE_ENV=production: .*set store\.type: redis/);
+    assert.deepEqual(productionConfigErrors(parseConfig(minimal + 'store: { type: redis }\n', {})), []);
   });
 
   it('finds the file from --config, OIDC_BRIDGE_CONFIG, then ./config.yaml', async () => {
