@@ -209,7 +209,11 @@ async function serve(argv: string[], forceDemo: boolean): Promise<number> {
     return 1;
   }
   const { serveDemo } = await import('./cli/demo.js');
-  await serveDemo({ port: Number(process.env.PORT ?? 8080) });
+  const demo = await serveDemo({ port: Number(process.env.PORT ?? 8080) });
+  // Stopped with Ctrl-C or SIGTERM: close, so the demo's generated private keys do not stay behind.
+  const stop = () => void demo.close().finally(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   return 0;
 }
 

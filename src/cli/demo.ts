@@ -4,7 +4,7 @@
  * redirect is the real one; only DingTalk is simulated.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema, type Config } from '../config/schema.js';
@@ -14,12 +14,13 @@ import { demoRoutes } from '../sandbox/demo-client.js';
 import { buildBridge } from '../server/bridge.js';
 import { listen } from '../server/listen.js';
 
-export function demoConfig(base: string): Config {
+/** The demo's config; its signing keys are generated into `keysDir` (a fresh temporary directory). */
+export function demoConfig(base: string, keysDir: string): Config {
   const clientSecret = randomBytes(24).toString('base64url');
   return configSchema.parse({
     issuer: base,
     store: { type: 'memory' },
-    keys: { dir: mkdtempSync(join(tmpdir(), 'oidc-bridge-demo-keys-')) },
+    keys: { dir: keysDir },
     cookieSecrets: [randomBytes(32).toString('base64url')],
     upstreams: [
       {
@@ -66,7 +67,9 @@ export async function serveDemo(options: { port: number; host?: string }): Promi
   const host = options.host ?? 'localhost';
   const listener = await listen(undefined, { host: host === 'localhost' ? '127.0.0.1' : host, port: options.port });
   const base = listener.url.replace('127.0.0.1', 'localhost');
-  const config = demoConfig(base);
+  // Private keys that sign nothing after the demo: removed when it closes (and when the command stops).
+  const keysDir = mkdtempSync(join(tmpdir(), 'oidc-bridge-demo-keys-'));
+  const config = demoConfig(base, keysDir);
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   const sandbox = createDingTalkSandbox();
   sandbox.addRedirectUri(SANDBOX_APP_KEY, `${base}/upstream/dingtalk/callback`);
@@ -85,8 +88,12 @@ export async function serveDemo(options: { port: number; host?: string }): Promi
   return {
     url: base,
     async close() {
-      await listener.close({ graceMs: 0 });
-      await bridge.close();
+      try {
+        await listener.close({ graceMs: 0 });
+        await bridge.close();
+      } finally {
+        rmSync(keysDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -5,7 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { cleanupPrefix, freePort, LOCAL_REDIS_URL, testPrefix } from '../helpers/redis.js';
@@ -153,10 +154,12 @@ clients:
     assert.match(refused.stderr, /NODE_ENV=production needs one/);
 
     const demoPort = await freePort();
+    // A temporary directory of its own: the demo generates its signing keys there, and must remove them.
+    const demoTmp = mkdtempSync(join(tmpdir(), 'oidc-bridge-demo-tmp-'));
     const [command = 'node', ...entry] = image.entrypoint;
     const demo = spawn(command === 'node' ? process.execPath : command, [...entry, 'demo'], {
       cwd: image.dir,
-      env: { ...env(), NODE_ENV: 'development', PORT: String(demoPort) },
+      env: { ...env(), NODE_ENV: 'development', PORT: String(demoPort), TMPDIR: demoTmp },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -171,8 +174,12 @@ clients:
     });
     const page = await fetch(`http://localhost:${demoPort}/demo/`);
     assert.equal(page.status, 200);
+    assert.equal(readdirSync(demoTmp).filter((f) => f.startsWith('oidc-bridge-demo-keys-')).length, 1, 'its keys while it runs');
     demo.kill('SIGTERM');
-    await once(demo, 'exit');
+    const [code] = (await once(demo, 'exit')) as [number | null];
+    assert.equal(code, 0, output);
+    assert.deepEqual(readdirSync(demoTmp), [], 'no private keys left behind');
+    rmSync(demoTmp, { recursive: true, force: true });
   });
 
   it('--version and help', async () => {
