@@ -3,6 +3,7 @@
  * and hands over to one command. Every failure ends as a message and an exit code, never a stack.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { ConfigError, configWarnings, loadConfig, productionConfigErrors, resolveConfigPath } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { newHashedSecret } from './config/hashed-secret.js';
@@ -127,10 +128,14 @@ function egressOrError(): ReturnType<typeof processEgressProxy> | false {
 
 async function keys(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) return help(KEYS_USAGE);
-  const loaded = await requireConfig(argv);
+  // `--dir` names the directory itself: without --config no config is read, so keys can be made
+  // for a deployment whose config needs secrets this machine does not hold (deploy/README.md).
+  const { values } = parseArgs({ args: argv, options: { dir: { type: 'string' }, config: { type: 'string', short: 'c' } }, strict: false });
+  const dir = typeof values.dir === 'string' ? values.dir : undefined;
+  const loaded = dir !== undefined && values.config === undefined ? undefined : await requireConfig(argv);
   const config = loaded?.config;
   return runKeysCommand(argv, {
-    keysDir: config?.keys.dir ?? './keys',
+    keysDir: dir ?? config?.keys.dir ?? './keys',
     rotationLeadSeconds: config?.keys.rotationLead ?? 3600,
     maxTokenLifetimeSeconds: config ? maxSignedTokenLifetime(config.ttl) : 3600,
     production: isProduction(),

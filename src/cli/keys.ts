@@ -15,7 +15,7 @@ export interface KeysCommandContext {
   now?: Date;
 }
 
-export const KEYS_USAGE = `Usage: oidc-bridge keys <command> [--config <path>]
+export const KEYS_USAGE = `Usage: oidc-bridge keys <command> [--config <path>] [--dir <dir>]
 
 Commands:
   generate [--force]  create the first RS256 and ES256 signing keys, active at once
@@ -23,6 +23,9 @@ Commands:
   rotate              add new RS256 and ES256 keys: published at once, used for signing
                       after keys.rotationLead
   list [--json]       show every key: created, activates, retires, state
+
+The keys live in the config's keys.dir. --dir <dir> names the directory instead; without --config
+no config is read then, and keys.rotationLead and the token lifetimes are their defaults (1h).
 `;
 
 const ALLOWED: Record<string, readonly string[]> = { generate: ['force'], rotate: [], list: ['json'] };
@@ -42,6 +45,7 @@ export async function runKeysCommand(args: string[], ctx: KeysCommandContext): P
         help: { type: 'boolean', short: 'h' },
         // Read by main.ts to find keys.dir; tolerated here so the whole argv may be passed through.
         config: { type: 'string', short: 'c' },
+        dir: { type: 'string' },
       },
     });
   } catch (err) {
@@ -55,7 +59,7 @@ export async function runKeysCommand(args: string[], ctx: KeysCommandContext): P
     return 0;
   }
   const allowed = command === undefined ? undefined : ALLOWED[command];
-  const misplaced = Object.keys(values).filter((option) => option !== 'config' && !allowed?.includes(option));
+  const misplaced = Object.keys(values).filter((option) => option !== 'config' && option !== 'dir' && !allowed?.includes(option));
   if (!allowed || extra.length > 0 || misplaced.length > 0) {
     const problem = !allowed
       ? command

@@ -179,6 +179,26 @@ clients:
     noStack(again.stderr);
   });
 
+  it('keys --dir: makes and rotates keys in a directory without reading a config (none of its secrets needed)', async () => {
+    const scratch = join(dir, 'scratch-keys');
+    // A config that cannot load is named by OIDC_BRIDGE_CONFIG: --dir alone must not read it.
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'issuer: ${UNSET_ISSUER}\n');
+    const generated = await run(['keys', 'generate', '--dir', scratch], { ...env, OIDC_BRIDGE_CONFIG: broken, NODE_ENV: 'production' });
+    assert.equal(generated.code, 0, generated.stderr);
+    assert.equal(readdirSync(scratch).filter((f) => f.endsWith('.key.json')).length, 2);
+    const rotated = await run(['keys', 'rotate', '--dir', scratch], { ...env, OIDC_BRIDGE_CONFIG: broken });
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.match(rotated.stdout, /\(in 1 h\)/, "the default keys.rotationLead");
+    const listed = await run(['keys', 'list', '--json', '--dir', scratch], env);
+    const rows = JSON.parse(listed.stdout) as { alg: string; state: string }[];
+    assert.deepEqual(rows.map((r) => `${r.alg}:${r.state}`).sort(), ['ES256:active', 'ES256:pending', 'RS256:active', 'RS256:pending']);
+    // With --config too, the config is read (its keys.rotationLead), and --dir still names the directory.
+    const both = await run(['keys', 'list', '--json', '--dir', scratch, '--config', good], env);
+    assert.equal(both.code, 0, both.stderr);
+    assert.equal((JSON.parse(both.stdout) as unknown[]).length, 4);
+  });
+
   it('serve refuses to start in production without keys, naming the command', async () => {
     const empty = join(dir, 'nokeys.yaml');
     writeFileSync(empty, configText().replace(join(dir, 'keys'), join(dir, 'empty-keys')));
