@@ -11,6 +11,7 @@
  * upstream's safe detail (a hint and a code such as a missing DingTalk permission).
  */
 import type { NextFunction, Request, Response } from 'express';
+import { AccountBusyError } from '../accounts/errors.js';
 import { InteractionExpiredError } from '../oidc/interaction-view.js';
 import { applyPageHeaders, interpolate, localized, type Locale, type PageName } from '../pages/index.js';
 import { StoreUnavailableError } from '../store/types.js';
@@ -131,6 +132,10 @@ async function answer(ctx: Ctx, req: Request, res: Response, err: unknown): Prom
     generic(400, 'errors.generic');
   } else if (err instanceof StoreUnavailableError) {
     ctx.log.warn({ err: err.message }, 'interaction: store unavailable');
+    generic(503, 'errors.unavailable');
+  } else if (err instanceof AccountBusyError) {
+    // Dozens of writers on one account at once (src/store/records.ts): trying again is the answer.
+    ctx.log.warn({ sub: err.sub }, 'interaction: account busy');
     generic(503, 'errors.unavailable');
   } else {
     ctx.log.error({ err }, 'interaction failed');

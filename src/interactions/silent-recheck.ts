@@ -19,6 +19,7 @@ import { StoreUnavailableError } from '../store/types.js';
 import { LegStateError, type Upstream } from '../upstreams/types.js';
 import { seeOther } from './answer.js';
 import { current, stateOf, type Ctx, type Step } from './context.js';
+import { linkOrRefuse } from './link-account.js';
 import type { InteractionView } from './ports.js';
 import { runStrategy } from './run-strategy.js';
 
@@ -89,7 +90,8 @@ export const finishSilentRecheck: Step = async (ctx, _req, res, next) => {
     ctx.log.info({ uid: leg.uid, upstream: upstream.id }, 'silent recheck answered for another person; new sign-in');
     return seeOther(res, interactive(ctx, leg.uid, upstream, true));
   }
-  const linked = await ctx.accounts.link(identity, { confirmsMembership: false });
+  // Disabled or marked left since the check above (another replica, the sweep): the not-allowed page.
+  const linked = await linkOrRefuse(ctx, upstream, identity, { confirmsMembership: false });
   if (linked.sub !== account.sub) return seeOther(res, interactive(ctx, leg.uid, upstream, true));
   // Nobody authenticated just now: auth_time stays the session's login time.
   const returnTo = await ctx.interactions.finishLogin(leg.uid, {

@@ -7,12 +7,12 @@
  * identifies it to oidc-provider.
  */
 import type { Request } from 'express';
-import { AccountDisabledError, AccountLeftError } from '../accounts/errors.js';
 import { InteractionExpiredError } from '../oidc/interaction-view.js';
 import { applyPageHeaders } from '../pages/index.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { asUpstreamError, LegStateError, UpstreamError, type Upstream, type UpstreamIdentity } from '../upstreams/types.js';
+import { asUpstreamError, LegStateError, type Upstream, type UpstreamIdentity } from '../upstreams/types.js';
 import { describable, PageError, seeOther } from './answer.js';
+import { linkOrRefuse } from './link-account.js';
 import { showInAppPage } from './in-app-login.js';
 import { current, offeredUpstreams, stateOf, type Ctx, type Step } from './context.js';
 import type { Leg } from './leg-store.js';
@@ -114,19 +114,8 @@ export const runCallback: Step = async (ctx, req, res, next) => {
 export const linkAccount: Step = async (ctx, _req, res, next) => {
   const state = stateOf(res);
   const upstream = state.upstream!;
-  try {
-    // An upstream that rechecks membership checked it at this login too: only it brings back an account marked left.
-    state.account = await ctx.accounts.link(state.identity!, { confirmsMembership: upstream.recheck !== undefined });
-  } catch (err) {
-    const refused =
-      err instanceof AccountDisabledError
-        ? new UpstreamError(upstream.id, 'not_allowed', 'the account is disabled', { hint: 'accountDisabled' }, { cause: err })
-        : err instanceof AccountLeftError
-          ? new UpstreamError(upstream.id, 'not_allowed', 'the account was marked left', { hint: 'leftOrganisation' }, { cause: err })
-          : err;
-    if (refused instanceof UpstreamError) ctx.metrics.loginFinished(upstream.id, refused.reason);
-    throw refused;
-  }
+  // An upstream that rechecks membership checked it at this login too: only it brings back an account marked left.
+  state.account = await linkOrRefuse(ctx, upstream, state.identity!, { confirmsMembership: upstream.recheck !== undefined });
   next();
 };
 

@@ -305,6 +305,17 @@ describe('upstream leg', () => {
     assert.equal(h.interactions.calls.length, 0);
   });
 
+  it('answers an account too contended to write (dozens of logins at once) with the try-again page, not a 500', async () => {
+    const id = uid();
+    h.interactions.add({ uid: id, params: { ui_locales: 'en' } });
+    const browser = await h.browser(id);
+    const state = await startLeg(browser, id, 'idaas');
+    const { status, html } = await page(browser, `/upstream/idaas/callback?state=${state}&code=busy`);
+    assert.equal(status, 503);
+    assert.match(html, /Sign-in is temporarily unavailable/);
+    assert.equal(h.interactions.calls.length, 0);
+  });
+
   it('answers 404 for an unknown upstream callback and falls through for unknown paths', async () => {
     const browser = await h.browser();
     assert.equal((await page(browser, '/upstream/nope/callback?state=x')).status, 404);
