@@ -32,7 +32,13 @@ export async function serveConfig(config: Config, options: { configPath?: string
     // proxy's pool) then open their next connection, which no longer reaches this replica.
     if (draining) res.setHeader('Connection', 'close');
     bridge.handler(req, res);
-  }, config.listen);
+  }, config.listen).catch(async (err: unknown) => {
+    // A busy port, or an address this host does not have: name the keys to change.
+    await metrics?.close({ graceMs: 0 });
+    await bridge.close();
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`listen ${config.listen.host}:${config.listen.port}: ${reason} (set listen.host and listen.port)`, { cause: err });
+  });
   const stop = async (signal: NodeJS.Signals) => {
     const { drainDelay } = config.shutdown;
     // Not closing yet: Kubernetes removes the pod from the Service at the same time as it signals,

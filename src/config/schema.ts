@@ -35,9 +35,19 @@ const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
 // ---------------------------------------------------------------------------------------------
 // Process-level areas
 
+/** An address or host name to bind, without a port (`0.0.0.0:8080` would fail only when the server starts). */
+function bindHost() {
+  return z
+    .string()
+    .refine(
+      (host) => isIP(host) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host),
+      'expected an address such as 0.0.0.0 or 127.0.0.1, or a host name, without a port (the port is its own key)',
+    );
+}
+
 export const listenSchema = z.strictObject({
   /** Interface to bind. 0.0.0.0 inside a container; 127.0.0.1 when a local proxy fronts it. */
-  host: z.string().default('0.0.0.0'),
+  host: bindHost().default('0.0.0.0'),
   /** TCP port. 0 picks a free one (tests). */
   port: z.number().int().min(0).max(65535).default(8080),
 });
@@ -337,7 +347,7 @@ export const metricsSchema = z.strictObject({
   listen: z
     .strictObject({
       /** 127.0.0.1: only this host (or pod) can scrape. 0.0.0.0 in a container scraped by pod IP. */
-      host: z.string().default('127.0.0.1'),
+      host: bindHost().default('127.0.0.1'),
       /** Must differ from `listen.port`. 0 picks a free one (tests). */
       port: z.number().int().min(0).max(65535).default(9464),
     })

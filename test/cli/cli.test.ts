@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAccounts } from '../../src/accounts/index.js';
@@ -189,7 +189,7 @@ clients:
     assert.equal(readdirSync(scratch).filter((f) => f.endsWith('.key.json')).length, 2);
     const rotated = await run(['keys', 'rotate', '--dir', scratch], { ...env, OIDC_BRIDGE_CONFIG: broken });
     assert.equal(rotated.code, 0, rotated.stderr);
-    assert.match(rotated.stdout, /\(in 1 h\)/, "the default keys.rotationLead");
+    assert.match(rotated.stdout, /\(in 1 h\)/, 'the default keys.rotationLead');
     const listed = await run(['keys', 'list', '--json', '--dir', scratch], env);
     const rows = JSON.parse(listed.stdout) as { alg: string; state: string }[];
     assert.deepEqual(rows.map((r) => `${r.alg}:${r.state}`).sort(), ['ES256:active', 'ES256:pending', 'RS256:active', 'RS256:pending']);
@@ -300,6 +300,38 @@ clients:
     } finally {
       await busy.close({ graceMs: 0 });
     }
+  });
+
+  it('serve: a busy issuer port is a start-up error naming the keys to change', async () => {
+    const busy = await listen(undefined, { host: '127.0.0.1', port: 0 });
+    try {
+      const config = serveConfig('busy-issuer.yaml');
+      writeFileSync(
+        config,
+        readFileSync(config, 'utf8').replace(
+          'listen: { host: 127.0.0.1, port: 0 }',
+          `listen: { host: 127.0.0.1, port: ${new URL(busy.url).port} }`,
+        ),
+      );
+      const { code, stderr } = await run(['serve', '--config', config], env);
+      assert.equal(code, 1);
+      assert.match(stderr, /listen 127\.0\.0\.1:\d+: .*EADDRINUSE.*set listen\.host and listen\.port/);
+      noStack(stderr);
+    } finally {
+      await busy.close({ graceMs: 0 });
+    }
+  });
+
+  it('check: a listen host with a port in it is a config error with its path, not a failure at start-up', async () => {
+    const config = serveConfig('host-port.yaml');
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace('listen: { host: 127.0.0.1, port: 0 }', 'listen: { host: "0.0.0.0:8080", port: 0 }'),
+    );
+    const { code, stderr } = await run(['check', '--config', config], env);
+    assert.equal(code, 1);
+    assert.match(stderr, /listen\.host: expected an address such as 0\.0\.0\.0/);
+    noStack(stderr);
   });
 
   it('check and serve refuse store.type memory in production alike, naming the fix', async () => {
