@@ -133,6 +133,19 @@ export function createRateLimits(deps: RateLimitDeps): RateLimitCheck {
 }
 
 /**
+ * The path of a request target as express and koa read it (https://github.com/pillarjs/parseurl:
+ * the query and any `#…` cut off; an absolute-form target, `POST http://host/token`, which
+ * RFC 9112 §3.2.2 has servers accept, reduced to its path).
+ */
+function targetPath(url: string): string {
+  if (url.startsWith('/')) {
+    const end = url.search(/[?#]/);
+    return end < 0 ? url : url.slice(0, end);
+  }
+  return URL.canParse(url) ? new URL(url).pathname : url;
+}
+
+/**
  * A path as the routers behind compare it: oidc-provider's folds ASCII case and ignores one
  * trailing slash (`fold` and `match` in lib/helpers/router.js), express's routes and mount are
  * case-insensitive and not strict. `/TOKEN` and `/token/` reach the token endpoint, so they must
@@ -144,7 +157,7 @@ function routedPath(path: string): string {
 }
 
 function ruleFor(req: IncomingMessage, prefix: string): Rule | undefined {
-  const path = routedPath((req.url ?? '/').split('?')[0]!);
+  const path = routedPath(targetPath(req.url ?? '/'));
   if (prefix && !path.startsWith(`${prefix}/`)) return undefined;
   const route = path.slice(prefix.length);
   const method = req.method ?? 'GET';

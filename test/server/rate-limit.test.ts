@@ -8,6 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { configSchema } from '../../src/config/schema.js';
 import { limitedAddress } from '../../src/server/rate-limit.js';
 import { listen, type Listening } from '../../src/server/listen.js';
@@ -37,6 +38,26 @@ const from = (address: string, headers: Record<string, string> = {}) => ({ 'x-fo
 /** A token request the engine refuses (the code is made up): it still counts against the budget. */
 function badCodeRedemption(issuer: string, headers: Record<string, string>): Promise<Response> {
   return postForm(`${issuer}/token`, { grant_type: 'authorization_code', code: 'made-up', redirect_uri: WEB_CB }, headers);
+}
+
+/**
+ * A bad code redemption as raw HTTP/1.1, so the request target goes on the wire as given (fetch
+ * would normalise it): the status code.
+ */
+function rawTokenRequest(host: string, port: number, target: string, address: string): Promise<number> {
+  const body = new URLSearchParams({ grant_type: 'authorization_code', code: 'made-up', redirect_uri: WEB_CB }).toString();
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host, () => {
+      socket.write(
+        `POST ${target} HTTP/1.1\r\nHost: ${host}:${port}\r\nX-Forwarded-For: ${address}\r\nAuthorization: ${basic('web', 'web-secret')}\r\n` +
+          `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
+    socket.on('error', reject);
+  });
 }
 
 function authorizationStart(issuer: string, headers: Record<string, string>): Promise<Response> {
@@ -111,6 +132,16 @@ for (const store of ['memory', 'redis'] as const) {
         assert.equal(res.status, 303, `${path} is the authorization endpoint`);
       }
       await assertPage429(await authorizationStart(bridge.issuer, from(address, { 'accept-language': 'en' })), 'en');
+    });
+
+    it('counts request targets the routers cut down to /token: an absolute-form target, a #fragment', async () => {
+      const { host, port } = new URL(bridge.issuer);
+      const address = freshAddress();
+      const answers: string[] = [];
+      for (const target of [`http://${host}/token`, '/token#x', `http://${host}/TOKEN#x`, '/token']) {
+        answers.push(`${target} ${await rawTokenRequest(host.split(':')[0]!, Number(port), target, address)}`);
+      }
+      assert.deepEqual(answers, [`http://${host}/token 400`, '/token#x 400', `http://${host}/TOKEN#x 400`, '/token 429']);
     });
 
     it('hands the engine the body it read: a public client identified by its form body redeems a code', async () => {
