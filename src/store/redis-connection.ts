@@ -59,6 +59,13 @@ export class RedisConnection {
 
   onHealthChange(listener: (health: StoreHealth, cause?: unknown) => void): void {
     this.listeners.add(listener);
+    // Redis refused before this listener came (the bridge subscribes after its other start-up
+    // work): it still hears that the store is down, once, unless that has changed meanwhile.
+    if (this.announced && this.state === 'down') {
+      queueMicrotask(() => {
+        if (!this.closed && this.state === 'down' && this.listeners.has(listener)) listener('down', this.lastError);
+      });
+    }
   }
 
   /**

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { watchStoreHealth } from '../../src/server/store-health.js';
 import type { Store, StoreHealth } from '../../src/store/types.js';
 import { captureLogs } from '../helpers/logs.js';
+import { startBridge, TEST_CLIENTS } from '../helpers/bridge.js';
+import { startRedisServer } from '../helpers/redis.js';
 
 /** A store whose health the test sets. */
 function fakeStore() {
@@ -39,5 +41,22 @@ describe('store health in the log', () => {
       logs.lines.map((l) => l.msg),
       ['store reachable'],
     );
+  });
+});
+
+describe('store health of a bridge whose Redis is down from the start', () => {
+  it('logs it with the cause, although the store refused before the bridge subscribed', { timeout: 30_000 }, async () => {
+    const redis = await startRedisServer();
+    await redis.stop();
+    // An OIDC upstream: its module loads during start-up, after the store has opened and failed.
+    const bridge = await startBridge({ upstream: 'oidc-issuer', store: 'redis', redisUrl: redis.url, clients: TEST_CLIENTS });
+    try {
+      const line = await bridge.logged('store unreachable: protocol endpoints answer 503 until it is back');
+      assert.equal(line.level, 'warn');
+      assert.match(String((line.err as { message?: string } | undefined)?.message), /ECONNREFUSED/);
+      assert.equal(bridge.logs.filter((l) => l.msg.startsWith('store unreachable')).length, 1, 'once');
+    } finally {
+      await bridge.close();
+    }
   });
 });
