@@ -77,12 +77,13 @@ function isTrustedProxyEntry(value: string): boolean {
   const family = isIP(value.slice(0, slash));
   const range = value.slice(slash + 1);
   if (family === 0) return false;
-  if (/^\d{1,3}$/.test(range)) return Number(range) <= (family === 4 ? 32 : 128);
+  // proxy-addr refuses a range of no bits (/0: every address), as it refuses a netmask of 0.0.0.0.
+  if (/^\d{1,3}$/.test(range)) return Number(range) >= 1 && Number(range) <= (family === 4 ? 32 : 128);
   if (family !== 4 || isIP(range) !== 4) return false;
   // A netmask is ones then zeros.
   const mask = range.split('.').reduce((bits, octet) => bits * 256 + Number(octet), 0);
   const hostBits = 2 ** 32 - 1 - mask;
-  return (hostBits & (hostBits + 1)) === 0;
+  return mask > 0 && (hostBits & (hostBits + 1)) === 0;
 }
 
 function trustedProxy() {

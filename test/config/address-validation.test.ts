@@ -63,7 +63,17 @@ describe('redirect URIs in config', () => {
 
 describe('trustProxy.cidrs in config', () => {
   const accepted = ['10.0.0.0/8', '192.0.2.1', 'fd00::/8', '::1', '172.16.0.0/255.240.0.0', 'loopback', 'linklocal', 'uniquelocal'];
-  const refused = ['ingress-nginx', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/255.0.255.0', '10.0.0.0/', 'fd00::/ffff::'];
+  const refused = [
+    'ingress-nginx',
+    '10.0.0.0/33',
+    'fd00::/129',
+    '10.0.0.0/255.0.255.0',
+    '10.0.0.0/',
+    'fd00::/ffff::',
+    '0.0.0.0/0',
+    '::/0',
+    '10.0.0.0/0.0.0.0',
+  ];
 
   it("accepts what express's trust proxy accepts: addresses, ranges, netmasks and its names", () => {
     assert.deepEqual(problems({ trustProxy: { cidrs: accepted } }), []);
