@@ -146,15 +146,20 @@ export const keysSchema = z
     rotationLead: durationSchema.default(3600),
     /**
      * How often each replica re-reads `dir`, so a key added by `keys rotate` (an updated Secret) is
-     * published without a restart. Well under `rotationLead`.
+     * published without a restart. Well under `rotationLead`. Default: a minute, or half of a
+     * `rotationLead` shorter than two minutes.
      */
-    reloadInterval: durationSchema.pipe(z.number().min(1, 'keys.reloadInterval must be at least 1s')).default(60),
+    reloadInterval: durationSchema.pipe(z.number().min(1, 'keys.reloadInterval must be at least 1s')).optional(),
   })
-  .refine((keys) => keys.reloadInterval < keys.rotationLead || keys.rotationLead === 0, {
+  .refine((keys) => keys.reloadInterval === undefined || keys.rotationLead === 0 || keys.reloadInterval < keys.rotationLead, {
     path: ['reloadInterval'],
     message:
       'keys.reloadInterval must be shorter than keys.rotationLead: a rotated key could otherwise activate before a replica has read and published it',
-  });
+  })
+  .transform(({ reloadInterval, ...keys }) => ({
+    ...keys,
+    reloadInterval: reloadInterval ?? Math.max(1, Math.min(60, Math.floor(keys.rotationLead / 2))),
+  }));
 
 const usernameCandidate = z.enum(['orgEmail', 'email', 'pinyin', 'jobNumber', 'userid', 'hash']);
 export type UsernameCandidate = z.infer<typeof usernameCandidate>;

@@ -160,14 +160,19 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
   // so they never keep a finished process alive.
   let keyTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  let lastReloadFailed = false;
   const reloadFailures = onceUntilRecovered(log);
   const reloadKeys = async () => {
     const scheduled = keys.nextChangeAt !== undefined && keys.nextChangeAt.getTime() <= Date.now();
-    // Quietly first: a re-read that changes nothing must not repeat the start-up's warnings (loose
-    // key files, a missing ES256 key) every interval, nor generate keys into an emptied directory.
-    const next = await loadKeys({ ...keysOptions, production: true, log: { warn() {} } });
+    // A re-read never generates keys (as a production start would not): an emptied directory is
+    // an error that keeps the current keys. Quietly first: a re-read that changes nothing must not
+    // repeat the start-up's warnings (loose key files, a missing ES256 key) every interval.
+    const reread = { ...keysOptions, production: true };
+    const next = await loadKeys({ ...reread, log: { warn() {} } });
     if (sameKeys(next, keys)) return;
-    keys = await loadSigningKeys();
+    const loaded = await loadKeys(reread);
+    if (closed) return;
+    keys = loaded;
     bundle = makeProvider();
     assembled.swapProvider(bundle);
     log.info(
@@ -177,13 +182,21 @@ export async function buildBridge(config: Config, options: BuildOptions): Promis
   };
   const scheduleKeyReload = () => {
     if (closed) return;
-    const untilChange = keys.nextChangeAt ? Math.max(keys.nextChangeAt.getTime() - Date.now(), 1000) : Infinity;
+    // After a failed re-read, the next try is an interval away: a change already due (keys.nextChangeAt
+    // in the past) would otherwise retry every second.
+    const untilChange = keys.nextChangeAt && !lastReloadFailed ? Math.max(keys.nextChangeAt.getTime() - Date.now(), 1000) : Infinity;
     keyTimer = setTimeout(
       () => {
         reloadKeys()
           .then(
-            () => reloadFailures.recovered('signing keys read again'),
-            (err: unknown) => reloadFailures.failed(err, 'reading the signing keys failed; keeping the current ones'),
+            () => {
+              lastReloadFailed = false;
+              reloadFailures.recovered('signing keys read again');
+            },
+            (err: unknown) => {
+              lastReloadFailed = true;
+              reloadFailures.failed(err, 'reading the signing keys failed; keeping the current ones');
+            },
           )
           .finally(scheduleKeyReload);
       },

@@ -6,6 +6,8 @@
 // one test in basic-plan-flow.test.ts and config-plan.test.ts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import { rotateKeys } from '../../src/oidc/keys.js';
 import { freshKeysDir, REDIRECT, secretOf, startOp, webClient, type Op } from './op.js';
@@ -175,6 +177,31 @@ describe('oidcc-dynamic-certification-test-plan (statically registered clients)'
         await validateIdToken(rotating, before.tokens.id_token, { clientId: 'rp-basic', nonce: before.leg.params.nonce! });
       } finally {
         await rotating.close();
+      }
+    },
+  );
+  it(
+    'a re-read that fails (a damaged key file in keys.dir) keeps the published keys, says so once, and recovers',
+    { timeout: 40_000 },
+    async () => {
+      const keysDir = await freshKeysDir();
+      const op = await startOp({ clients: [webClient('rp-basic')], keysDir, config: { keys: { dir: keysDir, reloadInterval: '1s' } } });
+      try {
+        const kids = async () =>
+          ((await (await fetch((await discover(op)).jwks_uri)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort();
+        const before = await kids();
+        const damaged = join(keysDir, 'damaged.key.json');
+        await writeFile(damaged, '{ not json', { mode: 0o600 });
+        const failed = await op.logged('reading the signing keys failed; keeping the current ones');
+        assert.equal(failed.level, 'error');
+        assert.deepEqual(await kids(), before, 'still published');
+        const tokens = (await signIn(op, { clientId: 'rp-basic' })).tokens;
+        assert.ok(before.includes(decodeProtectedHeader(tokens.id_token).kid!), 'still signing with a published key');
+        await rm(damaged);
+        await op.logged('signing keys read again');
+        assert.equal(op.logs.filter((l) => l.msg === 'reading the signing keys failed; keeping the current ones').length, 1, 'logged once');
+      } finally {
+        await op.close();
       }
     },
   );

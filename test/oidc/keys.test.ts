@@ -511,6 +511,11 @@ describe('keys config', () => {
     assert.deepEqual([keys.reloadInterval, keys.rotationLead], [60, 3600]);
   });
 
+  it('re-reads at half a short rotationLead by default, rather than refusing a config that never set the interval', () => {
+    assert.equal(configSchema.parse({ ...base, keys: { rotationLead: '30s' } }).keys.reloadInterval, 15);
+    assert.equal(configSchema.parse({ ...base, keys: { rotationLead: 0 } }).keys.reloadInterval, 1);
+  });
+
   it('refuses a re-read interval that a rotated key could activate within, naming the key', () => {
     const result = configSchema.safeParse({ ...base, keys: { rotationLead: '5m', reloadInterval: '10m' } });
     assert.equal(result.success, false);
