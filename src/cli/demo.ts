@@ -81,7 +81,11 @@ export async function serveDemo(options: { port: number; host?: string }): Promi
     redirectUri: `${base}/demo/callback`,
     basePath: '/demo',
   });
-  const bridge = await buildBridge(config, { production: false, log, extraRoutes });
+  const bridge = await buildBridge(config, { production: false, log, extraRoutes }).catch(async (err: unknown) => {
+    rmSync(keysDir, { recursive: true, force: true });
+    await listener.close({ graceMs: 0 });
+    throw err;
+  });
   listener.attach(bridge.handler);
   process.stderr.write(banner(base));
   log.warn({ url: `${base}/demo/` }, 'demo mode: DingTalk is simulated and nothing is persisted');

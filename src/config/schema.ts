@@ -376,7 +376,7 @@ export const shutdownSchema = z.strictObject({
    * deploy/base) at least this + 15 s, or the kubelet kills requests in flight. A second signal
    * ends the wait.
    */
-  drainDelay: durationSchema.default(5),
+  drainDelay: durationSchema.pipe(z.number().max(3600, 'shutdown.drainDelay is at most 1h')).default(5),
 });
 
 // ---------------------------------------------------------------------------------------------
