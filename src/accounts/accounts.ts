@@ -17,7 +17,14 @@ import {
   usernameOwner,
 } from './account-records.js';
 import { assignUsername } from './assign-username.js';
-import { AccountDisabledError, AccountLeftError, InvalidUsernameError, UnknownAccountError, UsernameTakenError } from './errors.js';
+import {
+  AccountDisabledError,
+  AccountLeftError,
+  InvalidUsernameError,
+  SubjectCollisionError,
+  UnknownAccountError,
+  UsernameTakenError,
+} from './errors.js';
 import { listReservations, reserveUsernames, unreserveUsername } from './reservations.js';
 import { legacySubjectOf, subjectFor } from './subject.js';
 import { usernamePolicy, usernameProblem, type UsernamesConfig } from './usernames.js';
@@ -100,10 +107,7 @@ export function createAccounts({
   /** Two upstreams giving one subject value (legacySubject) must never share an account. */
   function assertSamePerson(account: Account, identity: UpstreamIdentity): void {
     if (account.linkDomain !== identity.linkDomain || account.linkKey !== identity.linkKey) {
-      throw new Error(
-        `upstream ${identity.upstream}: sub ${account.sub} already belongs to a person of ${account.linkDomain}; ` +
-          'legacySubject needs subjects no other upstream gives',
-      );
+      throw new SubjectCollisionError(identity.upstream, account.sub, account.linkDomain);
     }
   }
 

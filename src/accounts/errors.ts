@@ -19,6 +19,24 @@ export class AccountLeftError extends Error {
   }
 }
 
+/**
+ * Under `legacySubject`, two upstreams gave one subject value: the sub already belongs to a
+ * person of another link domain, and the two must never share an account. A configuration
+ * problem, for an operator to solve.
+ */
+export class SubjectCollisionError extends Error {
+  override name = 'SubjectCollisionError';
+  constructor(
+    readonly upstream: string,
+    readonly sub: string,
+    readonly linkDomain: string,
+  ) {
+    super(
+      `upstream ${upstream}: sub ${sub} already belongs to a person of ${linkDomain}; legacySubject needs subjects no other upstream gives`,
+    );
+  }
+}
+
 /** No account has this sub or username. */
 export class UnknownAccountError extends Error {
   override name = 'UnknownAccountError';

@@ -6,7 +6,7 @@
  */
 import express, { type Request } from 'express';
 import passport from 'passport';
-import { AccountBusyError, AccountDisabledError } from '../../src/accounts/errors.js';
+import { AccountBusyError, AccountDisabledError, SubjectCollisionError } from '../../src/accounts/errors.js';
 import { createMembership } from '../../src/accounts/membership.js';
 import { ACCOUNT_SCHEMA_VERSION, type Account } from '../../src/accounts/types.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
@@ -196,6 +196,7 @@ export class FakeAccounts implements AccountsPort {
   async link(identity: UpstreamIdentity): Promise<Account> {
     if (identity.subject === 'disabled') throw new AccountDisabledError(`sub-${identity.subject}`);
     if (identity.subject === 'busy') throw new AccountBusyError(`sub-${identity.subject}`);
+    if (identity.subject === 'collision') throw new SubjectCollisionError(identity.upstream, 'collision', 'oauth2:other.example.test');
     const account = this.put(`sub-${identity.subject}`, identity);
     return account;
   }

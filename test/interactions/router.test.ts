@@ -316,6 +316,18 @@ describe('upstream leg', () => {
     assert.equal(h.interactions.calls.length, 0);
   });
 
+  it('answers two upstreams giving one subject (legacySubject) with the ask-your-admin page, not a 500', async () => {
+    const id = uid();
+    h.interactions.add({ uid: id, params: { ui_locales: 'en' } });
+    const browser = await h.browser(id);
+    const state = await startLeg(browser, id, 'idaas');
+    const { status, html } = await page(browser, `/upstream/idaas/callback?state=${state}&code=collision`);
+    assert.equal(status, 502);
+    assert.match(html, /Sign-in isn’t set up correctly/);
+    assert.doesNotMatch(html, /oauth2:other\.example\.test/, "the other person's link domain is not shown");
+    assert.equal(h.interactions.calls.length, 0);
+  });
+
   it('answers 404 for an unknown upstream callback and falls through for unknown paths', async () => {
     const browser = await h.browser();
     assert.equal((await page(browser, '/upstream/nope/callback?state=x')).status, 404);
