@@ -99,6 +99,16 @@ describe('DingTalk legacy QR login (mode: legacy-sns)', () => {
       assert.equal(fb.sandbox.stats.calls['/topapi/user/getbyunionid'], 1, 'membership checked with the internal app');
     });
 
+    for (const errcode of [853001, 853002, 853003, 853004]) {
+      it(`reads DingTalk's signature error ${errcode} as the legacy app's credentials or the clock: the ask-your-administrator page`, async () => {
+        fb.sandbox.setFault({ api: '/sns/getuserinfo_bycode', kind: 'errcode', errcode, errmsg: '参数错误', times: 1 });
+        const { login } = await legacyLogin(fb, sampleUserids.manager);
+        assert.equal(login.page?.status, 502);
+        assert.match(login.page.html, /legacyAppSecret/);
+        assert.equal(pageFacts(login.page.html).code, String(errcode));
+      });
+    }
+
     it('refuses a person who left, as the current login does', async () => {
       const { login } = await legacyLogin(fb, sampleUserids.departed);
       assert.equal(login.page?.status, 403);

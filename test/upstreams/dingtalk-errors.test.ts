@@ -82,6 +82,14 @@ describe('dingtalk upstream: errors', () => {
     assert.equal(err.detail.code, '60121');
   });
 
+  it("an errcode it has no words for: the page names it with DingTalk's message", async () => {
+    bench.sandbox.setFault({ api: '/topapi/user/getbyunionid', kind: 'errcode', errcode: 12345, errmsg: '未知错误', times: 1 });
+    const err = upstreamErrorOf(await dt.signIn(sampleUserids.manager));
+    assert.equal(err.detail.code, '12345');
+    assert.match(err.detail.text!.en!, /^DingTalk answered error 12345: 未知错误\./);
+    assert.match(err.detail.text!['zh-CN']!, /^钉钉返回错误 12345：未知错误/);
+  });
+
   for (const errcode of [90018, 90019, 90002]) {
     it(`rate limit ${errcode}: unavailable, not retried`, async () => {
       bench.sandbox.setFault({ api: '/topapi/user/getbyunionid', kind: 'errcode', errcode });

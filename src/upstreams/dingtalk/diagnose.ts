@@ -44,7 +44,8 @@ const PROBES: { api: string; permission: string; call(org: OrgApi): Promise<unkn
     api: OAPI.listParentByUser,
     permission: 'qyapi_get_department_list',
     call: (org) => org.parentChains(PROBE_ID),
-    gone: [ERRCODE.notFound],
+    // The page of listparentbyuser documents 33012 for an unknown userid; 60121 as for the others.
+    gone: [ERRCODE.notFound, ERRCODE.invalidUserid],
   },
   { api: OAPI.departmentGet, permission: 'qyapi_get_department_list', call: (org) => org.department(ROOT_DEPT_ID), gone: [] },
 ];

@@ -80,9 +80,11 @@ export async function exchangeSnsCode(ctx: LegacySnsContext, code: string): Prom
 }
 
 /**
- * 40078: the tmp code is unknown, used or expired. A refused signature has no documented errcode
- * (docs/reference/dingtalk.md): 88 without a `sub_code`, 40096, or a message about the signature,
- * timestamp or accessKey is read as the login app's credentials or the server clock.
+ * 40078: the tmp code is unknown, used or expired. 853001–853004 (the timestamp's format, a
+ * timestamp more than a minute from DingTalk's clock, the accessKey, the signature: the API's error
+ * list, https://help.dingtalk.io/open/development/queries-basic-user-information), 88 without a
+ * `sub_code`, 40096, or a message about the signature, timestamp or accessKey is read as the login
+ * app's credentials or the server clock (docs/reference/dingtalk.md, "Legacy SNS login").
  */
 function snsError(ctx: LegacySnsContext, err: DingTalkCallError): UpstreamError {
   if (isRetryable(err) || isThrottled(err)) return upstreamErrorFor(ctx.upstream, err, ctx.timeoutMs);
@@ -91,6 +93,8 @@ function snsError(ctx: LegacySnsContext, err: DingTalkCallError): UpstreamError 
   const signed =
     (err.errcode === ERRCODE.authFailed && subCode === undefined) ||
     err.errcode === ERRCODE.badAppCredentials ||
+    // 853001–853004: the timestamp's format, its distance from DingTalk's clock, the accessKey, the signature.
+    (err.errcode !== undefined && err.errcode >= 853001 && err.errcode <= 853004) ||
     /签名|signature|时间戳|timestamp|accessKey/i.test(err.dingtalkMessage);
   if (signed) {
     return dingtalkError(ctx.upstream, 'legacy_credentials', {

@@ -180,7 +180,8 @@ export interface ErrorContext {
 /** The UpstreamError for `cause`; `detail.code` is DingTalk's code when it gave one, else the cause. */
 export function dingtalkError(upstream: string, cause: Cause, context: ErrorContext = {}): UpstreamError {
   const entry = CATALOGUE[cause];
-  const params = { ...context.params };
+  // DingTalk's own code is a parameter of every message too (`other` shows it).
+  const params: Record<string, string> = { ...(context.code === undefined ? {} : { code: context.code }), ...context.params };
   const text = { 'zh-CN': entry.zh(params), en: entry.en(params) };
   return new UpstreamError(
     upstream,
