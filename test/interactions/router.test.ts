@@ -294,34 +294,31 @@ describe('upstream leg', () => {
     assert.match(html, /登录页面已过期/);
   });
 
-  it('refuses a disabled account with the not-allowed page', async () => {
+  /** An English login through idaas whose upstream answers `code`: the callback's answer. */
+  async function callbackWithCode(code: string) {
     const id = uid();
     h.interactions.add({ uid: id, params: { ui_locales: 'en' } });
     const browser = await h.browser(id);
     const state = await startLeg(browser, id, 'idaas');
-    const { status, html } = await page(browser, `/upstream/idaas/callback?state=${state}&code=disabled`);
+    return page(browser, `/upstream/idaas/callback?state=${state}&code=${code}`);
+  }
+
+  it('refuses a disabled account with the not-allowed page', async () => {
+    const { status, html } = await callbackWithCode('disabled');
     assert.equal(status, 403);
     assert.match(html, /This account has been disabled\./);
     assert.equal(h.interactions.calls.length, 0);
   });
 
   it('answers an account too contended to write (dozens of logins at once) with the try-again page, not a 500', async () => {
-    const id = uid();
-    h.interactions.add({ uid: id, params: { ui_locales: 'en' } });
-    const browser = await h.browser(id);
-    const state = await startLeg(browser, id, 'idaas');
-    const { status, html } = await page(browser, `/upstream/idaas/callback?state=${state}&code=busy`);
+    const { status, html } = await callbackWithCode('busy');
     assert.equal(status, 503);
     assert.match(html, /Sign-in is temporarily unavailable/);
     assert.equal(h.interactions.calls.length, 0);
   });
 
   it('answers two upstreams giving one subject (legacySubject) with the ask-your-admin page, not a 500', async () => {
-    const id = uid();
-    h.interactions.add({ uid: id, params: { ui_locales: 'en' } });
-    const browser = await h.browser(id);
-    const state = await startLeg(browser, id, 'idaas');
-    const { status, html } = await page(browser, `/upstream/idaas/callback?state=${state}&code=collision`);
+    const { status, html } = await callbackWithCode('collision');
     assert.equal(status, 502);
     assert.match(html, /Sign-in isn’t set up correctly/);
     assert.doesNotMatch(html, /oauth2:other\.example\.test/, "the other person's link domain is not shown");
