@@ -7,6 +7,8 @@ import { TemporarilyUnavailableError, viaProvider } from './errors.js';
 interface Reply {
   status: number;
   body: unknown;
+  /** What the winner asked for (`requestOf`); a loser asking for something else is refused. */
+  request?: string;
 }
 
 /** Thrown for a loser that adopts the winner's reply; the middleware swaps in that reply. */
@@ -20,6 +22,22 @@ class AdoptedReply extends errors.InvalidGrant {
 const POLL_MS = 25;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const hashOf = (tokenId: string) => createHash('sha256').update(tokenId).digest('base64url');
+
+const sortedWords = (value: unknown): string[] => {
+  const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return [...new Set(list.flatMap((v) => String(v).split(' ')).filter(Boolean))].sort();
+};
+
+/**
+ * The parts of a refresh request that shape its tokens (RFC 6749 §6 `scope`, RFC 8707 `resource`),
+ * order-free: two redemptions asking for the same thing get the same fingerprint.
+ */
+const requestOf = (ctx: KoaContextWithOIDC): string => {
+  const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
+  // No `scope` asks for the token's own (RFC 6749 §6), the same as naming it.
+  const scope = params.scope ?? ctx.oidc.entities.RefreshToken?.scope;
+  return JSON.stringify([sortedWords(scope), sortedWords(params.resource)]);
+};
 
 /**
  * One winner per refresh token (docs/architecture.md, "Decisions": the refresh grace window). The
@@ -64,6 +82,10 @@ export function createRefreshGrace(records: Records, graceSecondsOf: (clientId: 
       }
       const reply = await viaProvider(() => waitForReply(hash, graceSeconds));
       if (!reply) throw new TemporarilyUnavailableError('a concurrent redemption of this refresh token has not finished; retry shortly');
+      // The winner's tokens answer the winner's request: a narrower scope must not get them.
+      if (reply.request !== undefined && reply.request !== requestOf(ctx)) {
+        throw new errors.InvalidGrant('refresh token already redeemed by a request for another scope or resource');
+      }
       adopted.set(ctx, reply);
       throw new AdoptedReply();
     },
@@ -83,7 +105,7 @@ export function createRefreshGrace(records: Records, graceSecondsOf: (clientId: 
 
   async function publish(ctx: KoaContextWithOIDC, hash: string, graceSeconds: number): Promise<void> {
     try {
-      await records.set<Reply>(`rtres:${hash}`, { status: ctx.status, body: ctx.body }, graceSeconds);
+      await records.set<Reply>(`rtres:${hash}`, { status: ctx.status, body: ctx.body, request: requestOf(ctx) }, graceSeconds);
       // A refusal consumed nothing (or already revoked the grant): let the next attempt run afresh.
       if (ctx.status !== 200) await records.delete(`rt:${hash}`);
     } catch {

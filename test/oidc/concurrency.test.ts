@@ -81,6 +81,49 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.deepEqual(retry, first);
     });
 
+    it("refuses a redemption within the window that asks for another scope than the winner's", async () => {
+      const { tokens } = await signIn(rp, { redirectUri: WEB_CB, scope: 'openid profile email' });
+      const first = await statusAndBody(await refresh(tokens.refresh_token!));
+      assert.equal(first.status, 200);
+      const narrower = await statusAndBody(
+        await postForm(
+          `${bridge.issuer}/token`,
+          { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, scope: 'openid' },
+          auth,
+        ),
+      );
+      assert.equal(narrower.status, 400);
+      assert.equal(narrower.body.error, 'invalid_grant');
+      assert.equal(narrower.body.access_token, undefined);
+      // The refusal revoked nothing: the same request again still gets the winner's reply.
+      const retry = await statusAndBody(await refresh(tokens.refresh_token!));
+      assert.deepEqual(retry, first);
+      assert.equal((await refresh(first.body.refresh_token as string)).status, 200);
+    });
+
+    it('adopts the reply for the same scope in another order', async () => {
+      const { tokens } = await signIn(rp, { redirectUri: WEB_CB, scope: 'openid profile email' });
+      const form = (scope: string) => ({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, scope });
+      const first = await statusAndBody(await postForm(`${bridge.issuer}/token`, form('openid profile'), auth));
+      assert.equal(first.status, 200);
+      const reordered = await statusAndBody(await postForm(`${bridge.issuer}/token`, form('profile openid'), auth));
+      assert.deepEqual(reordered, first);
+    });
+
+    it("adopts the reply for a request naming the token's own scope where the winner named none", async () => {
+      const { tokens } = await signIn(rp, { redirectUri: WEB_CB, scope: 'openid profile email' });
+      const first = await statusAndBody(await refresh(tokens.refresh_token!));
+      assert.equal(first.status, 200);
+      const named = await statusAndBody(
+        await postForm(
+          `${bridge.issuer}/token`,
+          { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, scope: 'email openid profile' },
+          auth,
+        ),
+      );
+      assert.deepEqual(named, first);
+    });
+
     it('revokes the grant when the rotated token comes back after the window', async () => {
       const clock = testClock();
       const own =
